@@ -1,0 +1,234 @@
+"""The classroom service: sessions, membership, presence and routing.
+
+Handlers (HTTP and WebSocket) call this; it checks roles, changes state
+through the :class:`~rtc_server.store.SessionStore` and emits events through
+the :class:`~rtc_server.bus.EventBus`. It keeps one :class:`Room` per session
+that has connections in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from signaling.tokens import Identity
+
+from .bus import EventBus
+from .config import Config
+from .connection import CLOSE_SESSION_ENDED, Connection
+from .events import BUILTIN_GROUPS, GROUP_TEACHER, Audience, Event, now_ms
+from .exceptions import InvalidRequest, PermissionDenied, SessionEnded, SessionNotFound
+from .room import Room
+from .store import EDITABLE_FIELDS, SessionRecord, SessionStore
+
+logger = logging.getLogger(__name__)
+
+
+class Classroom:
+    def __init__(self, config: Config, bus: EventBus, store: SessionStore) -> None:
+        self.config = config
+        self.bus = bus
+        self.store = store
+        self.rooms: dict[str, Room] = {}
+        self._room_locks: dict[str, asyncio.Lock] = {}
+
+    # -- sessions ------------------------------------------------------------------------------
+
+    async def create_session(
+        self, *, session_id: str, teacher_id: str, subject: str = "", grade_level: str = "",
+        current_topic: str = "", ai_context: dict[str, Any] | None = None,
+    ) -> SessionRecord:
+        record = SessionRecord(
+            id=session_id, teacher_id=teacher_id, subject=subject, grade_level=grade_level,
+            current_topic=current_topic, ai_context=dict(ai_context or {}),
+        )
+        created = await self.store.create(record)
+        logger.info("Session(%s) created by %s", session_id, teacher_id)
+        return created
+
+    async def get_session(self, session_id: str) -> SessionRecord:
+        record = await self.store.get(session_id)
+        if record is None:
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+        return record
+
+    async def active_session(self, session_id: str) -> SessionRecord:
+        record = await self.get_session(session_id)
+        if record.status != "active":
+            raise SessionEnded(f"session {session_id!r} has ended")
+        return record
+
+    async def update_session(self, who: Identity, changes: dict[str, Any]) -> SessionRecord:
+        require_staff(who, "change the session")
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if not changes or set(changes) - EDITABLE_FIELDS:
+            raise InvalidRequest(f"give one or more of {sorted(EDITABLE_FIELDS)}")
+        await self.active_session(who.session_id)
+        record = await self.store.update(who.session_id, changes)
+        await self.publish(who.session_id, Audience.session(), "session.updated",
+                           {"by": who.user_id, "changes": changes})
+        return record
+
+    async def end_session(self, who: Identity) -> SessionRecord:
+        require_staff(who, "end the session")
+        await self.active_session(who.session_id)
+        record = await self.store.end(who.session_id)
+        await self.publish(who.session_id, Audience.session(), "session.ended",
+                           {"by": who.user_id})
+        room = self.rooms.get(who.session_id)
+        if room is not None:
+            # Let the pumps flush session.ended, then close everyone.
+            await asyncio.sleep(0.05)
+            await asyncio.gather(*(c.close(CLOSE_SESSION_ENDED, "session ended")
+                                   for c in list(room.connections.values())))
+        return record
+
+    # -- routing -------------------------------------------------------------------------------
+
+    async def publish(
+        self, session_id: str, audience: Audience, type: str, payload: dict[str, Any]
+    ) -> Event:
+        return await self.bus.publish(session_id, audience, type, payload)
+
+    async def send_message(
+        self, who: Identity, to: Audience, text: str, data: dict[str, Any] | None,
+        message_id: str | None,
+    ) -> Event:
+        if who.role == "observer":
+            raise PermissionDenied("observers only receive")
+        if who.role == "student":
+            allowed = to == Audience.group(GROUP_TEACHER) or (
+                to.kind == "user" and await self._is_staff_user(who.session_id, to.name or "")
+            )
+            if not allowed:
+                raise PermissionDenied(
+                    "students may send only to the teacher (to: {\"group\": \"teacher\"})"
+                )
+        if to.kind == "group" and to.name not in BUILTIN_GROUPS:
+            room = self.rooms.get(who.session_id)
+            record = await self.get_session(who.session_id)
+            if to.name not in record.groups and (room is None or not room.group_members(to.name
+                                                                                       or "")):
+                raise InvalidRequest(f"group {to.name!r} does not exist")
+        payload: dict[str, Any] = {"from": {"user": who.user_id, "name": who.name,
+                                            "role": who.role}, "text": text}
+        if data is not None:
+            payload["data"] = data
+        if message_id is not None:
+            payload["id"] = message_id
+        return await self.publish(who.session_id, to, "message", payload)
+
+    async def _is_staff_user(self, session_id: str, user_id: str) -> bool:
+        record = await self.store.get(session_id)
+        if record is None:
+            return False
+        part = record.participants.get(user_id)
+        return record.teacher_id == user_id or (part is not None and part.role in
+                                                 ("teacher", "admin"))
+
+    async def set_group(
+        self, who: Identity, group: str, add: list[str], remove: list[str]
+    ) -> list[str]:
+        require_staff(who, "change groups")
+        if group in BUILTIN_GROUPS:
+            raise InvalidRequest(f"group {group!r} is built in; its members follow from roles")
+        if not add and not remove:
+            raise InvalidRequest("give users to add or remove")
+        await self.active_session(who.session_id)
+        members = await self.store.set_group(who.session_id, group, add=add, remove=remove)
+        await self.publish(who.session_id, Audience.session(), "group.updated",
+                           {"group": group, "members": members, "by": who.user_id})
+        return members
+
+    # -- connections ---------------------------------------------------------------------------
+
+    async def _room(self, session_id: str) -> Room:
+        room = self.rooms.get(session_id)
+        if room is not None:
+            return room
+        lock = self._room_locks.setdefault(session_id, asyncio.Lock())
+        async with lock:
+            room = self.rooms.get(session_id)
+            if room is None:
+                room = Room(session_id, self.bus, self.store)
+                await room.open()
+                self.rooms[session_id] = room
+        return room
+
+    async def join(self, conn: Connection) -> dict[str, Any]:
+        """Register a connection; return the welcome payload. Events flow from here on."""
+        who = conn.identity
+        record = await self.active_session(who.session_id)
+        room = await self._room(who.session_id)
+        room.add(conn)
+        part = await self.store.change_connections(
+            who.session_id, user_id=who.user_id, name=who.name, role=who.role, delta=1,
+            now_ms=now_ms(),
+        )
+        # The join event is in the stream, so the welcome's last_seq is known to precede it.
+        last_seq = await self.bus.last_seq(who.session_id)
+        await self.publish(who.session_id, Audience.group(GROUP_TEACHER), "presence",
+                           {"user": who.user_id, "name": who.name, "role": who.role,
+                            "state": "joined", "connections": part.connections})
+        welcome: dict[str, Any] = {
+            "connection_id": conn.id,
+            "user": {"id": who.user_id, "name": who.name, "role": who.role},
+            "session": record.to_json(),
+            "groups": room.groups_of(who.user_id, who.role),
+            "last_seq": last_seq,
+            "ice_servers": [s.to_json() for s in self.config.ice_servers],
+            "limits": {"max_message_bytes": self.config.max_message_bytes,
+                       "messages_per_s": self.config.rate_messages_per_s,
+                       "burst": self.config.rate_burst},
+        }
+        if not who.is_staff:
+            welcome["session"].pop("participants", None)
+        return welcome
+
+    async def leave(self, conn: Connection) -> None:
+        room = self.rooms.get(conn.session_id)
+        if room is None or conn.id not in room.connections:
+            return
+        room.remove(conn)
+        who = conn.identity
+        try:
+            part = await self.store.change_connections(
+                who.session_id, user_id=who.user_id, name=who.name, role=who.role, delta=-1,
+                now_ms=now_ms(),
+            )
+            await self.publish(who.session_id, Audience.group(GROUP_TEACHER), "presence",
+                               {"user": who.user_id, "name": who.name, "role": who.role,
+                                "state": "left", "connections": part.connections})
+        except SessionNotFound:
+            pass
+        if room.empty:
+            room.close()
+            self.rooms.pop(conn.session_id, None)
+
+    async def replay(self, conn: Connection, after_seq: int) -> bool:
+        """Queue the logged events for ``conn`` after ``after_seq``; False if the log is short."""
+        room = self.rooms.get(conn.session_id)
+        complete = True
+        cursor = after_seq
+        while True:
+            backlog = await self.bus.read_after(conn.session_id, cursor, 500)
+            complete = complete and backlog.complete
+            mine = [e for e in backlog.events if room is not None and conn in room.recipients(e)]
+            conn.send_backlog(mine)
+            if not backlog.events or backlog.events[-1].seq >= backlog.last_seq:
+                return complete
+            cursor = backlog.events[-1].seq
+
+    async def close(self) -> None:
+        for room in list(self.rooms.values()):
+            await asyncio.gather(*(c.close(1001, "server shutting down")
+                                   for c in list(room.connections.values())),
+                                 return_exceptions=True)
+            room.close()
+        self.rooms.clear()
+
+
+def require_staff(who: Identity, action: str) -> None:
+    if not who.is_staff:
+        raise PermissionDenied(f"only a teacher or admin may {action}; you are {who.role!r}")

@@ -1,0 +1,214 @@
+"""The one configuration object, and the one place that reads flags and environment.
+
+Every option can be given as a CLI flag (``--ice-host-addresses``) or as an
+environment variable (``CLASSROOM_ICE_HOST_ADDRESSES``); a flag wins over the
+environment, which wins over the default. Units are in the field names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+ENV_PREFIX = "CLASSROOM_"
+MIN_SECRET_CHARS = 32
+
+
+@dataclass(frozen=True, kw_only=True)
+class IceServer:
+    """A STUN or TURN server handed to both the server's and the clients' ICE agents."""
+
+    urls: str
+    username: str | None = None
+    credential: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"urls": self.urls}
+        if self.username is not None:
+            out["username"] = self.username
+        if self.credential is not None:
+            out["credential"] = self.credential
+        return out
+
+
+def parse_ice_server(text: str) -> IceServer:
+    """Parse ``stun:host:port`` or ``turn:user:pass@host:port[?transport=udp]``."""
+    scheme, _, rest = text.partition(":")
+    if scheme not in ("stun", "turn", "turns") or not rest:
+        raise ValueError(f"ICE server {text!r} must start with stun:, turn: or turns:")
+    if "@" in rest:
+        creds, _, hostpart = rest.rpartition("@")
+        user, _, password = creds.partition(":")
+        return IceServer(urls=f"{scheme}:{hostpart}", username=user, credential=password)
+    return IceServer(urls=text)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Server configuration.
+
+    Fields (flag / environment variable):
+    """
+
+    # Network
+    host: str = field(default="127.0.0.1", metadata={"help": "address the HTTP server binds"})
+    port: int = field(default=8080, metadata={"help": "port the HTTP server binds"})
+    public_url: str | None = field(
+        default=None,
+        metadata={"help": "base URL printed in links (default http://HOST:PORT)"},
+    )
+    # ICE
+    ice_host_addresses: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "comma-separated local addresses to gather host candidates on; "
+            "empty = every non-loopback interface (aioice's default). "
+            "Use 127.0.0.1 for loopback-only operation",
+        },
+    )
+    ice_servers: tuple[IceServer, ...] = field(
+        default=(),
+        metadata={"help": "comma-separated STUN/TURN servers, e.g. stun:stun.example.org:3478,"
+                  "turn:user:pass@turn.example.org:3478"},
+    )
+    ice_advertise_address: str | None = field(
+        default=None,
+        metadata={"help": "address written into the server's host candidates instead of the "
+                  "bound one (1:1 NAT, as in a cloud VM with a public IP)"},
+    )
+    # Security
+    api_secret: str = field(
+        default="",
+        metadata={"help": "secret for the token-minting API and for signing join tokens "
+                  "(random per start when empty; set it when several processes share a class)"},
+    )
+    token_ttl_s: int = field(default=6 * 3600, metadata={"help": "default join-token lifetime"})
+    dev: bool = field(
+        default=False,
+        metadata={"help": "development mode: open token minting at /dev/join and print demo links"},
+    )
+    # State
+    redis_url: str | None = field(
+        default=None, metadata={"help": "Redis URL for shared state and fan-out (none = in memory)"}
+    )
+    event_log_max: int = field(
+        default=10_000, metadata={"help": "events kept per session for replay"}
+    )
+    # Limits
+    max_message_bytes: int = field(
+        default=64 * 1024, metadata={"help": "largest client message accepted"}
+    )
+    rate_messages_per_s: float = field(
+        default=20.0, metadata={"help": "sustained client messages per second per connection"}
+    )
+    rate_burst: int = field(default=40, metadata={"help": "client message burst allowance"})
+    rate_violations_before_close: int = field(
+        default=200,
+        metadata={"help": "rejected messages in a row before a flooding connection is closed"},
+    )
+    send_queue_max: int = field(
+        default=4096, metadata={"help": "events buffered per connection before it is dropped"}
+    )
+    # Runtime
+    uvloop: bool = field(default=True, metadata={"help": "run on uvloop"})
+    log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})
+    web_root: str | None = field(
+        default=None, metadata={"help": "directory of the browser client (default: bundled web/)"}
+    )
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    def with_secret(self) -> Config:
+        """Return a copy with a random API secret if none was configured."""
+        if self.api_secret:
+            if len(self.api_secret) < MIN_SECRET_CHARS:
+                # HS256 keys shorter than the hash are weak (RFC 7518 section 3.2).
+                raise ValueError(f"api_secret must be at least {MIN_SECRET_CHARS} characters")
+            return self
+        return _replace(self, api_secret=secrets.token_urlsafe(32))
+
+
+def _replace(cfg: Config, **changes: Any) -> Config:
+    values = {f.name: getattr(cfg, f.name) for f in fields(cfg)}
+    values.update(changes)
+    return Config(**values)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _convert(name: str, raw: str) -> Any:
+    default = getattr(Config(), name)
+    if name == "ice_servers":
+        return tuple(parse_ice_server(p.strip()) for p in raw.split(",") if p.strip())
+    if name == "ice_host_addresses":
+        return tuple(p.strip() for p in raw.split(",") if p.strip())
+    if isinstance(default, bool):
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{name}: expected true/false, got {raw!r}")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m rtc_server",
+        description="classroom-rtc: WebRTC media and data-channel server for live classrooms. "
+        f"Every option can also be set as an environment variable {ENV_PREFIX}<OPTION> "
+        f"(e.g. {ENV_PREFIX}PORT=9000); flags win over the environment.",
+    )
+    for f in fields(Config):
+        default = getattr(Config(), f.name)
+        env = ENV_PREFIX + f.name.upper()
+        help_text = f"{f.metadata.get('help', '')} [env {env}; default {default!r}]"
+        if isinstance(default, bool):
+            parser.add_argument(
+                _flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction,
+                default=None, help=help_text,
+            )
+        else:
+            parser.add_argument(_flag(f.name), dest=f.name, default=None, help=help_text)
+    parser.add_argument(
+        "--demo-session", default="demo",
+        help="in dev mode, the session created at start and linked in the printed URLs",
+    )
+    return parser
+
+
+def load_config(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> tuple[Config, argparse.Namespace]:
+    """Resolve flags, then environment, then defaults, into one :class:`Config`."""
+    environ = os.environ if environ is None else environ
+    ns = build_parser().parse_args(argv)
+    values: dict[str, Any] = {}
+    for f in fields(Config):
+        flag_value = getattr(ns, f.name)
+        env_value = environ.get(ENV_PREFIX + f.name.upper())
+        if isinstance(flag_value, bool):
+            values[f.name] = flag_value
+        elif flag_value is not None:
+            values[f.name] = _convert(f.name, flag_value)
+        elif env_value is not None and env_value != "":
+            values[f.name] = _convert(f.name, env_value)
+        elif f.name == "redis_url" and environ.get("REDIS_URL"):
+            # The conventional variable, as most hosting platforms set it.
+            values[f.name] = environ["REDIS_URL"]
+    return Config(**values), ns

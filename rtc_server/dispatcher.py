@@ -1,0 +1,171 @@
+"""Client messages, from either transport, to the classroom service.
+
+Every message is validated at the boundary (:mod:`signaling.messages`), then
+handled by the method named after its type. Domain and protocol errors
+become ``error`` replies that name what was wrong and echo the message id;
+the connection and everyone else carry on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from signaling.exceptions import ProtocolError
+from signaling.messages import (
+    Answer,
+    Candidate,
+    Chat,
+    ClientMessage,
+    GroupSet,
+    Leave,
+    Offer,
+    Ping,
+    Replay,
+    SessionEnd,
+    SessionUpdate,
+    TransportChoice,
+    decode_json,
+    message_id_of,
+    parse_client_message,
+)
+
+from .classroom import Classroom
+from .connection import Connection
+from .events import Audience, encode_reply, error_reply, now_ms
+from .exceptions import ClassroomError, InvalidRequest
+from .peer import Peer
+
+logger = logging.getLogger(__name__)
+
+SIGNALING_TYPES = frozenset({"offer", "answer", "candidate"})
+Handler = Callable[[Connection, Any, str], Awaitable[dict[str, Any] | None]]
+
+
+class Dispatcher:
+    """Handles one client message at a time per connection (the connection serialises)."""
+
+    def __init__(self, classroom: Classroom) -> None:
+        self.classroom = classroom
+        self.config = classroom.config
+        self.counts: dict[str, int] = {}
+        self._handlers: dict[type, Handler] = {
+            Offer: self._offer,
+            Answer: self._answer,
+            Candidate: self._candidate,
+            Leave: self._leave,
+            TransportChoice: self._transport,
+            Replay: self._replay,
+            Ping: self._ping,
+            Chat: self._chat,
+            GroupSet: self._group_set,
+            SessionUpdate: self._session_update,
+            SessionEnd: self._session_end,
+        }
+
+    async def __call__(self, conn: Connection, raw: str | bytes, via: str) -> None:
+        mid: str | None = None
+        try:
+            msg = parse_client_message(raw, max_bytes=self.config.max_message_bytes)
+            mid = msg.id
+            self.counts[msg.type] = self.counts.get(msg.type, 0) + 1
+            if msg.type in SIGNALING_TYPES and via == "ephemeral":
+                raise InvalidRequest(f"{msg.type!r} must not go over the ephemeral channel")
+            result = await self._handlers[type(msg)](conn, msg, via)
+        except (ProtocolError, ClassroomError) as exc:
+            if mid is None:
+                mid = _peek_id(raw, self.config.max_message_bytes)
+            logger.info("%r %s: %s", conn, exc.code, exc.message)
+            await conn.reply(error_reply(conn.session_id, exc.code, exc.message, re=mid), via)
+            return
+        if result is not None:
+            await conn.reply(encode_reply(result.pop("type"), result, session_id=conn.session_id,
+                                          re=mid), via)
+        elif mid is not None and msg.type not in ("candidate", "ping"):
+            await conn.reply(encode_reply("ack", {"id": mid}, session_id=conn.session_id,
+                                          re=mid), via)
+
+    # -- signaling -------------------------------------------------------------------------
+
+    def _peer(self, conn: Connection) -> Peer:
+        if conn.peer is None:
+            peer = Peer(conn.id, self.config, on_datachannel=conn.on_datachannel,
+                        on_state=lambda state: _peer_state(conn, state))
+            conn.attach_peer(peer)
+            return peer
+        return conn.peer
+
+    async def _offer(self, conn: Connection, msg: Offer, via: str) -> dict[str, Any]:
+        fresh = conn.peer is None
+        peer = self._peer(conn)
+        try:
+            sdp = await peer.answer(msg.sdp)
+        except InvalidRequest:
+            if fresh:  # a failed first offer leaves nothing behind; the client may try again
+                await peer.close()
+                conn.peer = None
+            raise
+        return {"type": "answer", "sdp": sdp}
+
+    async def _answer(self, conn: Connection, msg: Answer, via: str) -> None:
+        if conn.peer is None:
+            raise InvalidRequest("no server offer is pending")
+        await conn.peer.accept_answer(msg.sdp)
+
+    async def _candidate(self, conn: Connection, msg: Candidate, via: str) -> None:
+        if conn.peer is None:
+            raise InvalidRequest("candidate before offer: send the offer first")
+        await conn.peer.add_candidate(msg.candidate, msg.sdpMid, msg.sdpMLineIndex)
+
+    async def _leave(self, conn: Connection, msg: Leave, via: str) -> None:
+        await conn.reply(encode_reply("bye", {}, session_id=conn.session_id, re=msg.id), via)
+        await conn.close(1000, "left")
+
+    async def _transport(self, conn: Connection, msg: TransportChoice, via: str) -> None:
+        conn.choose_transport(msg.events)
+
+    async def _replay(self, conn: Connection, msg: Replay, via: str) -> dict[str, Any]:
+        complete = await self.classroom.replay(conn, msg.after_seq)
+        return {"type": "replay", "after_seq": msg.after_seq, "complete": complete}
+
+    async def _ping(self, conn: Connection, msg: Ping, via: str) -> dict[str, Any]:
+        return {"type": "pong", "t": msg.t, "server_ms": now_ms(),
+                "server_mono_ms": int(time.monotonic() * 1000)}
+
+    # -- classroom ---------------------------------------------------------------------------
+
+    async def _chat(self, conn: Connection, msg: Chat, via: str) -> dict[str, Any]:
+        to = (Audience.session() if msg.to.session else
+              Audience.group(msg.to.group) if msg.to.group else Audience.user(msg.to.user or ""))
+        event = await self.classroom.send_message(conn.identity, to, msg.text, msg.data, msg.id)
+        return {"type": "ack", "id": msg.id, "seq": event.seq}
+
+    async def _group_set(self, conn: Connection, msg: GroupSet, via: str) -> dict[str, Any]:
+        members = await self.classroom.set_group(conn.identity, msg.group, msg.add, msg.remove)
+        return {"type": "ack", "id": msg.id, "group": msg.group, "members": members}
+
+    async def _session_update(self, conn: Connection, msg: SessionUpdate, via: str) -> None:
+        await self.classroom.update_session(conn.identity, msg.model_dump(
+            include={"subject", "grade_level", "current_topic"}))
+
+    async def _session_end(self, conn: Connection, msg: SessionEnd, via: str) -> None:
+        await self.classroom.end_session(conn.identity)
+
+
+def _peer_state(conn: Connection, state: str) -> None:
+    if state in ("failed", "closed"):
+        # The WebSocket stays: events fall back to it, and what the channel may not have
+        # delivered is sent again there.
+        conn.data_channel_lost()
+
+
+def _peek_id(raw: str | bytes, max_bytes: int) -> str | None:
+    try:
+        return message_id_of(decode_json(raw, max_bytes=max_bytes))
+    except ProtocolError:
+        return None
+
+
+__all__ = ["Dispatcher", "ClientMessage"]

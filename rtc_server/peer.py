@@ -1,0 +1,93 @@
+"""One client's WebRTC peer connection on the server: SDP, candidates, data channels."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc.sdp import candidate_from_sdp
+
+from .config import Config
+from .exceptions import InvalidRequest
+from .ice import advertise_address, rtc_configuration
+
+logger = logging.getLogger(__name__)
+
+EVENTS_LABEL = "events"  # reliable, ordered: the event stream and client messages
+EPHEMERAL_LABEL = "ephemeral"  # unordered, no retransmits: pings, cursors
+
+
+class Peer:
+    """Wraps an :class:`RTCPeerConnection` answering the client's offers."""
+
+    def __init__(
+        self,
+        name: str,
+        config: Config,
+        *,
+        on_datachannel: Callable[[RTCDataChannel], None],
+        on_state: Callable[[str], None],
+    ) -> None:
+        self.name = name
+        self._config = config
+        self.pc = RTCPeerConnection(configuration=rtc_configuration(config.ice_servers))
+        self.pc.on("datachannel", on_datachannel)
+
+        @self.pc.on("connectionstatechange")
+        def _state() -> None:
+            logger.debug("Peer(%s) connection state %s", self.name, self.pc.connectionState)
+            on_state(self.pc.connectionState)
+
+    async def answer(self, sdp: str) -> str:
+        """Apply a client offer (first or renegotiation) and return the SDP answer."""
+        if self.pc.signalingState == "closed":
+            raise InvalidRequest("cannot answer in state 'closed'")
+        if self.pc.signalingState != "stable":
+            raise InvalidRequest(
+                f"cannot take an offer in signaling state {self.pc.signalingState!r}"
+            )
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        except Exception as exc:  # aiortc raises ValueError/KeyError/... on bad SDP
+            raise InvalidRequest(f"invalid SDP offer: {exc or type(exc).__name__}") from exc
+        answer = await self.pc.createAnswer()
+        await self.pc.setLocalDescription(answer)
+        return advertise_address(self.pc.localDescription.sdp, self._config.ice_advertise_address)
+
+    async def accept_answer(self, sdp: str) -> None:
+        """Apply the client's answer to a server-initiated offer (renegotiation)."""
+        if self.pc.signalingState != "have-local-offer":
+            raise InvalidRequest(
+                f"cannot take an answer in signaling state {self.pc.signalingState!r}"
+            )
+        try:
+            await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        except Exception as exc:
+            raise InvalidRequest(f"invalid SDP answer: {exc or type(exc).__name__}") from exc
+
+    async def offer(self) -> str:
+        """Create a server-side offer (when the server adds tracks)."""
+        offer = await self.pc.createOffer()
+        await self.pc.setLocalDescription(offer)
+        return advertise_address(self.pc.localDescription.sdp, self._config.ice_advertise_address)
+
+    async def add_candidate(self, candidate: str | None, sdp_mid: str | None,
+                            sdp_mline_index: int | None) -> None:
+        if self.pc.remoteDescription is None:
+            raise InvalidRequest("candidate before offer: send the offer first")
+        if not candidate:
+            return  # end of candidates; aiortc needs no signal
+        text = candidate[len("candidate:"):] if candidate.startswith("candidate:") else candidate
+        try:
+            parsed = candidate_from_sdp(text)
+        except Exception as exc:
+            raise InvalidRequest(f"invalid ICE candidate: {exc or type(exc).__name__}") from exc
+        parsed.sdpMid = sdp_mid
+        parsed.sdpMLineIndex = sdp_mline_index
+        if sdp_mid is None and sdp_mline_index is None:
+            parsed.sdpMLineIndex = 0
+        await self.pc.addIceCandidate(parsed)
+
+    async def close(self) -> None:
+        await self.pc.close()

@@ -1,0 +1,73 @@
+"""The aiohttp application: routes, static client, and the objects it owns."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from rtc_server.bus import EventBus
+from rtc_server.classroom import Classroom
+from rtc_server.config import Config
+from rtc_server.dispatcher import Dispatcher
+from rtc_server.ice import restrict_host_addresses
+from rtc_server.memory_bus import InProcessBus
+from rtc_server.memory_store import MemoryStore
+from rtc_server.metrics import make_registry
+from rtc_server.store import SessionStore
+
+from . import http_api, websocket
+from .keys import CLASSROOM, CONFIG, DISPATCHER, REGISTRY
+
+logger = logging.getLogger(__name__)
+
+WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
+
+
+async def make_state(config: Config) -> tuple[EventBus, SessionStore]:
+    """The storage and bus for ``config``: Redis when a URL is given, else in memory."""
+    if config.redis_url:
+        from rtc_server.redis_bus import RedisBus
+        from rtc_server.redis_store import RedisStore
+
+        bus: EventBus = RedisBus(config.redis_url, max_events=config.event_log_max)
+        store: SessionStore = RedisStore(config.redis_url)
+    else:
+        bus, store = InProcessBus(max_events=config.event_log_max), MemoryStore()
+    await bus.start()
+    return bus, store
+
+
+def create_app(config: Config) -> web.Application:
+    config = config.with_secret()
+    restrict_host_addresses(config.ice_host_addresses)
+    app = web.Application(middlewares=[http_api.errors_middleware],
+                          client_max_size=http_api.MAX_BODY_BYTES)
+    app[CONFIG] = config
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        bus, store = await make_state(config)
+        classroom = Classroom(config, bus, store)
+        dispatcher = Dispatcher(classroom)
+        app[CLASSROOM] = classroom
+        app[DISPATCHER] = dispatcher
+        app[REGISTRY] = make_registry(classroom, dispatcher)
+        yield
+        # Shutdown order: stop accepting (aiohttp did), close each peer, then storage.
+        await classroom.close()
+        await bus.close()
+        await store.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.add_routes(http_api.routes)
+    app.add_routes(websocket.routes)
+    web_root = Path(config.web_root) if config.web_root else WEB_ROOT
+
+    async def index(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(web_root / "index.html")
+
+    app.router.add_get("/", index)
+    app.router.add_static("/", web_root, show_index=False)
+    return app

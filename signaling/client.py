@@ -1,0 +1,336 @@
+"""The Python client: for native/mobile-style clients, tests and load bots.
+
+    async with ClassroomClient("http://127.0.0.1:8080", token,
+                               ice_host_addresses=["127.0.0.1"]) as client:
+        await client.wait_datachannel()
+        async for event in client.events():
+            ...
+
+It speaks exactly docs/protocol.md: WebSocket signaling, an ``events`` data
+channel (reliable, ordered) and an ``ephemeral`` one (unordered, no
+retransmits), and the rules for restoring one ordered stream of events from
+both transports (hold events from the transport not yet announced, drop
+``seq`` already seen).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import secrets
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, Literal
+
+import aiohttp
+from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+
+from rtc_server.config import IceServer
+from rtc_server.ice import restrict_host_addresses, rtc_configuration
+
+logger = logging.getLogger(__name__)
+
+Via = Literal["websocket", "datachannel", "ephemeral"]
+
+
+class ClientError(Exception):
+    """The server answered a request with an ``error`` reply."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class ConnectRefused(ClientError):
+    """The server refused the WebSocket upgrade (HTTP status and JSON error)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(code, message)
+        self.status = status
+
+
+class ClassroomClient:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        transport: Literal["auto", "websocket"] = "auto",
+        webrtc: bool = True,
+        ice_host_addresses: Sequence[str] | None = None,
+        ice_servers: Sequence[IceServer] = (),
+        media: bool = False,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.transport = transport
+        self.webrtc = webrtc
+        self.media = media
+        self._ice_servers = tuple(ice_servers)
+        if ice_host_addresses is not None:
+            restrict_host_addresses(ice_host_addresses)
+        self._http: aiohttp.ClientSession | None = None
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.pc: RTCPeerConnection | None = None
+        self.events_channel: RTCDataChannel | None = None
+        self.ephemeral_channel: RTCDataChannel | None = None
+        self.welcome: dict[str, Any] = {}
+        self.last_seq = 0
+        self.duplicates = 0
+        self.events_via: str = "websocket"
+        self.received_via: dict[str, int] = {"websocket": 0, "datachannel": 0}
+        self._held: dict[str, list[dict[str, Any]]] = {"websocket": [], "datachannel": []}
+        self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self._callbacks: list[tuple[str | None, Callable[[dict[str, Any]], Any]]] = []
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.replies: deque[dict[str, Any]] = deque(maxlen=1000)
+        self._dc_open = asyncio.Event()
+        self._on_dc_events = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+        self._ids = itertools.count(1)
+        self._prefix = secrets.token_hex(3)
+        self.close_code: int | None = None
+
+    # -- connect / close -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> ClassroomClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def connect(self) -> dict[str, Any]:
+        self._http = aiohttp.ClientSession()
+        url = f"{self.base_url}/ws?token={self.token}"
+        if self.transport == "websocket":
+            url += "&transport=websocket"
+        try:
+            self.ws = await self._http.ws_connect(url, heartbeat=10, max_msg_size=0)
+        except aiohttp.WSServerHandshakeError as exc:
+            await self._http.close()
+            raise await self._refusal(url, exc) from exc
+        first = await self.ws.receive()
+        if first.type != aiohttp.WSMsgType.TEXT:
+            raise ClientError("no_welcome", f"expected a welcome, got {first.type!r}")
+        welcome = json.loads(first.data)
+        if welcome["type"] == "error":
+            raise ClientError(welcome["payload"]["code"], welcome["payload"]["message"])
+        self.welcome = welcome["payload"]
+        self.last_seq = self.welcome["last_seq"]
+        self._reader = asyncio.ensure_future(self._read_ws())
+        if self.webrtc:
+            await self._negotiate()
+        return self.welcome
+
+    async def _refusal(self, url: str, exc: aiohttp.WSServerHandshakeError) -> ConnectRefused:
+        assert self._http is not None
+        async with aiohttp.ClientSession() as http, http.get(url) as resp:
+            try:
+                err = (await resp.json())["error"]
+                return ConnectRefused(exc.status, err["code"], err["message"])
+            except (ValueError, KeyError, aiohttp.ContentTypeError):
+                return ConnectRefused(exc.status, "refused", exc.message)
+
+    async def _negotiate(self) -> None:
+        servers = self._ice_servers or tuple(
+            IceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+            for s in self.welcome.get("ice_servers", [])
+        )
+        self.pc = RTCPeerConnection(configuration=rtc_configuration(servers))
+        self.events_channel = self.pc.createDataChannel("events", ordered=True)
+        self.ephemeral_channel = self.pc.createDataChannel(
+            "ephemeral", ordered=False, maxRetransmits=0
+        )
+        self.events_channel.on("open", self._dc_open.set)
+        self.events_channel.on("message", lambda data: self._on_frame(data, "datachannel"))
+        self.ephemeral_channel.on("message", lambda data: self._on_frame(data, "ephemeral"))
+        if self.media:
+            self.pc.addTransceiver("video", direction="recvonly")
+            self.pc.addTransceiver("audio", direction="recvonly")
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        reply = await self.request({"type": "offer", "sdp": self.pc.localDescription.sdp})
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
+
+    async def wait_datachannel(self, timeout: float = 10.0) -> None:
+        """Wait until events arrive over the data channel (the server announced the switch)."""
+        await asyncio.wait_for(self._on_dc_events.wait(), timeout)
+
+    async def close(self) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        if self.ws is not None and not self.ws.closed:
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+        if self.pc is not None:
+            await self.pc.close()
+        if self._http is not None:
+            await self._http.close()
+        self._queue.put_nowait(None)
+
+    # -- receiving -----------------------------------------------------------------------------
+
+    async def _read_ws(self) -> None:
+        assert self.ws is not None
+        try:
+            async for msg in self.ws:
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    self._on_frame(msg.data, "websocket")
+                elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.ERROR):
+                    break
+        finally:
+            self.close_code = self.ws.close_code
+            self._queue.put_nowait(None)
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(
+                        ClientError("closed", f"connection closed ({self.close_code})")
+                    )
+
+    def _on_frame(self, data: str | bytes, via: Via) -> None:
+        text = data.decode() if isinstance(data, bytes) else data
+        for line in text.split("\n"):
+            if line:
+                self._on_envelope(json.loads(line), via)
+
+    def _on_envelope(self, env: dict[str, Any], via: Via) -> None:
+        if env.get("seq") is None:
+            self._on_reply(env)
+            return
+        self.received_via[via if via != "ephemeral" else "datachannel"] += 1
+        if via != self.events_via:
+            self._held[via].append(env)  # until the server announces this transport
+            return
+        self._deliver(env)
+
+    def _deliver(self, env: dict[str, Any]) -> None:
+        if env["seq"] <= self.last_seq:
+            self.duplicates += 1
+            return
+        self.last_seq = env["seq"]
+        self._queue.put_nowait(env)
+        for wanted, callback in self._callbacks:
+            if wanted is None or wanted == env["type"]:
+                callback(env)
+
+    def _on_reply(self, env: dict[str, Any]) -> None:
+        self.replies.append(env)
+        if env["type"] == "transport":
+            self.events_via = env["payload"]["events"]
+            if self.events_via == "datachannel":
+                self._on_dc_events.set()
+            else:
+                self._on_dc_events.clear()
+            held, self._held[self.events_via] = self._held[self.events_via], []
+            for queued in sorted(held, key=lambda e: e["seq"]):
+                self._deliver(queued)
+        elif env["type"] == "offer" and self.pc is not None:
+            task = asyncio.ensure_future(self._answer_server_offer(env["payload"]["sdp"]))
+            task.add_done_callback(lambda t: t.exception())
+        re = env.get("re")
+        fut = self._pending.pop(re, None) if re else None
+        if fut is not None and not fut.done():
+            if env["type"] == "error":
+                fut.set_exception(ClientError(env["payload"]["code"], env["payload"]["message"]))
+            else:
+                fut.set_result(env["payload"] | {"type": env["type"]})
+
+    async def _answer_server_offer(self, sdp: str) -> None:
+        assert self.pc is not None
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        await self.send({"type": "answer", "sdp": self.pc.localDescription.sdp})
+
+    def on(self, type: str | None, callback: Callable[[dict[str, Any]], Any]) -> None:
+        """Call ``callback(event)`` for every stream event of ``type`` (None: all)."""
+        self._callbacks.append((type, callback))
+
+    async def events(self) -> AsyncIterator[dict[str, Any]]:
+        """Stream events in order, without gaps or duplicates, until the connection closes."""
+        while True:
+            event = await self._queue.get()
+            if event is None:
+                return
+            yield event
+
+    async def next_event(self, type: str | None = None, timeout: float = 10.0) -> dict[str, Any]:
+        async def find() -> dict[str, Any]:
+            while True:
+                event = await self._queue.get()
+                if event is None:
+                    raise ClientError("closed", "connection closed while waiting")
+                if type is None or event["type"] == type:
+                    return event
+
+        return await asyncio.wait_for(find(), timeout)
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def new_id(self) -> str:
+        return f"{self._prefix}-{next(self._ids)}"
+
+    async def send(self, message: dict[str, Any], via: Via | None = None) -> str:
+        """Send a message (adding an ``id``); over the data channel when open unless told."""
+        message = dict(message)
+        message.setdefault("id", self.new_id())
+        text = json.dumps(message)
+        await self.send_raw(text, via)
+        return str(message["id"])
+
+    async def send_raw(self, text: str | bytes, via: Via | None = None) -> None:
+        if via is None:
+            via = "datachannel" if self._channel_open(self.events_channel) else "websocket"
+        if via == "ephemeral" and self._channel_open(self.ephemeral_channel):
+            assert self.ephemeral_channel is not None
+            self.ephemeral_channel.send(text)
+        elif via in ("datachannel", "ephemeral") and self._channel_open(self.events_channel):
+            assert self.events_channel is not None
+            self.events_channel.send(text)
+        else:
+            assert self.ws is not None
+            if isinstance(text, bytes):
+                await self.ws.send_bytes(text)
+            else:
+                await self.ws.send_str(text)
+
+    @staticmethod
+    def _channel_open(channel: RTCDataChannel | None) -> bool:
+        return channel is not None and channel.readyState == "open"
+
+    async def request(
+        self, message: dict[str, Any], via: Via | None = None, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Send and wait for the reply that names this message (raises ClientError on error)."""
+        message = dict(message)
+        mid = message.setdefault("id", self.new_id())
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[mid] = fut
+        await self.send(message, via)
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self._pending.pop(mid, None)
+
+    async def use_websocket(self) -> None:
+        await self.send({"type": "transport", "events": "websocket"})
+
+    async def use_datachannel(self) -> None:
+        await self.send({"type": "transport", "events": "datachannel"})
+
+    async def ping(self, timeout: float = 5.0) -> float:
+        """Round trip in ms over the ephemeral channel (or the WebSocket)."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        via: Via = "ephemeral" if self._channel_open(self.ephemeral_channel) else "websocket"
+        await self.request({"type": "ping", "t": start}, via=via, timeout=timeout)
+        return (loop.time() - start) * 1000

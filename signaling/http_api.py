@@ -1,0 +1,256 @@
+"""HTTP endpoints: tokens, sessions, groups, health and metrics (see docs/protocol.md)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rtc_server.classroom import Classroom, require_staff
+from rtc_server.events import Audience
+from rtc_server.exceptions import ClassroomError, PermissionDenied
+from rtc_server.metrics import render
+
+from .auth import Principal, authenticate
+from .exceptions import SignalingError, TokenError
+from .keys import CLASSROOM, CONFIG, DISPATCHER, REGISTRY
+from .messages import Name, Target
+from .tokens import ROLES, Identity, mint_token
+
+routes = web.RouteTableDef()
+M = TypeVar("M", bound=BaseModel)
+MAX_BODY_BYTES = 256 * 1024
+
+
+def json_error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+@web.middleware
+async def errors_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Domain and signaling errors become JSON errors with a stable code."""
+    try:
+        return await handler(request)
+    except TokenError as exc:
+        return json_error(401, exc.code, exc.message)
+    except SignalingError as exc:
+        return json_error(400, exc.code, exc.message)
+    except ClassroomError as exc:
+        return json_error(exc.http_status, exc.code, exc.message)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TokenRequest(_Body):
+    session_id: Name
+    user_id: Name
+    name: str = Field(default="", max_length=100)
+    role: str
+    ttl_s: int | None = Field(default=None, gt=0, le=7 * 24 * 3600)
+
+
+class SessionCreate(_Body):
+    session_id: Name | None = None
+    teacher_id: Name | None = None
+    subject: str = Field(default="", max_length=200)
+    grade_level: str = Field(default="", max_length=50)
+    current_topic: str = Field(default="", max_length=500)
+    ai_context: dict[str, Any] = Field(default_factory=dict)
+
+
+class SessionPatch(_Body):
+    subject: str | None = Field(default=None, max_length=200)
+    grade_level: str | None = Field(default=None, max_length=50)
+    current_topic: str | None = Field(default=None, max_length=500)
+
+
+class GroupChange(_Body):
+    add: list[Name] = Field(default_factory=list)
+    remove: list[Name] = Field(default_factory=list)
+
+
+class EventPost(_Body):
+    to: Target = Field(default_factory=lambda: Target(session=True))
+    text: str = Field(default="", max_length=8000)
+    data: dict[str, Any] | None = None
+
+
+async def read_body(request: web.Request, model: type[M]) -> M:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise web.HTTPRequestEntityTooLarge(MAX_BODY_BYTES, request.content_length)
+    raw = await request.read()
+    try:
+        data = json.loads(raw or b"{}")
+    except ValueError as exc:
+        raise _bad("malformed_json", f"body is not valid JSON: {exc}") from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise _bad("invalid_body", f"{where}: {first['msg']}") from exc
+
+
+def _bad(code: str, message: str) -> web.HTTPException:
+    return web.HTTPUnprocessableEntity(
+        text=json.dumps({"error": {"code": code, "message": message}}),
+        content_type="application/json",
+    )
+
+
+def _principal(request: web.Request) -> Principal:
+    return authenticate(request, request.app[CONFIG].api_secret)
+
+
+def _acting_in(principal: Principal, session_id: str, *, staff: bool, action: str) -> Identity:
+    """The identity acting on ``session_id``: the token's, or a synthetic admin for the API."""
+    if principal.identity is None:
+        return Identity(session_id=session_id, user_id="api", name="api", role="admin",
+                        expires_at=0)
+    who = principal.identity
+    if who.session_id != session_id:
+        raise PermissionDenied(f"your token is for session {who.session_id!r}, not {session_id!r}")
+    if staff:
+        require_staff(who, action)
+    return who
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    classroom = request.app[CLASSROOM]
+    return web.json_response({
+        "status": "ok",
+        "sessions_here": len(classroom.rooms),
+        "connections_here": sum(len(r.connections) for r in classroom.rooms.values()),
+    })
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(body=render(request.app[REGISTRY]),
+                        content_type="text/plain", charset="utf-8")
+
+
+@routes.post("/api/tokens")
+async def create_token(request: web.Request) -> web.Response:
+    if not _principal(request).is_api:
+        raise PermissionDenied("minting tokens needs the API secret, not a join token")
+    body = await read_body(request, TokenRequest)
+    return _mint(request, body)
+
+
+def _mint(request: web.Request, body: TokenRequest) -> web.Response:
+    config = request.app[CONFIG]
+    if body.role not in ROLES:
+        raise _bad("invalid_body", f"role must be one of {', '.join(ROLES)}")
+    token, exp = mint_token(
+        config.api_secret, session_id=body.session_id, user_id=body.user_id,
+        name=body.name or body.user_id, role=body.role, ttl_s=body.ttl_s or config.token_ttl_s,
+    )
+    page = "teacher" if body.role in ("teacher", "admin") else "student"
+    return web.json_response({
+        "token": token, "expires_at": exp,
+        "join_url": f"{config.base_url}/{page}.html?token={token}",
+    }, status=201)
+
+
+@routes.get("/dev/join")
+async def dev_join(request: web.Request) -> web.StreamResponse:
+    """Development mode only: mint a token and open the page (links printed at start)."""
+    config = request.app[CONFIG]
+    if not config.dev:
+        raise web.HTTPNotFound()
+    role = request.query.get("role", "student")
+    user = request.query.get("user") or f"{role}-{secrets.token_hex(3)}"
+    body = TokenRequest(session_id=request.query.get("session", "demo"), user_id=user,
+                        name=request.query.get("name", user), role=role)
+    response = _mint(request, body)
+    data = json.loads(response.text or "{}")
+    if request.query.get("format") == "json":
+        return response
+    raise web.HTTPFound(data["join_url"])
+
+
+@routes.post("/api/sessions")
+async def create_session(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    body = await read_body(request, SessionCreate)
+    classroom = request.app[CLASSROOM]
+    if principal.identity is None:
+        if not body.session_id or not body.teacher_id:
+            raise _bad("invalid_body", "session_id and teacher_id are required with the API secret")
+        session_id, teacher_id = body.session_id, body.teacher_id
+    else:
+        who = principal.identity
+        require_staff(who, "create a session")
+        if body.session_id not in (None, who.session_id):
+            raise PermissionDenied(f"your token is for session {who.session_id!r}")
+        session_id, teacher_id = who.session_id, body.teacher_id or who.user_id
+    record = await classroom.create_session(
+        session_id=session_id, teacher_id=teacher_id, subject=body.subject,
+        grade_level=body.grade_level, current_topic=body.current_topic, ai_context=body.ai_context,
+    )
+    return web.json_response(record.to_json(), status=201)
+
+
+@routes.get("/api/sessions/{session_id}")
+async def get_session(request: web.Request) -> web.Response:
+    session_id = request.match_info["session_id"]
+    who = _acting_in(_principal(request), session_id, staff=False, action="read the session")
+    record = await request.app[CLASSROOM].get_session(session_id)
+    data = record.to_json()
+    if not who.is_staff:
+        data.pop("participants", None)
+    return web.json_response(data)
+
+
+@routes.patch("/api/sessions/{session_id}")
+async def patch_session(request: web.Request) -> web.Response:
+    session_id = request.match_info["session_id"]
+    who = _acting_in(_principal(request), session_id, staff=True, action="change the session")
+    body = await read_body(request, SessionPatch)
+    record = await request.app[CLASSROOM].update_session(who, body.model_dump())
+    return web.json_response(record.to_json())
+
+
+@routes.post("/api/sessions/{session_id}/end")
+async def end_session(request: web.Request) -> web.Response:
+    session_id = request.match_info["session_id"]
+    who = _acting_in(_principal(request), session_id, staff=True, action="end the session")
+    record = await request.app[CLASSROOM].end_session(who)
+    return web.json_response(record.to_json())
+
+
+@routes.put("/api/sessions/{session_id}/groups/{group}")
+async def put_group(request: web.Request) -> web.Response:
+    session_id = request.match_info["session_id"]
+    who = _acting_in(_principal(request), session_id, staff=True, action="change groups")
+    body = await read_body(request, GroupChange)
+    group = request.match_info["group"]
+    members = await request.app[CLASSROOM].set_group(who, group, body.add, body.remove)
+    return web.json_response({"group": group, "members": members})
+
+
+@routes.post("/api/sessions/{session_id}/events")
+async def post_event(request: web.Request) -> web.Response:
+    """Send a ``message`` event into the session (a backend or the teacher's tools)."""
+    session_id = request.match_info["session_id"]
+    who = _acting_in(_principal(request), session_id, staff=True, action="broadcast")
+    body = await read_body(request, EventPost)
+    to = (Audience.session() if body.to.session else
+          Audience.group(body.to.group) if body.to.group else Audience.user(body.to.user or ""))
+    classroom: Classroom = request.app[CLASSROOM]
+    await classroom.active_session(session_id)
+    event = await classroom.send_message(who, to, body.text, body.data, None)
+    return web.json_response({"seq": event.seq, "ts": event.ts_ms}, status=202)
+
+
+__all__ = ["routes", "errors_middleware", "DISPATCHER"]

@@ -1,0 +1,15 @@
+"""Typed application keys: the objects an app owns, set up and torn down by cleanup_ctx."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from rtc_server.classroom import Classroom
+from rtc_server.config import Config
+from rtc_server.dispatcher import Dispatcher
+
+CONFIG = web.AppKey("config", Config)
+CLASSROOM = web.AppKey("classroom", Classroom)
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+REGISTRY = web.AppKey("registry", CollectorRegistry)

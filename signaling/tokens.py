@@ -1,0 +1,110 @@
+"""Signed join tokens (JWT, HS256, via PyJWT).
+
+PyJWT is used instead of hand-rolled HMAC so that signature, ``exp`` and
+``nbf`` checks, algorithm pinning and clock-skew leeway follow RFC 7519.
+
+Claims: ``sid`` session id, ``sub`` user id, ``name`` display name,
+``role`` one of teacher/student/observer/admin, ``iat``/``exp`` seconds
+since the epoch, ``jti`` unique token id, ``iss`` "classroom-rtc".
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Literal, cast, get_args
+
+import jwt
+
+from .exceptions import TokenExpired, TokenInvalid, TokenMissing
+
+Role = Literal["teacher", "student", "observer", "admin"]
+ROLES: tuple[str, ...] = get_args(Role)
+ISSUER = "classroom-rtc"
+ALGORITHM = "HS256"
+LEEWAY_S = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class Identity:
+    """Who a verified token says the bearer is."""
+
+    session_id: str
+    user_id: str
+    name: str
+    role: Role
+    expires_at: int
+
+    @property
+    def is_staff(self) -> bool:
+        """Teachers and admins run the class."""
+        return self.role in ("teacher", "admin")
+
+
+def mint_token(
+    secret: str,
+    *,
+    session_id: str,
+    user_id: str,
+    name: str,
+    role: str,
+    ttl_s: int,
+    now_s: float | None = None,
+) -> tuple[str, int]:
+    """Return ``(token, expires_at)``; raises ``ValueError`` on a bad role or empty id."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if not session_id or not user_id:
+        raise ValueError("session_id and user_id must not be empty")
+    if ttl_s <= 0:
+        raise ValueError("ttl_s must be positive")
+    now = int(time.time() if now_s is None else now_s)
+    exp = now + int(ttl_s)
+    claims = {
+        "iss": ISSUER,
+        "sid": session_id,
+        "sub": user_id,
+        "name": name or user_id,
+        "role": role,
+        "iat": now,
+        "exp": exp,
+        "jti": secrets.token_hex(8),
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM), exp
+
+
+def verify_token(secret: str, token: str | None) -> Identity:
+    """Verify ``token``; raise TokenMissing, TokenExpired or TokenInvalid saying why."""
+    if not token:
+        raise TokenMissing("no token: pass ?token=... or an Authorization: Bearer header")
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            leeway=LEEWAY_S,
+            options={"require": ["exp", "iat", "sid", "sub", "role"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenExpired("token expired") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise TokenInvalid("token signature does not match (forged or wrong secret)") from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise TokenInvalid(f"token lacks claim {exc.claim!r}") from exc
+    except jwt.InvalidTokenError as exc:
+        raise TokenInvalid(f"token is not valid: {exc}") from exc
+    role = claims.get("role")
+    if role not in ROLES:
+        raise TokenInvalid(f"token role {role!r} is not one of {', '.join(ROLES)}")
+    sid, sub = claims.get("sid"), claims.get("sub")
+    if not isinstance(sid, str) or not isinstance(sub, str) or not sid or not sub:
+        raise TokenInvalid("token sid/sub must be non-empty strings")
+    return Identity(
+        session_id=sid,
+        user_id=sub,
+        name=str(claims.get("name") or sub),
+        role=cast(Role, role),
+        expires_at=int(claims["exp"]),
+    )

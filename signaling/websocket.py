@@ -1,0 +1,76 @@
+"""The signaling WebSocket: token check before the upgrade, then one Connection per socket."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from aiohttp import WSMsgType, web
+
+from rtc_server.connection import Connection
+from rtc_server.events import encode_reply, error_reply
+from rtc_server.exceptions import ClassroomError, SessionNotFound
+
+from .auth import bearer
+from .exceptions import TokenError
+from .http_api import json_error
+from .keys import CLASSROOM, CONFIG, DISPATCHER
+from .tokens import verify_token
+
+logger = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
+WS_HEARTBEAT_S = 10.0
+
+
+@routes.get("/ws")
+async def websocket(request: web.Request) -> web.StreamResponse:
+    config = request.app[CONFIG]
+    classroom = request.app[CLASSROOM]
+    # Refuse before the upgrade, so that clients see a plain 401/404/410 with a reason.
+    try:
+        identity = verify_token(config.api_secret, bearer(request))
+    except TokenError as exc:
+        return json_error(401, exc.code, exc.message)
+    try:
+        await classroom.active_session(identity.session_id)
+    except SessionNotFound:
+        if not identity.is_staff:
+            return json_error(404, "session_not_found",
+                              f"session {identity.session_id!r} does not exist")
+        # A teacher opening a class that does not exist yet creates it.
+        await classroom.create_session(session_id=identity.session_id,
+                                       teacher_id=identity.user_id)
+    except ClassroomError as exc:
+        return json_error(exc.http_status, exc.code, exc.message)
+
+    # aiohttp closes with 1009 above max_msg_size; allow some room so that moderately
+    # oversized messages get a readable error reply instead.
+    ws = web.WebSocketResponse(heartbeat=WS_HEARTBEAT_S,
+                               max_msg_size=config.max_message_bytes * 4)
+    await ws.prepare(request)
+    conn = Connection(
+        f"c-{secrets.token_hex(4)}", identity, ws, config, request.app[DISPATCHER],
+        prefer_websocket=request.query.get("transport") == "websocket",
+    )
+    try:
+        welcome = await classroom.join(conn)
+    except ClassroomError as exc:
+        await ws.send_str(error_reply(identity.session_id, exc.code, exc.message))
+        await ws.close(code=4004, message=exc.code.encode())
+        return ws
+    await ws.send_str(encode_reply("welcome", welcome, session_id=identity.session_id))
+    conn.start()
+    logger.info("%r joined session %s", conn, identity.session_id)
+    try:
+        async for msg in ws:
+            if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                await conn.receive_ws(msg.data)
+            elif msg.type == WSMsgType.ERROR:
+                logger.info("%r WebSocket error: %s", conn, ws.exception())
+                break
+    finally:
+        await classroom.leave(conn)
+        await conn.close()
+        logger.info("%r left", conn)
+    return ws

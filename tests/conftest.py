@@ -1,0 +1,85 @@
+"""Shared fixtures: a real server on loopback, tokens, and real aiortc clients."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from rtc_server.config import Config
+from signaling.app import create_app
+from signaling.client import ClassroomClient
+from signaling.keys import CLASSROOM
+from signaling.tokens import mint_token
+
+SECRET = "test-secret-0123456789abcdef-0123456789"
+LOOPBACK = ("127.0.0.1",)
+REDIS_URL = os.environ.get("CLASSROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def test_config(**overrides: Any) -> Config:
+    values: dict[str, Any] = dict(api_secret=SECRET, ice_host_addresses=LOOPBACK, dev=True)
+    values.update(overrides)
+    return Config(**values)
+
+
+class Harness:
+    """A running server plus helpers to mint tokens and connect clients."""
+
+    def __init__(self, server: TestServer) -> None:
+        self.server = server
+        self.app = server.app
+        self.url = str(server.make_url("")).rstrip("/")
+        self.clients: list[ClassroomClient] = []
+
+    @property
+    def classroom(self):  # noqa: ANN201 - test helper
+        return self.app[CLASSROOM]
+
+    def token(self, user: str, role: str = "student", session: str = "s1", ttl_s: int = 600,
+              secret: str = SECRET, now_s: float | None = None) -> str:
+        return mint_token(secret, session_id=session, user_id=user, name=user.title(), role=role,
+                          ttl_s=ttl_s, now_s=now_s)[0]
+
+    async def client(self, user: str, role: str = "student", session: str = "s1",
+                     **kwargs: Any) -> ClassroomClient:
+        kwargs.setdefault("ice_host_addresses", LOOPBACK)
+        client = ClassroomClient(self.url, self.token(user, role, session), **kwargs)
+        await client.connect()
+        self.clients.append(client)
+        if kwargs.get("webrtc", True) and kwargs.get("transport", "auto") == "auto":
+            await client.wait_datachannel()
+        return client
+
+    async def close(self) -> None:
+        await asyncio.gather(*(c.close() for c in self.clients), return_exceptions=True)
+
+
+@pytest.fixture
+async def make_server(
+    aiohttp_server: Callable[..., Awaitable[TestServer]],
+) -> AsyncIterator[Callable[..., Awaitable[Harness]]]:
+    harnesses: list[Harness] = []
+
+    async def make(**overrides: Any) -> Harness:
+        server = await aiohttp_server(create_app(test_config(**overrides)))
+        harness = Harness(server)
+        harnesses.append(harness)
+        return harness
+
+    yield make
+    for harness in harnesses:
+        await harness.close()
+
+
+@pytest.fixture
+async def server(make_server: Callable[..., Awaitable[Harness]]) -> Harness:
+    harness = await make_server()
+    await harness.classroom.create_session(session_id="s1", teacher_id="teacher",
+                                           subject="Science", grade_level="7",
+                                           current_topic="Photosynthesis")
+    return harness
