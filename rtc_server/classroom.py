@@ -16,7 +16,7 @@ from signaling.tokens import Identity
 
 from .bus import EventBus
 from .config import Config
-from .connection import CLOSE_SESSION_ENDED, Connection
+from .connection import Connection
 from .events import BUILTIN_GROUPS, GROUP_TEACHER, Audience, Event, now_ms
 from .exceptions import InvalidRequest, PermissionDenied, SessionEnded, SessionNotFound
 from .room import Room
@@ -76,12 +76,7 @@ class Classroom:
         record = await self.store.end(who.session_id)
         await self.publish(who.session_id, Audience.session(), "session.ended",
                            {"by": who.user_id})
-        room = self.rooms.get(who.session_id)
-        if room is not None:
-            # Let the pumps flush session.ended, then close everyone.
-            await asyncio.sleep(0.05)
-            await asyncio.gather(*(c.close(CLOSE_SESSION_ENDED, "session ended")
-                                   for c in list(room.connections.values())))
+        # Every connection closes itself once session.ended has been sent to it.
         return record
 
     # -- routing -------------------------------------------------------------------------------

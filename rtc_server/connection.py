@@ -90,6 +90,7 @@ class Connection:
         self._sent: deque[tuple[int, str, TransportName]] = deque(maxlen=RESEND_BUFFER_EVENTS)
         self.last_sent_seq = 0
         self._resend_after_dc_loss = False
+        self._close_when_flushed = False
         self._inbound: asyncio.Queue[tuple[str | bytes, str]] = asyncio.Queue(INBOUND_QUEUE_MAX)
         self._bucket = TokenBucket(
             rate_per_s=config.rate_messages_per_s, burst=config.rate_burst, now_s=time.monotonic()
@@ -187,6 +188,8 @@ class Connection:
             return
         self._outbox.append(event)
         self._last_queued_seq = event.seq
+        if event.type == "session.ended":
+            self._close_when_flushed = True
         self._wake.set()
 
     def send_backlog(self, events: list[Event]) -> None:
@@ -232,6 +235,10 @@ class Connection:
                         await self._send_batch(self._resend, fresh=False)
                     else:
                         await self._send_batch(self._outbox, fresh=True)
+                if self._close_when_flushed and not self._outbox:
+                    await asyncio.sleep(0.05)  # let the transport put it on the wire
+                    self._spawn(self.close(CLOSE_SESSION_ENDED, "session ended"), "close")
+                    return
         except asyncio.CancelledError:
             pass
         except (ConnectionError, RuntimeError) as exc:

@@ -9,6 +9,7 @@ the connection and everyone else carry on.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -161,11 +162,18 @@ def _peer_state(conn: Connection, state: str) -> None:
         conn.data_channel_lost()
 
 
+_HEAD_ID = re.compile(r'"id"\s*:\s*"([^"\\]{1,64})"')
+
+
 def _peek_id(raw: str | bytes, max_bytes: int) -> str | None:
+    """The message id of a message that failed validation, for the error's ``re``."""
     try:
         return message_id_of(decode_json(raw, max_bytes=max_bytes))
     except ProtocolError:
-        return None
+        # Too large or not JSON: look for an id near the start without parsing it all.
+        head = raw[:512] if isinstance(raw, str) else raw[:512].decode("utf-8", "replace")
+        match = _HEAD_ID.search(head)
+        return match.group(1) if match else None
 
 
 __all__ = ["Dispatcher", "ClientMessage"]

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
-from aiortc.sdp import candidate_from_sdp
+from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from .config import Config
 from .exceptions import InvalidRequest
@@ -16,6 +16,23 @@ logger = logging.getLogger(__name__)
 
 EVENTS_LABEL = "events"  # reliable, ordered: the event stream and client messages
 EPHEMERAL_LABEL = "ephemeral"  # unordered, no retransmits: pings, cursors
+
+
+def check_offer_sdp(sdp: str) -> None:
+    """Refuse SDP that aiortc would accept but that cannot set up a connection."""
+    if not sdp.startswith("v=0"):
+        raise InvalidRequest("invalid SDP offer: it must start with 'v=0'")
+    try:
+        parsed = SessionDescription.parse(sdp)
+    except Exception as exc:
+        raise InvalidRequest(f"invalid SDP offer: {exc or type(exc).__name__}") from exc
+    if not parsed.media:
+        raise InvalidRequest("invalid SDP offer: no media sections (m= lines)")
+    for media in parsed.media:
+        if media.ice.usernameFragment is None or media.dtls is None or not media.dtls.fingerprints:
+            raise InvalidRequest(
+                f"invalid SDP offer: m={media.kind} lacks ICE credentials or a DTLS fingerprint"
+            )
 
 
 class Peer:
@@ -47,6 +64,7 @@ class Peer:
             raise InvalidRequest(
                 f"cannot take an offer in signaling state {self.pc.signalingState!r}"
             )
+        check_offer_sdp(sdp)
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         except Exception as exc:  # aiortc raises ValueError/KeyError/... on bad SDP

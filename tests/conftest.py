@@ -21,7 +21,7 @@ LOOPBACK = ("127.0.0.1",)
 REDIS_URL = os.environ.get("CLASSROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-def test_config(**overrides: Any) -> Config:
+def server_config(**overrides: Any) -> Config:
     values: dict[str, Any] = dict(api_secret=SECRET, ice_host_addresses=LOOPBACK, dev=True)
     values.update(overrides)
     return Config(**values)
@@ -40,13 +40,28 @@ class Harness:
     def classroom(self):  # noqa: ANN201 - test helper
         return self.app[CLASSROOM]
 
-    def token(self, user: str, role: str = "student", session: str = "s1", ttl_s: int = 600,
-              secret: str = SECRET, now_s: float | None = None) -> str:
-        return mint_token(secret, session_id=session, user_id=user, name=user.title(), role=role,
-                          ttl_s=ttl_s, now_s=now_s)[0]
+    def token(
+        self,
+        user: str,
+        role: str = "student",
+        session: str = "s1",
+        ttl_s: int = 600,
+        secret: str = SECRET,
+        now_s: float | None = None,
+    ) -> str:
+        return mint_token(
+            secret,
+            session_id=session,
+            user_id=user,
+            name=user.title(),
+            role=role,
+            ttl_s=ttl_s,
+            now_s=now_s,
+        )[0]
 
-    async def client(self, user: str, role: str = "student", session: str = "s1",
-                     **kwargs: Any) -> ClassroomClient:
+    async def client(
+        self, user: str, role: str = "student", session: str = "s1", **kwargs: Any
+    ) -> ClassroomClient:
         kwargs.setdefault("ice_host_addresses", LOOPBACK)
         client = ClassroomClient(self.url, self.token(user, role, session), **kwargs)
         await client.connect()
@@ -66,7 +81,7 @@ async def make_server(
     harnesses: list[Harness] = []
 
     async def make(**overrides: Any) -> Harness:
-        server = await aiohttp_server(create_app(test_config(**overrides)))
+        server = await aiohttp_server(create_app(server_config(**overrides)))
         harness = Harness(server)
         harnesses.append(harness)
         return harness
@@ -79,7 +94,11 @@ async def make_server(
 @pytest.fixture
 async def server(make_server: Callable[..., Awaitable[Harness]]) -> Harness:
     harness = await make_server()
-    await harness.classroom.create_session(session_id="s1", teacher_id="teacher",
-                                           subject="Science", grade_level="7",
-                                           current_topic="Photosynthesis")
+    await harness.classroom.create_session(
+        session_id="s1",
+        teacher_id="teacher",
+        subject="Science",
+        grade_level="7",
+        current_topic="Photosynthesis",
+    )
     return harness

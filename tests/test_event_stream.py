@@ -49,7 +49,11 @@ async def test_routing_to_group_and_user_reaches_only_them(server: Harness):
     await teacher.request({"type": "message", "to": {"group": "breakout-1"}, "text": "group"})
     await teacher.request({"type": "message", "to": {"user": "cat"}, "text": "just cat"})
     await teacher.request({"type": "message", "to": {"session": True}, "text": "all"})
-    for client, expected in ((a, ["group", "all"]), (b, ["group", "all"]), (c, ["just cat", "all"])):
+    for client, expected in (
+        (a, ["group", "all"]),
+        (b, ["group", "all"]),
+        (c, ["just cat", "all"]),
+    ):
         got = await drain(client, "message", 2)
         assert [e["payload"]["text"] for e in got] == expected
     # every user sees the group change (it is a session event), and only the first message

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install everything the tests need and run them: lint, types, then pytest.
+# Needs: Debian's chromium (installed here when missing and running as root), a Redis
+# server at 127.0.0.1:6379 (started here when missing; under CI a Redis that cannot be
+# reached fails the run), root for the network-namespace tests.
+EXTRAS="test"
+source "$(dirname "$0")/_venv.sh"
+
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing Debian's chromium…"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "error: /usr/bin/chromium is missing; install Debian's chromium package" >&2
+    exit 1
+  fi
+fi
+
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  if command -v redis-server >/dev/null; then
+    echo "starting redis-server on 127.0.0.1:6379…"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+      --dir /tmp --logfile /tmp/classroom-rtc-redis.log
+    for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
+  fi
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    echo "error: no Redis at 127.0.0.1:6379 and none could be started" >&2
+    exit 1
+  fi
+fi
+export CLASSROOM_REQUIRE_REDIS=1
+
+.venv/bin/ruff check .
+.venv/bin/mypy rtc_server signaling adaptive
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,148 @@
+// classroom-rtc browser client: the protocol of docs/protocol.md in one small class.
+// Events arrive over the "events" data channel once it is open, over the WebSocket before
+// that (or when asked); a "transport" reply marks the switch. Events from a transport that
+// has not been announced yet are held, and any seq already seen is dropped.
+
+export class ClassroomClient extends EventTarget {
+  constructor(token, { transport = "auto", media = false } = {}) {
+    super();
+    this.token = token;
+    this.transport = transport;
+    this.media = media;
+    this.lastSeq = 0;
+    this.eventsVia = "websocket";
+    this.held = { websocket: [], datachannel: [] };
+    this.pending = new Map();
+    this.nextId = 1;
+    this.prefix = Math.random().toString(16).slice(2, 8);
+    this.pc = null;
+    this.dc = null;
+    this.ephemeral = null;
+  }
+
+  async connect() {
+    const proto = location.protocol === "https:" ? "wss" : "ws";
+    let url = `${proto}://${location.host}/ws?token=${encodeURIComponent(this.token)}`;
+    if (this.transport === "websocket") url += "&transport=websocket";
+    this.ws = new WebSocket(url);
+    const welcome = await new Promise((resolve, reject) => {
+      this.ws.onmessage = (m) => resolve(JSON.parse(m.data));
+      this.ws.onerror = () => reject(new Error("WebSocket refused (token or session?)"));
+      this.ws.onclose = (e) => reject(new Error(`closed ${e.code} ${e.reason}`));
+    });
+    if (welcome.type === "error") throw new Error(welcome.payload.message);
+    this.welcome = welcome.payload;
+    this.lastSeq = this.welcome.last_seq;
+    this.ws.onmessage = (m) => this.onFrame(m.data, "websocket");
+    this.ws.onclose = (e) => this.emit("closed", { code: e.code, reason: e.reason });
+    if (this.transport !== "websocket-only") await this.negotiate();
+    return this.welcome;
+  }
+
+  async negotiate() {
+    const iceServers = (this.welcome.ice_servers || []).map((s) => ({ ...s }));
+    this.pc = new RTCPeerConnection({ iceServers });
+    this.dc = this.pc.createDataChannel("events", { ordered: true });
+    this.ephemeral = this.pc.createDataChannel("ephemeral", { ordered: false, maxRetransmits: 0 });
+    this.dc.onmessage = (m) => this.onFrame(m.data, "datachannel");
+    this.ephemeral.onmessage = (m) => this.onFrame(m.data, "ephemeral");
+    this.dc.onopen = () => this.emit("datachannel", { open: true });
+    this.pc.onicecandidate = (e) => {
+      if (e.candidate) {
+        this.send({ type: "candidate", candidate: e.candidate.candidate,
+                    sdpMid: e.candidate.sdpMid, sdpMLineIndex: e.candidate.sdpMLineIndex }, "websocket");
+      }
+    };
+    this.pc.ontrack = (e) => this.emit("track", { track: e.track, streams: e.streams });
+    if (this.media) {
+      this.pc.addTransceiver("video", { direction: "recvonly" });
+      this.pc.addTransceiver("audio", { direction: "recvonly" });
+    }
+    await this.pc.setLocalDescription(await this.pc.createOffer());
+    const reply = await this.request({ type: "offer", sdp: this.pc.localDescription.sdp }, "websocket");
+    await this.pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
+  }
+
+  onFrame(data, via) {
+    const text = typeof data === "string" ? data : new TextDecoder().decode(data);
+    for (const line of text.split("\n")) {
+      if (line) this.onEnvelope(JSON.parse(line), via);
+    }
+  }
+
+  onEnvelope(env, via) {
+    if (env.seq === null || env.seq === undefined) return this.onReply(env);
+    const transport = via === "ephemeral" ? "datachannel" : via;
+    if (transport !== this.eventsVia) { this.held[transport].push(env); return; }
+    this.deliver(env);
+  }
+
+  deliver(env) {
+    if (env.seq <= this.lastSeq) return; // already seen (a resend after a transport change)
+    this.lastSeq = env.seq;
+    this.emit("event", env);
+    this.emit(env.type, env);
+  }
+
+  onReply(env) {
+    if (env.type === "transport") {
+      this.eventsVia = env.payload.events;
+      const held = this.held[this.eventsVia].sort((a, b) => a.seq - b.seq);
+      this.held[this.eventsVia] = [];
+      held.forEach((e) => this.deliver(e));
+      this.emit("transport", env.payload);
+    } else if (env.type === "offer" && this.pc) {
+      this.answerServerOffer(env.payload.sdp);
+    }
+    const waiter = env.re && this.pending.get(env.re);
+    if (waiter) {
+      this.pending.delete(env.re);
+      if (env.type === "error") waiter.reject(Object.assign(new Error(env.payload.message), env.payload));
+      else waiter.resolve({ ...env.payload, type: env.type });
+    } else if (env.type === "error") {
+      this.emit("error-reply", env.payload);
+    }
+    this.emit("reply", env);
+  }
+
+  async answerServerOffer(sdp) {
+    await this.pc.setRemoteDescription({ type: "offer", sdp });
+    await this.pc.setLocalDescription(await this.pc.createAnswer());
+    this.send({ type: "answer", sdp: this.pc.localDescription.sdp }, "websocket");
+  }
+
+  send(message, via) {
+    const msg = { id: `${this.prefix}-${this.nextId++}`, ...message };
+    const text = JSON.stringify(msg);
+    const dcOpen = this.dc && this.dc.readyState === "open";
+    if (via === "ephemeral" && this.ephemeral && this.ephemeral.readyState === "open") this.ephemeral.send(text);
+    else if (via !== "websocket" && dcOpen) this.dc.send(text);
+    else this.ws.send(text);
+    return msg.id;
+  }
+
+  request(message, via, timeoutMs = 10000) {
+    return new Promise((resolve, reject) => {
+      const id = this.send(message, via);
+      this.pending.set(id, { resolve, reject });
+      setTimeout(() => { if (this.pending.delete(id)) reject(new Error("timeout")); }, timeoutMs);
+    });
+  }
+
+  emit(type, detail) { this.dispatchEvent(new CustomEvent(type, { detail })); }
+
+  close() { try { this.send({ type: "leave" }, "websocket"); } catch (e) { /* closing anyway */ } }
+}
+
+export function tokenFromUrl() {
+  return new URLSearchParams(location.search).get("token");
+}
+
+export function appendLog(list, env, render) {
+  const li = document.createElement("li");
+  li.dataset.type = env.type;
+  li.dataset.seq = env.seq;
+  li.textContent = render ? render(env) : `#${env.seq} ${env.type} ${JSON.stringify(env.payload)}`;
+  list.prepend(li);
+  while (list.children.length > 200) list.lastChild.remove();
+}
