@@ -26,6 +26,7 @@ class Plain:
         self.channels: list = []
         self.seq = 0
         self.pcs: set[RTCPeerConnection] = set()
+        self.tasks: set[asyncio.Future[None]] = set()
 
     async def ws(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -42,9 +43,11 @@ class Plain:
 
             def opened() -> None:
                 self.channels.append(channel)
-                asyncio.ensure_future(ws.send_str(json.dumps({
+                task = asyncio.ensure_future(ws.send_str(json.dumps({
                     "type": "transport", "seq": None,
                     "payload": {"events": "datachannel", "after_seq": self.seq}})))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
 
             if channel.readyState == "open":
                 opened()

@@ -66,7 +66,7 @@ async def start_server(kind: str, *extra: str) -> ServerProcess:
     else:
         cmd = [sys.executable, os.path.join(ROOT, "scripts", "baseline_plain_aiortc.py"),
                "--port", str(port)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)  # noqa: ASYNC220 - kept as a handle
     server = ServerProcess(proc, port)
     deadline = time.monotonic() + 20
     async with aiohttp.ClientSession() as http:

@@ -25,9 +25,9 @@ import aiohttp
 sys.path.insert(0, __import__("os").path.dirname(__import__("os").path.dirname(
     __import__("os").path.abspath(__file__))))
 
-from scripts.bench_common import SECRET, ServerProcess, pct, start_server  # noqa: E402
-from signaling.client import ClassroomClient  # noqa: E402
-from signaling.tokens import mint_token  # noqa: E402
+from scripts.bench_common import SECRET, ServerProcess, pct, start_server
+from signaling.client import ClassroomClient
+from signaling.tokens import mint_token
 
 JOIN_CONCURRENCY = 16
 

@@ -84,9 +84,15 @@ class EventPost(_Body):
 
 
 async def read_body(request: web.Request, model: type[M]) -> M:
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise web.HTTPRequestEntityTooLarge(MAX_BODY_BYTES, request.content_length)
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise web.HTTPRequestEntityTooLarge(
+            MAX_BODY_BYTES, request.content_length or 0,
+            text=json.dumps({"error": {"code": "message_too_large",
+                                       "message": f"body over {MAX_BODY_BYTES} bytes"}}),
+            content_type="application/json",
+        ) from exc
     try:
         data = json.loads(raw or b"{}")
     except ValueError as exc:

@@ -37,7 +37,7 @@ class Harness:
         self.clients: list[ClassroomClient] = []
 
     @property
-    def classroom(self):  # noqa: ANN201 - test helper
+    def classroom(self):
         return self.app[CLASSROOM]
 
     def token(
