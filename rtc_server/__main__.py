@@ -54,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         level=getattr(logging, config.log_level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if config.log_level.lower() != "debug":
+        # The access log would print join tokens (they are in /ws?token=...) in every line.
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     coro = serve(config, demo_session=ns.demo_session)
     try:
         if config.uvloop and sys.platform != "win32":

@@ -1,0 +1,289 @@
+"""Per-peer bandwidth estimate from RTCP feedback and data-channel pings.
+
+Model (a simplified send-side GCC, after draft-ietf-rmcat-gcc-02 and
+libwebrtc's ``SendSideBandwidthEstimation``):
+
+* **Delay-based bound: REMB.** The receiver's own estimate (aiortc and
+  browsers send ``goog-remb`` about once a second, and at once when it drops)
+  is taken as an upper bound while it is fresh (``REMB_STALE_MS``).
+* **Loss-based controller**, stepped on each receiver report:
+
+  - loss above ``HIGH_LOSS_FRACTION`` (10 %): ``A = A * (1 - 0.5 * loss)``,
+    where ``A`` is first clamped to what we actually sent, so the cut starts
+    from the rate that caused the loss and not from an optimistic estimate;
+  - loss below ``LOW_LOSS_FRACTION`` (2 %): grow by ``GROWTH_PER_S`` (8 %)
+    per second of report interval; the link just carried what we sent, so
+    ``A`` is also at least ``sent * (1 - loss)``;
+  - in between: hold.
+
+  ``A`` is never more than ``CARRIED_CAP_FACTOR`` (1.5x) above the highest
+  rate the link has demonstrably carried (sent rate, data-channel goodput),
+  the same cap GCC puts on its delay-based estimate, so a quiet sender does
+  not talk itself into an unbounded estimate.
+* **Available bandwidth** = min(REMB, A) when both are fresh, else whichever
+  is fresh; data-channel goodput (bytes the peer acknowledged) is a floor, as
+  the path demonstrably carried it. A data-only client without RTP has only
+  goodput and ping RTTs.
+* **RTT, jitter and loss** are smoothed with EWMAs (loss is also reported
+  as the latest report's value, which reacts faster) (RTT with weight 1/4, as
+  ``RTT_WEIGHT``, like TCP's SRTT but faster because samples come only once
+  a second). RTT samples come from RTCP receiver reports and from the data
+  channel ping (``on_probe_rtt``), so data-only clients get an RTT too.
+* **Staleness.** Every input expires (``*_STALE_MS``); an estimate whose
+  inputs have all expired says so (``confidence == "none"``) and keeps the
+  last value rather than inventing one.
+
+Nothing here reads a clock: every method takes ``now_ms``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Literal
+
+#: REMB arrives about once per second; three missed ones make it stale.
+REMB_STALE_MS = 3_000
+#: Receiver reports arrive every 1-5 s depending on the stack.
+REPORT_STALE_MS = 6_000
+#: Sent-rate samples older than this no longer anchor the loss controller.
+SENT_STALE_MS = 3_000
+#: RTT samples (RTCP or data-channel pings) older than this are forgotten.
+RTT_STALE_MS = 10_000
+#: Window over which data-channel goodput is averaged.
+GOODPUT_WINDOW_MS = 2_000
+#: Shortest span a goodput average is computed over (avoids 1-sample spikes).
+GOODPUT_MIN_SPAN_MS = 500
+
+#: Estimate before any feedback arrived (libwebrtc's default start rate).
+INITIAL_BPS = 300_000
+HIGH_LOSS_FRACTION = 0.10
+LOW_LOSS_FRACTION = 0.02
+#: Multiplicative growth of the loss-based estimate per second without loss.
+GROWTH_PER_S = 0.08
+#: Growth is computed over at most this much time, so a long report gap
+#: does not turn into a jump.
+MAX_GROWTH_STEP_MS = 2_000
+#: The loss-based estimate stays within this factor of what was carried.
+CARRIED_CAP_FACTOR = 1.5
+
+RTT_WEIGHT = 0.25
+JITTER_WEIGHT = 0.25
+LOSS_WEIGHT = 0.5
+
+Source = Literal["remb", "loss", "goodput", "initial"]
+Confidence = Literal["high", "medium", "low", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """A snapshot of what the path to one peer can do, as of ``at_ms``."""
+
+    at_ms: float
+    #: Best guess of the rate the path carries now, in bit/s.
+    available_bps: float
+    #: Smoothed round-trip time; ``None`` if no fresh sample.
+    rtt_ms: float | None
+    #: Fraction of packets lost (0..1) in the latest fresh report; 0 without.
+    loss_fraction: float
+    #: EWMA of ``loss_fraction`` (weight ``LOSS_WEIGHT``); 0 without reports.
+    smoothed_loss_fraction: float
+    #: Smoothed interarrival jitter; ``None`` without fresh reports.
+    jitter_ms: float | None
+    #: Which input decided ``available_bps``.
+    source: Source
+    #: high = REMB and reports fresh; medium = one of them; low = goodput
+    #: only; none = every input stale (``available_bps`` is the last value).
+    confidence: Confidence
+    #: Age of the freshest rate input (REMB, report, goodput); ``None`` = never.
+    input_age_ms: float | None
+    remb_bps: float | None
+    loss_based_bps: float | None
+    goodput_bps: float | None
+    sent_bps: float | None
+
+    @property
+    def available_kbps(self) -> float:
+        return self.available_bps / 1000
+
+
+def _fresh(sample_ms: float | None, now_ms: float, stale_ms: float) -> bool:
+    return sample_ms is not None and now_ms - sample_ms <= stale_ms
+
+
+def _ewma(previous: float | None, sample: float, weight: float) -> float:
+    return sample if previous is None else (1 - weight) * previous + weight * sample
+
+
+class BandwidthEstimator:
+    """Combines REMB, receiver reports, pings and goodput for one peer."""
+
+    def __init__(self, *, initial_bps: float = INITIAL_BPS) -> None:
+        self._initial_bps = float(initial_bps)
+        self._remb_bps: float | None = None
+        self._remb_ms: float | None = None
+        self._loss_based_bps: float | None = None
+        self._report_ms: float | None = None
+        self._loss: float | None = None
+        self._last_loss = 0.0
+        self._jitter_ms: float | None = None
+        self._rtt_ms: float | None = None
+        self._rtt_sample_ms: float | None = None
+        self._sent_bps: float | None = None
+        self._sent_ms: float | None = None
+        self._delivered: deque[tuple[float, int]] = deque()
+        self._first_delivery_ms: float | None = None
+        self._last_available_bps = float(initial_bps)
+
+    # -- inputs ---------------------------------------------------------
+
+    def on_remb(self, now_ms: float, bitrate_bps: float) -> None:
+        """The receiver's estimate (RTCP REMB)."""
+        self._remb_bps = max(0.0, float(bitrate_bps))
+        self._remb_ms = now_ms
+
+    def on_sent_bitrate(self, now_ms: float, bps: float) -> None:
+        """What we actually sent to this peer over the last interval."""
+        self._sent_bps = max(0.0, float(bps))
+        self._sent_ms = now_ms
+
+    def on_probe_rtt(self, now_ms: float, rtt_ms: float) -> None:
+        """A data-channel ping round trip."""
+        self._add_rtt(now_ms, rtt_ms)
+
+    def on_delivered(self, now_ms: float, delivered_bytes: int) -> None:
+        """Data-channel bytes the peer acknowledged since the previous call."""
+        if self._first_delivery_ms is None:
+            self._first_delivery_ms = now_ms
+        self._delivered.append((now_ms, max(0, delivered_bytes)))
+        self._trim_deliveries(now_ms)
+
+    def on_receiver_report(
+        self,
+        now_ms: float,
+        fraction_lost: float,
+        jitter_ms: float,
+        rtt_ms: float | None = None,
+    ) -> None:
+        """An RTCP receiver report block about our stream to this peer.
+
+        ``fraction_lost`` is 0..1 (the RTCP field divided by 256).
+        """
+        loss = min(1.0, max(0.0, float(fraction_lost)))
+        self._loss = _ewma(self._loss, loss, LOSS_WEIGHT)
+        self._last_loss = loss
+        self._jitter_ms = _ewma(self._jitter_ms, max(0.0, float(jitter_ms)), JITTER_WEIGHT)
+        if rtt_ms is not None:
+            self._add_rtt(now_ms, rtt_ms)
+        self._step_loss_controller(now_ms, loss)
+        self._report_ms = now_ms
+
+    # -- output ---------------------------------------------------------
+
+    def estimate(self, now_ms: float) -> Estimate:
+        remb_fresh = _fresh(self._remb_ms, now_ms, REMB_STALE_MS)
+        report_fresh = _fresh(self._report_ms, now_ms, REPORT_STALE_MS)
+        goodput = self.goodput_bps(now_ms)
+
+        available: float
+        source: Source
+        confidence: Confidence
+        remb = self._remb_bps if remb_fresh else None
+        loss_based = self._loss_based_bps if report_fresh else None
+        if remb is not None and loss_based is not None:
+            available, source = (remb, "remb") if remb <= loss_based else (loss_based, "loss")
+            confidence = "high"
+        elif remb is not None:
+            available, source, confidence = remb, "remb", "medium"
+        elif loss_based is not None:
+            available, source, confidence = loss_based, "loss", "medium"
+        elif goodput is not None:
+            available, source, confidence = goodput, "goodput", "low"
+        else:
+            available, source = self._last_available_bps, "initial"
+            confidence = "none"
+        if goodput is not None and goodput > available:
+            available, source = goodput, "goodput"
+        self._last_available_bps = available
+
+        rtt_fresh = _fresh(self._rtt_sample_ms, now_ms, RTT_STALE_MS)
+        sent_fresh = _fresh(self._sent_ms, now_ms, SENT_STALE_MS)
+        input_times = [t for t in (self._remb_ms, self._report_ms) if t is not None]
+        if self._delivered:
+            input_times.append(self._delivered[-1][0])
+        return Estimate(
+            at_ms=now_ms,
+            available_bps=available,
+            rtt_ms=self._rtt_ms if rtt_fresh else None,
+            loss_fraction=self._last_loss if report_fresh else 0.0,
+            smoothed_loss_fraction=(self._loss or 0.0) if report_fresh else 0.0,
+            jitter_ms=self._jitter_ms if report_fresh else None,
+            source=source,
+            confidence=confidence,
+            input_age_ms=now_ms - max(input_times) if input_times else None,
+            remb_bps=remb,
+            loss_based_bps=loss_based,
+            goodput_bps=goodput,
+            sent_bps=self._sent_bps if sent_fresh else None,
+        )
+
+    def goodput_bps(self, now_ms: float) -> float | None:
+        """Data-channel goodput over ``GOODPUT_WINDOW_MS``; ``None`` if none."""
+        self._trim_deliveries(now_ms)
+        if not self._delivered or self._first_delivery_ms is None:
+            return None
+        span_ms = min(GOODPUT_WINDOW_MS, now_ms - self._first_delivery_ms)
+        span_ms = max(span_ms, GOODPUT_MIN_SPAN_MS)
+        total_bytes = sum(size for _, size in self._delivered)
+        return total_bytes * 8 * 1000 / span_ms
+
+    # -- internals ------------------------------------------------------
+
+    def _add_rtt(self, now_ms: float, rtt_ms: float) -> None:
+        if rtt_ms < 0:
+            return
+        if not _fresh(self._rtt_sample_ms, now_ms, RTT_STALE_MS):
+            self._rtt_ms = None  # an old average says nothing about the path now
+        self._rtt_ms = _ewma(self._rtt_ms, float(rtt_ms), RTT_WEIGHT)
+        self._rtt_sample_ms = now_ms
+
+    def _trim_deliveries(self, now_ms: float) -> None:
+        while self._delivered and self._delivered[0][0] <= now_ms - GOODPUT_WINDOW_MS:
+            self._delivered.popleft()
+
+    def _carried_bps(self, now_ms: float) -> float | None:
+        """The highest rate the link recently carried, as far as we know."""
+        carried = [
+            rate
+            for rate in (
+                self._sent_bps if _fresh(self._sent_ms, now_ms, SENT_STALE_MS) else None,
+                self.goodput_bps(now_ms),
+            )
+            if rate is not None
+        ]
+        return max(carried) if carried else None
+
+    def _step_loss_controller(self, now_ms: float, loss: float) -> None:
+        sent = self._sent_bps if _fresh(self._sent_ms, now_ms, SENT_STALE_MS) else None
+        current = self._loss_based_bps
+        if current is None:
+            # Start from the best anchor there is: what we send, else the receiver's view.
+            remb = self._remb_bps if _fresh(self._remb_ms, now_ms, REMB_STALE_MS) else None
+            current = sent if sent is not None else remb if remb is not None else self._initial_bps
+        if loss > HIGH_LOSS_FRACTION:
+            # Cut from what caused the loss, not from an optimistic estimate.
+            base = min(current, sent) if sent is not None else current
+            updated = base * (1 - 0.5 * loss)
+        elif loss < LOW_LOSS_FRACTION:
+            elapsed_ms = 0.0 if self._report_ms is None else now_ms - self._report_ms
+            elapsed_s = min(max(elapsed_ms, 0.0), MAX_GROWTH_STEP_MS) / 1000
+            updated = current * (1 + GROWTH_PER_S) ** elapsed_s
+            carried = self._carried_bps(now_ms)
+            if carried is not None:
+                updated = min(updated, carried * CARRIED_CAP_FACTOR)
+            if sent is not None:
+                # The link has just carried what we sent (minus the little lost).
+                updated = max(updated, sent * (1 - loss))
+        else:
+            updated = current
+        self._loss_based_bps = updated

@@ -1,0 +1,292 @@
+"""QualityPolicy driven over synthetic link traces."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from adaptive import HIGH, LOW, MEDIUM, Estimate, QualityPolicy
+from adaptive.policy import MIN_DWELL_MS
+
+from .adaptive_traces import Trace, constant, run_policy, square_wave, steps
+
+MINUTE_MS = 60_000
+
+
+def _switches_per_minute(count: int, duration_ms: float) -> float:
+    return count / (duration_ms / MINUTE_MS)
+
+
+def _estimate(now_ms: float, available_bps: float, **fields: object) -> Estimate:
+    values: dict[str, object] = {
+        "at_ms": now_ms,
+        "available_bps": available_bps,
+        "rtt_ms": 40.0,
+        "loss_fraction": 0.0,
+        "smoothed_loss_fraction": 0.0,
+        "jitter_ms": 5.0,
+        "source": "remb",
+        "confidence": "high",
+        "input_age_ms": 0.0,
+        "remb_bps": available_bps,
+        "loss_based_bps": available_bps,
+        "goodput_bps": None,
+        "sent_bps": None,
+    }
+    values.update(fields)
+    return Estimate(**values)  # type: ignore[arg-type]  # test helper, fields checked above
+
+
+def test_stable_link_climbs_to_high_once_and_stays() -> None:
+    timeline = run_policy(Trace("stable", 5 * MINUTE_MS, constant(10e6)))
+
+    reached = timeline.first_time(lambda level: level is HIGH, 0)
+    assert reached is not None and reached <= 15_000
+    assert len(timeline.decisions) == 1
+    assert timeline.level_at(5 * MINUTE_MS) is HIGH
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_noisy_stable_link_near_a_threshold_does_not_flap(seed: int) -> None:
+    rng = random.Random(seed)
+    noise = [rng.uniform(0.85, 1.15) for _ in range(400)]
+    # 3 Mbps +-15 %, changing every second: medium fits, high never does.
+    trace = Trace("noisy", 5 * MINUTE_MS, lambda t: 3e6 * noise[int(t // 1000) % 400])
+
+    timeline = run_policy(trace, seed=seed)
+
+    assert timeline.level_at(5 * MINUTE_MS) is MEDIUM
+    assert _switches_per_minute(len(timeline.decisions), trace.duration_ms) <= 1
+
+
+def test_step_down_to_1_5_mbps_reaches_low_within_3_s() -> None:
+    trace = Trace("drop", 120_000, steps((0, 10e6), (60_000, 1.5e6)))
+
+    timeline = run_policy(trace)
+
+    assert timeline.level_at(59_000) is HIGH
+    reached = timeline.first_time(lambda level: level is LOW, 60_000)
+    assert reached is not None and reached - 60_000 <= 3_500
+    down = timeline.switches(60_000)
+    assert len(down) == 1
+    assert down[0].kind == "down"
+    assert down[0].reason.startswith("down: estimate 1.")
+    assert "needed by high" in down[0].reason
+
+
+def test_partial_drop_settles_on_medium() -> None:
+    trace = Trace("partial", 120_000, steps((0, 10e6), (60_000, 3.2e6)))
+
+    timeline = run_policy(trace)
+
+    assert timeline.level_at(65_000) is MEDIUM
+    assert timeline.level_at(120_000) is MEDIUM
+    assert len(timeline.switches(60_000)) == 1
+
+
+@pytest.mark.parametrize("restore_ms", [100_000, 103_000, 106_000, 109_000, 112_000])
+def test_recovery_climbs_back_within_about_10_s(restore_ms: int) -> None:
+    trace = Trace(
+        "recover", restore_ms + 60_000, steps((0, 10e6), (60_000, 1.5e6), (restore_ms, 10e6))
+    )
+
+    timeline = run_policy(trace)
+
+    assert timeline.level_at(restore_ms - 1000) is LOW
+    back = timeline.first_time(lambda level: level is HIGH, restore_ms)
+    assert back is not None and back - restore_ms <= 11_000
+    # Never above what the link carries while it was down (probing is not a switch).
+    assert all(d.level is LOW for d in timeline.switches(61_000, restore_ms))
+
+
+def test_square_wave_capacity_switches_at_most_twice_a_minute() -> None:
+    trace = Trace("square", 5 * MINUTE_MS, square_wave(1.5e6, 8e6, 20_000))
+
+    timeline = run_policy(trace)
+
+    per_minute = _switches_per_minute(len(timeline.decisions), trace.duration_ms)
+    assert per_minute <= 2
+    # Later minutes are calmer still: the failed up-steps back off.
+    assert len(timeline.switches(2 * MINUTE_MS)) <= 2
+    assert timeline.carried_share() > 0.9
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_random_fluctuation_switches_at_most_a_couple_per_minute(seed: int) -> None:
+    rng = random.Random(seed)
+    levels = [rng.uniform(1.5e6, 8e6) for _ in range(100)]
+    trace = Trace("fluct", 5 * MINUTE_MS, lambda t: levels[int(t // 5000) % 100])
+
+    timeline = run_policy(trace, seed=seed)
+
+    assert _switches_per_minute(len(timeline.decisions), trace.duration_ms) <= 2.5
+    assert timeline.carried_share() > 0.85
+
+
+@pytest.mark.parametrize("burst_ms", [1000, 2000, 3000, 4000])
+def test_short_loss_burst_does_not_switch(burst_ms: int) -> None:
+    loss = steps((0, 0.0), (60_000, 0.3), (60_000 + burst_ms, 0.0))
+    trace = Trace("burst", 120_000, constant(10e6), random_loss=loss)
+
+    timeline = run_policy(trace)
+
+    assert timeline.level_at(59_000) is HIGH
+    assert timeline.switches(60_000) == []
+
+
+def test_sustained_loss_without_delay_steps_down_within_7_s() -> None:
+    loss = steps((0, 0.0), (60_000, 0.3))
+    trace = Trace("lossy", 90_000, constant(10e6), random_loss=loss)
+
+    timeline = run_policy(trace)
+
+    down = timeline.switches(60_000)
+    assert down and down[0].kind == "down"
+    assert 5_000 <= down[0].at_ms - 60_000 <= 7_000
+    assert "loss without a delay signal" in down[0].reason
+
+
+def test_loss_without_remb_counts_as_congestion() -> None:
+    policy = QualityPolicy(initial_level=HIGH)
+    lossy = {"loss_fraction": 0.3, "remb_bps": None}
+    assert policy.update(0, _estimate(0, 4.0e6, **lossy)) is None
+    assert policy.update(1000, _estimate(1000, 4.0e6, **lossy)) is None
+    decision = policy.update(2000, _estimate(2000, 4.0e6, **lossy))
+
+    assert decision is not None and decision.level is MEDIUM
+    assert "loss without a delay signal" not in decision.reason
+
+
+def test_high_rtt_with_plenty_of_bandwidth_is_medium_not_high() -> None:
+    trace = Trace("rtt150", 2 * MINUTE_MS, constant(20e6), base_rtt_ms=constant(150.0))
+
+    timeline = run_policy(trace)
+
+    assert HIGH not in timeline.levels
+    assert timeline.level_at(2 * MINUTE_MS) is MEDIUM
+
+
+def test_rtt_of_300_ms_or_more_keeps_low() -> None:
+    trace = Trace("rtt320", 2 * MINUTE_MS, constant(20e6), base_rtt_ms=constant(320.0))
+
+    timeline = run_policy(trace)
+
+    assert set(timeline.levels) == {LOW}
+    assert not any(timeline.probing)
+
+
+def test_rtt_rise_steps_high_down_to_medium() -> None:
+    rtt = steps((0, 40.0), (60_000, 160.0))
+    trace = Trace("rtt-rise", 90_000, constant(20e6), base_rtt_ms=rtt)
+
+    timeline = run_policy(trace)
+
+    assert timeline.level_at(59_000) is HIGH
+    reached = timeline.first_time(lambda level: level is MEDIUM, 60_000)
+    assert reached is not None and reached - 60_000 <= 6_000
+    assert "RTT" in timeline.switches(60_000)[0].reason
+
+
+def test_pinned_max_level_is_never_exceeded() -> None:
+    policy = QualityPolicy(pinned_max=MEDIUM)
+
+    timeline = run_policy(Trace("pinned", 2 * MINUTE_MS, constant(20e6)), policy)
+
+    assert HIGH not in timeline.levels
+    assert timeline.level_at(2 * MINUTE_MS) is MEDIUM
+    assert policy.state.max_level is MEDIUM
+    assert not policy.state.probing
+
+
+def test_source_max_bounds_level_and_stops_probing() -> None:
+    policy = QualityPolicy(source_max=LOW)
+
+    timeline = run_policy(Trace("source", MINUTE_MS, constant(20e6)), policy)
+
+    assert set(timeline.levels) == {LOW}
+    assert not any(timeline.probing)
+
+
+def test_server_cap_applies_at_once_and_lifting_it_lets_the_level_climb() -> None:
+    def load_shedding(now_ms: float, policy: QualityPolicy) -> None:
+        if now_ms == 60_000:
+            policy.set_server_cap(LOW)
+        if now_ms == 90_000:
+            policy.set_server_cap(None)
+
+    trace = Trace("capped", 2 * MINUTE_MS, constant(20e6))
+
+    timeline = run_policy(trace, on_report=load_shedding)
+
+    assert timeline.level_at(59_000) is HIGH
+    capped = timeline.switches(60_000, 61_000)
+    assert [(d.kind, d.level) for d in capped] == [("cap", LOW)]
+    assert "server load cap" in capped[0].reason
+    assert set(timeline.levels[600:900]) == {LOW}  # ticks 60.1 s .. 90 s
+    back = timeline.first_time(lambda level: level is HIGH, 90_000)
+    assert back is not None and back - 90_000 <= 15_000
+
+
+def _policy_just_switched_to_medium() -> QualityPolicy:
+    """A policy that switched high -> medium at t = 1 s (so the dwell runs)."""
+    policy = QualityPolicy(initial_level=HIGH)
+    assert policy.update(0, _estimate(0, 10e6)) is None
+    policy.set_server_cap(MEDIUM)
+    decision = policy.update(1000, _estimate(1000, 10e6))
+    assert decision is not None and decision.kind == "cap" and decision.level is MEDIUM
+    policy.set_server_cap(None)
+    return policy
+
+
+def test_mild_deficit_waits_for_the_dwell() -> None:
+    policy = _policy_just_switched_to_medium()
+
+    # 1.9 Mbps < 2.1 Mbps needed by medium, but not severe: wait out the dwell.
+    for t in range(2000, 1000 + MIN_DWELL_MS, 1000):
+        assert policy.update(t, _estimate(t, 1.9e6)) is None, t
+    decision = policy.update(1000 + MIN_DWELL_MS, _estimate(1000 + MIN_DWELL_MS, 1.9e6))
+
+    assert decision is not None and decision.level is LOW
+    assert "severe" not in decision.reason
+
+
+def test_severe_deficit_skips_the_dwell() -> None:
+    policy = _policy_just_switched_to_medium()
+
+    assert policy.update(2000, _estimate(2000, 1.0e6)) is None
+    assert policy.update(3000, _estimate(3000, 1.0e6)) is None  # one report is not enough
+    decision = policy.update(4000, _estimate(4000, 1.0e6))
+
+    assert decision is not None and decision.level is LOW
+    assert "severe: dwell skipped" in decision.reason
+
+
+def test_low_is_the_floor() -> None:
+    policy = QualityPolicy()
+    for t in range(0, 20_000, 1000):
+        assert policy.update(t, _estimate(t, 0.2e6, loss_fraction=0.5)) is None
+    assert policy.level is LOW
+
+
+def test_stale_estimate_holds_the_level() -> None:
+    policy = QualityPolicy(initial_level=HIGH)
+    for t in range(0, 10_000, 1000):
+        assert policy.update(t, _estimate(t, 0.0, confidence="none")) is None
+    assert policy.level is HIGH
+
+
+def test_probe_state_tells_the_caller_what_to_send() -> None:
+    policy = QualityPolicy()
+    states = []
+    for t in range(0, 20_000, 1000):
+        sent = max(policy.level.total_bps, policy.state.probe_bps)
+        policy.update(t, _estimate(t, sent * 1.5))
+        states.append(policy.state)
+
+    probing = [s for s in states if s.probing]
+    assert probing, "a comfortable link must be probed"
+    assert probing[0].probe_level is MEDIUM
+    assert probing[0].probe_bps > MEDIUM.total_bps * 1.2
+    assert states[-1].level is HIGH
+    assert states[-1].probe_bps == 0
