@@ -12,16 +12,17 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from signaling.exceptions import ProtocolError
 from signaling.messages import (
     Answer,
     Candidate,
     Chat,
-    ClientMessage,
+    ClientMessageBase,
     GroupSet,
     Leave,
+    MessageRegistry,
     Offer,
     Ping,
     Replay,
@@ -30,7 +31,6 @@ from signaling.messages import (
     TransportChoice,
     decode_json,
     message_id_of,
-    parse_client_message,
 )
 
 from .classroom import Classroom
@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 SIGNALING_TYPES = frozenset({"offer", "answer", "candidate"})
 Handler = Callable[[Connection, Any, str], Awaitable[dict[str, Any] | None]]
+M = TypeVar("M", bound=ClientMessageBase)
 
 
 class Dispatcher:
@@ -52,24 +53,37 @@ class Dispatcher:
         self.classroom = classroom
         self.config = classroom.config
         self.counts: dict[str, int] = {}
-        self._handlers: dict[type, Handler] = {
-            Offer: self._offer,
-            Answer: self._answer,
-            Candidate: self._candidate,
-            Leave: self._leave,
-            TransportChoice: self._transport,
-            Replay: self._replay,
-            Ping: self._ping,
-            Chat: self._chat,
-            GroupSet: self._group_set,
-            SessionUpdate: self._session_update,
-            SessionEnd: self._session_end,
-        }
+        self.registry = MessageRegistry(())
+        self._handlers: dict[type, Handler] = {}
+        self.add(Offer, self._offer)
+        self.add(Answer, self._answer)
+        self.add(Candidate, self._candidate)
+        self.add(Leave, self._leave)
+        self.add(TransportChoice, self._transport)
+        self.add(Replay, self._replay)
+        self.add(Ping, self._ping)
+        self.add(Chat, self._chat)
+        self.add(GroupSet, self._group_set)
+        self.add(SessionUpdate, self._session_update)
+        self.add(SessionEnd, self._session_end)
+
+    def add(
+        self, model: type[M], handler: Callable[[Connection, M, str],
+                                                 Awaitable[dict[str, Any] | None]]
+    ) -> None:
+        """Accept messages of ``model`` and handle them with ``handler(conn, msg, via)``.
+
+        The handler returns a reply payload with a ``type`` (sent back with ``re``), or
+        None (an ``ack`` is sent when the message had an ``id``). Domain errors it raises
+        become ``error`` replies.
+        """
+        self.registry.register(model)
+        self._handlers[model] = handler
 
     async def __call__(self, conn: Connection, raw: str | bytes, via: str) -> None:
         mid: str | None = None
         try:
-            msg = parse_client_message(raw, max_bytes=self.config.max_message_bytes)
+            msg = self.registry.parse(raw, max_bytes=self.config.max_message_bytes)
             mid = msg.id
             self.counts[msg.type] = self.counts.get(msg.type, 0) + 1
             if msg.type in SIGNALING_TYPES and via == "ephemeral":
@@ -176,4 +190,4 @@ def _peek_id(raw: str | bytes, max_bytes: int) -> str | None:
         return match.group(1) if match else None
 
 
-__all__ = ["Dispatcher", "ClientMessage"]
+__all__ = ["Dispatcher"]

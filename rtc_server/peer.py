@@ -29,7 +29,8 @@ def check_offer_sdp(sdp: str) -> None:
     if not parsed.media:
         raise InvalidRequest("invalid SDP offer: no media sections (m= lines)")
     for media in parsed.media:
-        if media.ice.usernameFragment is None or media.dtls is None or not media.dtls.fingerprints:
+        ice, dtls = media.ice, media.dtls
+        if ice is None or ice.usernameFragment is None or dtls is None or not dtls.fingerprints:
             raise InvalidRequest(
                 f"invalid SDP offer: m={media.kind} lacks ICE credentials or a DTLS fingerprint"
             )

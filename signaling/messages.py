@@ -8,9 +8,9 @@ wrong. Everything past the boundary works on these validated objects.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .exceptions import MalformedMessage, MessageTooLarge, UnknownMessageType
 
@@ -19,23 +19,26 @@ MessageId = Annotated[str, Field(min_length=1, max_length=64)]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$")]
 
 
-class _Message(BaseModel):
+class ClientMessageBase(BaseModel):
+    """Base of every client message model: a literal ``type`` and an optional ``id``."""
+
     # Unknown fields are ignored so that newer clients can talk to older servers.
     model_config = ConfigDict(extra="ignore", frozen=True)
+    type: str
     id: MessageId | None = None
 
 
-class Offer(_Message):
+class Offer(ClientMessageBase):
     type: Literal["offer"]
     sdp: Annotated[str, Field(min_length=1)]
 
 
-class Answer(_Message):
+class Answer(ClientMessageBase):
     type: Literal["answer"]
     sdp: Annotated[str, Field(min_length=1)]
 
 
-class Candidate(_Message):
+class Candidate(ClientMessageBase):
     """A trickled ICE candidate; ``candidate`` empty or null means end of candidates."""
 
     type: Literal["candidate"]
@@ -44,25 +47,25 @@ class Candidate(_Message):
     sdpMLineIndex: int | None = None
 
 
-class Leave(_Message):
+class Leave(ClientMessageBase):
     type: Literal["leave"]
 
 
-class TransportChoice(_Message):
+class TransportChoice(ClientMessageBase):
     """Which transport carries this connection's events from now on."""
 
     type: Literal["transport"]
     events: Literal["websocket", "datachannel"]
 
 
-class Replay(_Message):
+class Replay(ClientMessageBase):
     """Send again every event for this connection with a sequence number above ``after_seq``."""
 
     type: Literal["replay"]
     after_seq: Annotated[int, Field(ge=0)]
 
 
-class Ping(_Message):
+class Ping(ClientMessageBase):
     type: Literal["ping"]
     t: float | None = None
 
@@ -81,7 +84,7 @@ class Target(BaseModel):
             raise ValueError("target needs exactly one of session, group, user")
 
 
-class Chat(_Message):
+class Chat(ClientMessageBase):
     """A text message (and optional data) to the session, a group or a user."""
 
     type: Literal["message"]
@@ -90,7 +93,7 @@ class Chat(_Message):
     data: dict[str, Any] | None = None
 
 
-class GroupSet(_Message):
+class GroupSet(ClientMessageBase):
     """Put users into, or take them out of, a named group (breakout)."""
 
     type: Literal["group.set"]
@@ -99,42 +102,71 @@ class GroupSet(_Message):
     remove: list[Name] = Field(default_factory=list, max_length=1000)
 
 
-class SessionUpdate(_Message):
+class SessionUpdate(ClientMessageBase):
     type: Literal["session.update"]
     subject: Annotated[str, Field(max_length=200)] | None = None
     grade_level: Annotated[str, Field(max_length=50)] | None = None
     current_topic: Annotated[str, Field(max_length=500)] | None = None
 
 
-class SessionEnd(_Message):
+class SessionEnd(ClientMessageBase):
     type: Literal["session.end"]
 
 
-ClientMessage = Annotated[
-    Offer
-    | Answer
-    | Candidate
-    | Leave
-    | TransportChoice
-    | Replay
-    | Ping
-    | Chat
-    | GroupSet
-    | SessionUpdate
-    | SessionEnd,
-    Field(discriminator="type"),
-]
-
-_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
-_KNOWN_TYPES: frozenset[str] = frozenset(
-    m.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
-    for m in (Offer, Answer, Candidate, Leave, TransportChoice, Replay, Ping, Chat,
-              GroupSet, SessionUpdate, SessionEnd)
+CORE_MESSAGES: tuple[type[ClientMessageBase], ...] = (
+    Offer, Answer, Candidate, Leave, TransportChoice, Replay, Ping, Chat, GroupSet,
+    SessionUpdate, SessionEnd,
 )
 
 
+def message_type(model: type[ClientMessageBase]) -> str:
+    """The literal ``type`` a message model accepts."""
+    args = get_args(model.model_fields["type"].annotation)
+    if len(args) != 1 or not isinstance(args[0], str):
+        raise TypeError(f"{model.__name__}.type must be a Literal of one string")
+    return args[0]
+
+
+class MessageRegistry:
+    """Message models by ``type``. Features register their own models next to the core ones."""
+
+    def __init__(self, models: tuple[type[ClientMessageBase], ...] = CORE_MESSAGES) -> None:
+        self._models: dict[str, type[ClientMessageBase]] = {}
+        for model in models:
+            self.register(model)
+
+    def register(self, model: type[ClientMessageBase]) -> str:
+        name = message_type(model)
+        if name in self._models and self._models[name] is not model:
+            raise ValueError(f"message type {name!r} is registered twice")
+        self._models[name] = model
+        return name
+
+    def known_types(self) -> frozenset[str]:
+        return frozenset(self._models)
+
+    def parse(self, raw: str | bytes, *, max_bytes: int) -> ClientMessageBase:
+        """Decode and validate one client message; errors name what is wrong."""
+        data = decode_json(raw, max_bytes=max_bytes)
+        mtype = data.get("type")
+        if not isinstance(mtype, str):
+            raise MalformedMessage("message has no string field 'type'")
+        model = self._models.get(mtype)
+        if model is None:
+            raise UnknownMessageType(
+                f"unknown message type {mtype!r}; known: {', '.join(sorted(self._models))}"
+            )
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise MalformedMessage(f"bad {mtype!r} message: {_describe(exc)}") from exc
+
+
+_core = MessageRegistry()
+
+
 def known_types() -> frozenset[str]:
-    return _KNOWN_TYPES
+    return _core.known_types()
 
 
 def decode_json(raw: str | bytes, *, max_bytes: int) -> dict[str, Any]:
@@ -157,24 +189,14 @@ def message_id_of(data: dict[str, Any]) -> str | None:
     return mid if isinstance(mid, str) and 0 < len(mid) <= 64 else None
 
 
-def parse_client_message(raw: str | bytes, *, max_bytes: int) -> ClientMessage:
-    data = decode_json(raw, max_bytes=max_bytes)
-    mtype = data.get("type")
-    if not isinstance(mtype, str):
-        raise MalformedMessage("message has no string field 'type'")
-    if mtype not in _KNOWN_TYPES:
-        raise UnknownMessageType(
-            f"unknown message type {mtype!r}; known: {', '.join(sorted(_KNOWN_TYPES))}"
-        )
-    try:
-        return _adapter.validate_python(data)
-    except ValidationError as exc:
-        raise MalformedMessage(f"bad {mtype!r} message: {_describe(exc)}") from exc
+def parse_client_message(raw: str | bytes, *, max_bytes: int) -> ClientMessageBase:
+    """Parse with the core message types only."""
+    return _core.parse(raw, max_bytes=max_bytes)
 
 
 def _describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:3]:
-        loc = ".".join(str(p) for p in err["loc"][1:] if p != "function-after") or "message"
+        loc = ".".join(str(p) for p in err["loc"] if p != "function-after") or "message"
         parts.append(f"{loc}: {err['msg']}")
     return "; ".join(parts)
