@@ -33,6 +33,7 @@ export class ClassroomClient extends EventTarget {
     if (welcome.type === "error") throw new Error(welcome.payload.message);
     this.welcome = welcome.payload;
     this.lastSeq = this.welcome.last_seq;
+    this.emit("welcome", this.welcome);
     this.ws.onmessage = (m) => this.onFrame(m.data, "websocket");
     this.ws.onclose = (e) => this.emit("closed", { code: e.code, reason: e.reason });
     if (this.transport !== "websocket-only") await this.negotiate();
