@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from signaling.tokens import Identity
+from signaling.tokens import Identity, mint_resume_token
 
 from .bus import EventBus
 from .config import Config
@@ -24,6 +25,8 @@ from .store import EDITABLE_FIELDS, SessionRecord, SessionStore
 
 logger = logging.getLogger(__name__)
 
+RESUME_TTL_S = 24 * 3600  # as long as a session's state is kept
+
 
 class Classroom:
     def __init__(self, config: Config, bus: EventBus, store: SessionStore) -> None:
@@ -32,6 +35,8 @@ class Classroom:
         self.store = store
         self.rooms: dict[str, Room] = {}
         self._room_locks: dict[str, asyncio.Lock] = {}
+        # Features add what a reconnecting client needs when the log is too short.
+        self.snapshot_providers: dict[str, Callable[[Identity], Awaitable[dict[str, Any]]]] = {}
 
     # -- sessions ------------------------------------------------------------------------------
 
@@ -151,27 +156,40 @@ class Classroom:
                 self.rooms[session_id] = room
         return room
 
-    async def join(self, conn: Connection) -> dict[str, Any]:
-        """Register a connection; return the welcome payload. Events flow from here on."""
+    async def join(self, conn: Connection, *, resume_after: int | None = None) -> dict[str, Any]:
+        """Register a connection; return the welcome payload. Events flow from here on.
+
+        With ``resume_after`` (the last seq the client saw), everything addressed to it
+        since then is queued first, in order; when the log no longer reaches back that
+        far the welcome carries a ``snapshot`` of the state instead. Without it, events
+        addressed to this user personally (or to a named group of theirs) while they were
+        away are delivered.
+        """
         who = conn.identity
         record = await self.active_session(who.session_id)
         room = await self._room(who.session_id)
+        conn.hold()
         room.add(conn)
         part = await self.store.change_connections(
             who.session_id, user_id=who.user_id, name=who.name, role=who.role, delta=1,
             now_ms=now_ms(),
         )
-        # The join event is in the stream, so the welcome's last_seq is known to precede it.
+        state = "back" if resume_after is not None else "joined"
         last_seq = await self.bus.last_seq(who.session_id)
+        start_seq, extra = await self._catch_up(conn, room, resume_after, last_seq)
+        conn.release()
         await self.publish(who.session_id, Audience.group(GROUP_TEACHER), "presence",
                            {"user": who.user_id, "name": who.name, "role": who.role,
-                            "state": "joined", "connections": part.connections})
+                            "state": state, "connections": part.connections})
         welcome: dict[str, Any] = {
             "connection_id": conn.id,
             "user": {"id": who.user_id, "name": who.name, "role": who.role},
             "session": record.to_json(),
             "groups": room.groups_of(who.user_id, who.role),
-            "last_seq": last_seq,
+            "last_seq": start_seq,
+            "resume_token": mint_resume_token(self.config.api_secret, who,
+                                              ttl_s=RESUME_TTL_S),
+            **extra,
             "ice_servers": [s.to_json() for s in self.config.ice_servers],
             "limits": {"max_message_bytes": self.config.max_message_bytes,
                        "messages_per_s": self.config.rate_messages_per_s,
@@ -181,20 +199,76 @@ class Classroom:
             welcome["session"].pop("participants", None)
         return welcome
 
+    async def _catch_up(
+        self, conn: Connection, room: Room, resume_after: int | None, last_seq: int
+    ) -> tuple[int, dict[str, Any]]:
+        """Queue what the joining connection missed; return (start seq, welcome extras)."""
+        who = conn.identity
+        if resume_after is not None:
+            resume_after = min(resume_after, last_seq)
+            events, complete = await self._backlog(conn, room, resume_after, personal=False)
+            if complete:
+                conn.send_backlog(events)
+                return resume_after, {"resumed": {"after_seq": resume_after,
+                                                  "replayed": len(events)}}
+            conn.skip_to(last_seq)
+            return last_seq, {"snapshot": await self.snapshot(who, last_seq)}
+        cursor = await self.store.get_cursor(who.session_id, who.user_id)
+        if 0 < cursor < last_seq:
+            events, _ = await self._backlog(conn, room, cursor, personal=True)
+            if events:
+                conn.send_backlog(events)
+                return events[0].seq - 1, {"delivered_while_away": len(events)}
+        return last_seq, {}
+
+    async def _backlog(
+        self, conn: Connection, room: Room, after_seq: int, *, personal: bool
+    ) -> tuple[list[Event], bool]:
+        """Logged events after ``after_seq`` addressed to ``conn`` (only personally, if asked)."""
+        out: list[Event] = []
+        complete = True
+        cursor = after_seq
+        while True:
+            backlog = await self.bus.read_after(conn.session_id, cursor, 1000)
+            complete = complete and backlog.complete
+            for event in backlog.events:
+                if personal and not (event.audience.kind == "user" or (
+                        event.audience.kind == "group"
+                        and event.audience.name not in BUILTIN_GROUPS)):
+                    continue
+                if room.addressed_to(event, conn):
+                    out.append(event)
+            if not backlog.events or backlog.events[-1].seq >= backlog.last_seq:
+                return out, complete
+            cursor = backlog.events[-1].seq
+
+    async def snapshot(self, who: Identity, at_seq: int) -> dict[str, Any]:
+        """The state a client needs when the log cannot fill its gap."""
+        record = await self.get_session(who.session_id)
+        data: dict[str, Any] = {"at_seq": at_seq, "session": record.to_json()}
+        if not who.is_staff:
+            data["session"].pop("participants", None)
+        for name, provider in self.snapshot_providers.items():
+            data[name] = await provider(who)
+        return data
+
     async def leave(self, conn: Connection) -> None:
         room = self.rooms.get(conn.session_id)
         if room is None or conn.id not in room.connections:
             return
         room.remove(conn)
+        position = conn.stream_position(room.last_seq)
         who = conn.identity
         try:
+            await self.store.set_cursor(who.session_id, who.user_id, position)
             part = await self.store.change_connections(
                 who.session_id, user_id=who.user_id, name=who.name, role=who.role, delta=-1,
                 now_ms=now_ms(),
             )
+            state = "left" if conn.left_cleanly else "dropped"
             await self.publish(who.session_id, Audience.group(GROUP_TEACHER), "presence",
                                {"user": who.user_id, "name": who.name, "role": who.role,
-                                "state": "left", "connections": part.connections})
+                                "state": state, "connections": part.connections})
         except SessionNotFound:
             pass
         if room.empty:
@@ -204,16 +278,11 @@ class Classroom:
     async def replay(self, conn: Connection, after_seq: int) -> bool:
         """Queue the logged events for ``conn`` after ``after_seq``; False if the log is short."""
         room = self.rooms.get(conn.session_id)
-        complete = True
-        cursor = after_seq
-        while True:
-            backlog = await self.bus.read_after(conn.session_id, cursor, 500)
-            complete = complete and backlog.complete
-            mine = [e for e in backlog.events if room is not None and conn in room.recipients(e)]
-            conn.send_backlog(mine)
-            if not backlog.events or backlog.events[-1].seq >= backlog.last_seq:
-                return complete
-            cursor = backlog.events[-1].seq
+        if room is None:
+            return False
+        events, complete = await self._backlog(conn, room, after_seq, personal=False)
+        conn.send_backlog(events)
+        return complete
 
     async def close(self) -> None:
         for room in list(self.rooms.values()):

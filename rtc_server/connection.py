@@ -91,6 +91,9 @@ class Connection:
         self.last_sent_seq = 0
         self._resend_after_dc_loss = False
         self._close_when_flushed = False
+        self._holding = False
+        self._held: list[Event] = []
+        self.left_cleanly = False
         self._inbound: asyncio.Queue[tuple[str | bytes, str]] = asyncio.Queue(INBOUND_QUEUE_MAX)
         self._bucket = TokenBucket(
             rate_per_s=config.rate_messages_per_s, burst=config.rate_burst, now_s=time.monotonic()
@@ -178,8 +181,37 @@ class Connection:
 
     # -- outbound ------------------------------------------------------------------------------
 
+    def stream_position(self, routed_upto: int) -> int:
+        """How far this connection's stream is known to have been sent.
+
+        ``routed_upto`` is the last seq its room routed: every event up to it was either
+        queued here or not addressed here. Events still queued were not sent.
+        """
+        if self._outbox or self._resend or self._held:
+            return self.last_sent_seq
+        return max(self.last_sent_seq, routed_upto)
+
+    def hold(self) -> None:
+        """Keep live events aside while a backlog is read (see :meth:`release`)."""
+        self._holding = True
+
+    def release(self) -> None:
+        """Queue the live events kept aside, after the backlog, dropping any it covered."""
+        self._holding = False
+        held, self._held = self._held, []
+        for event in held:
+            self.enqueue(event)
+
+    def skip_to(self, seq: int) -> None:
+        """Start the stream after ``seq`` (a snapshot covers everything up to it)."""
+        self._last_queued_seq = max(self._last_queued_seq, seq)
+        self.last_sent_seq = max(self.last_sent_seq, seq)
+
     def enqueue(self, event: Event) -> None:
         """Queue a stream event (called by the room in seq order; never blocks)."""
+        if self._holding:
+            self._held.append(event)
+            return
         if self.closed or event.seq <= self._last_queued_seq:
             return
         if len(self._outbox) >= self._config.send_queue_max:

@@ -42,6 +42,8 @@ from .peer import Peer
 logger = logging.getLogger(__name__)
 
 SIGNALING_TYPES = frozenset({"offer", "answer", "candidate"})
+# Messages that change nothing, or are idempotent, are not deduplicated by id.
+NO_DEDUPE_TYPES = SIGNALING_TYPES | {"ping", "replay", "transport", "leave"}
 Handler = Callable[[Connection, Any, str], Awaitable[dict[str, Any] | None]]
 M = TypeVar("M", bound=ClientMessageBase)
 
@@ -88,7 +90,20 @@ class Dispatcher:
             self.counts[msg.type] = self.counts.get(msg.type, 0) + 1
             if msg.type in SIGNALING_TYPES and via == "ephemeral":
                 raise InvalidRequest(f"{msg.type!r} must not go over the ephemeral channel")
-            result = await self._handlers[type(msg)](conn, msg, via)
+            if mid is not None and msg.type not in NO_DEDUPE_TYPES:
+                store = self.classroom.store
+                if not await store.claim_message(conn.session_id, conn.user_id, mid):
+                    # A resend (after a reconnect) of a message already handled.
+                    await conn.reply(encode_reply("ack", {"id": mid, "duplicate": True},
+                                                  session_id=conn.session_id, re=mid), via)
+                    return
+                try:
+                    result = await self._handlers[type(msg)](conn, msg, via)
+                except BaseException:
+                    await store.release_message(conn.session_id, conn.user_id, mid)
+                    raise
+            else:
+                result = await self._handlers[type(msg)](conn, msg, via)
         except (ProtocolError, ClassroomError) as exc:
             if mid is None:
                 mid = _peek_id(raw, self.config.max_message_bytes)
@@ -135,6 +150,7 @@ class Dispatcher:
         await conn.peer.add_candidate(msg.candidate, msg.sdpMid, msg.sdpMLineIndex)
 
     async def _leave(self, conn: Connection, msg: Leave, via: str) -> None:
+        conn.left_cleanly = True
         await conn.reply(encode_reply("bye", {}, session_id=conn.session_id, re=msg.id), via)
         await conn.close(1000, "left")
 

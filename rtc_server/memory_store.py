@@ -15,6 +15,8 @@ class MemoryStore(SessionStore):
 
     def __init__(self) -> None:
         self._sessions: dict[str, SessionRecord] = {}
+        self._claims: dict[str, set[tuple[str, str]]] = {}
+        self._cursors: dict[tuple[str, str], int] = {}
 
     def _must(self, session_id: str) -> SessionRecord:
         record = self._sessions.get(session_id)
@@ -94,3 +96,21 @@ class MemoryStore(SessionStore):
         history.append(copy.deepcopy(entry))
         del history[:-HISTORY_MAX]
         record.updated_at_ms = _now_ms()
+
+    async def claim_message(self, session_id: str, user_id: str, message_id: str) -> bool:
+        claims = self._claims.setdefault(session_id, set())
+        key = (user_id, message_id)
+        if key in claims:
+            return False
+        claims.add(key)
+        return True
+
+    async def release_message(self, session_id: str, user_id: str, message_id: str) -> None:
+        self._claims.get(session_id, set()).discard((user_id, message_id))
+
+    async def set_cursor(self, session_id: str, user_id: str, seq: int) -> None:
+        key = (session_id, user_id)
+        self._cursors[key] = max(seq, self._cursors.get(key, 0))
+
+    async def get_cursor(self, session_id: str, user_id: str) -> int:
+        return self._cursors.get((session_id, user_id), 0)

@@ -309,7 +309,7 @@ class RedisBus(EventBus):
             sub.ready = None
         else:
             # Resubscribed after a reconnect: deliver what was published meanwhile.
-            await self._fill(sub, None)
+            pass
 
     async def _on_message(self, channel: str, data: str) -> None:
         sub = self._subs.get(channel)

@@ -5,6 +5,8 @@ Layout per session (the ``{id}`` hash tag keeps the keys in one cluster slot)::
     <prefix>session:{<id>}               string: the record as JSON, without the histories
     <prefix>session:{<id>}:content       list: content history entries, one JSON each
     <prefix>session:{<id>}:interaction   list: interaction history entries
+    <prefix>session:{<id>}:claims        set: handled client message ids, JSON [user, id]
+    <prefix>session:{<id>}:cursors       hash: user id -> highest seq delivered
 
 Why this split: everything but the histories is small and mutated in nested
 places (a participant's counter, a group's members, one context key), which a
@@ -22,8 +24,9 @@ document's own fields are strings, small integers, ms timestamps (13 digits)
 and non-empty member lists (an empty group is deleted).
 
 Every mutation is one script: it checks the session exists, changes it, and
-refreshes the expiry of all three keys (``SESSION_TTL_S`` after the last
-write). ``get`` reads the three keys in one MULTI, so it sees one state.
+refreshes the expiry of all five keys (``SESSION_TTL_S`` after the last
+write; claims and cursors also refresh it, as they may be written without
+one). ``get`` reads the first three keys in one MULTI, so it sees one state.
 Timestamps come from Python, as in :class:`~rtc_server.memory_store.MemoryStore`.
 """
 
@@ -47,7 +50,7 @@ from .store import (
     SessionStore,
 )
 
-# Shared by every script. KEYS: document, content list, interaction list.
+# Shared by every script. KEYS: document, content list, interaction list, claims, cursors.
 # ARGV[1]: ttl in seconds, ARGV[2]: now in ms; the rest belongs to the script.
 _PRELUDE = """
 local function load()
@@ -60,6 +63,8 @@ local function save(doc)
   redis.call('SET', KEYS[1], encoded, 'EX', ARGV[1])
   redis.call('EXPIRE', KEYS[2], ARGV[1])
   redis.call('EXPIRE', KEYS[3], ARGV[1])
+  redis.call('EXPIRE', KEYS[4], ARGV[1])
+  redis.call('EXPIRE', KEYS[5], ARGV[1])
   return encoded
 end
 local function snapshot(encoded)
@@ -79,6 +84,8 @@ for i = 5 + ncontent, #ARGV do redis.call('RPUSH', KEYS[3], ARGV[i]) end
 redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[3], ARGV[1])
+redis.call('EXPIRE', KEYS[4], ARGV[1])
+redis.call('EXPIRE', KEYS[5], ARGV[1])
 return 1
 """
 
@@ -172,6 +179,15 @@ save(doc)
 return 1
 """
 
+# KEYS: cursors hash. ARGV: ttl, user id, seq. Keeps the larger seq.
+_SET_CURSOR = """
+local seq = tonumber(ARGV[3])
+if seq > tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0') then
+  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+"""
+
 
 def _encode(record: SessionRecord) -> str:
     """The document: the record without histories, context values as opaque JSON strings."""
@@ -211,13 +227,16 @@ class RedisStore(SessionStore):
         self._change_connections = script(_PRELUDE + _CHANGE_CONNECTIONS)
         self._set_group = script(_PRELUDE + _SET_GROUP)
         self._append_history = script(_PRELUDE + _APPEND_HISTORY)
+        self._set_cursor = script(_SET_CURSOR)
 
     def __repr__(self) -> str:
         return f"RedisStore({self._prefix!r})"
 
     def _keys(self, session_id: str) -> list[str]:
         base = f"{self._prefix}session:{{{session_id}}}"
-        return [base, f"{base}:content", f"{base}:interaction"]
+        return [
+            base, f"{base}:content", f"{base}:interaction", f"{base}:claims", f"{base}:cursors",
+        ]
 
     async def _run(self, script: Any, session_id: str, *args: Any) -> Any:
         return await script(
@@ -245,7 +264,7 @@ class RedisStore(SessionStore):
         return record
 
     async def get(self, session_id: str) -> SessionRecord | None:
-        document_key, content_key, interaction_key = self._keys(session_id)
+        document_key, content_key, interaction_key, _, _ = self._keys(session_id)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.get(document_key)
             pipe.lrange(content_key, 0, -1)
@@ -298,6 +317,23 @@ class RedisStore(SessionStore):
         )
         if not appended:
             raise SessionNotFound(f"session {session_id!r} does not exist")
+
+    async def claim_message(self, session_id: str, user_id: str, message_id: str) -> bool:
+        claims_key = self._keys(session_id)[3]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(claims_key, json.dumps([user_id, message_id]))
+            pipe.expire(claims_key, self._ttl_s)
+            added, _ = await pipe.execute()
+        return bool(added)
+
+    async def release_message(self, session_id: str, user_id: str, message_id: str) -> None:
+        await self._redis.srem(self._keys(session_id)[3], json.dumps([user_id, message_id]))
+
+    async def set_cursor(self, session_id: str, user_id: str, seq: int) -> None:
+        await self._set_cursor(keys=[self._keys(session_id)[4]], args=[self._ttl_s, user_id, seq])
+
+    async def get_cursor(self, session_id: str, user_id: str) -> int:
+        return int(await self._redis.hget(self._keys(session_id)[4], user_id) or 0)
 
     async def close(self) -> None:
         await self._redis.aclose()

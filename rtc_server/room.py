@@ -28,6 +28,9 @@ _ROLE_GROUP = {
 }
 
 
+_BUILTIN = frozenset(_ROLE_GROUP.values())
+
+
 def builtin_group_of(role: str) -> str:
     return _ROLE_GROUP[role]
 
@@ -42,6 +45,7 @@ class Room:
         self._groups: dict[str, frozenset[str]] = {}
         self._unsubscribe: Unsubscribe | None = None
         self.delivered = 0
+        self.last_seq = 0  # the last event this room has routed
 
     async def open(self) -> None:
         # Subscribe first, then read the groups: the store is at least as new as any
@@ -90,14 +94,26 @@ class Room:
         if audience.kind == "user":
             return self._by_user.get(audience.name or "", ())
         name = audience.name or ""
-        if name in (GROUP_TEACHER, GROUP_STUDENTS, GROUP_OBSERVERS):
+        if name in _BUILTIN:
             return [c for c in self.connections.values() if _ROLE_GROUP[c.role] == name]
         members = self._groups.get(name, frozenset())
         if len(members) < len(self._by_user):
             return [c for user in members for c in self._by_user.get(user, ())]
         return [c for c in self.connections.values() if c.user_id in members]
 
+    def addressed_to(self, event: Event, conn: Connection) -> bool:
+        audience = event.audience
+        if audience.kind == "session":
+            return True
+        if audience.kind == "user":
+            return audience.name == conn.user_id
+        name = audience.name or ""
+        if name in _BUILTIN:
+            return _ROLE_GROUP[conn.role] == name
+        return conn.user_id in self._groups.get(name, frozenset())
+
     def _on_event(self, event: Event) -> None:
+        self.last_seq = max(self.last_seq, event.seq)
         if event.type == "group.updated":
             self._apply_group(event)
         for conn in self.recipients(event):

@@ -105,5 +105,25 @@ class SessionStore(ABC):
     ) -> None:
         """Append to content or interaction history (bounded to HISTORY_MAX)."""
 
+    @abstractmethod
+    async def claim_message(self, session_id: str, user_id: str, message_id: str) -> bool:
+        """Record that a client message id is being handled; False if it was seen before.
+
+        This is how a message resent after a reconnect is handled once. Claims expire
+        with the session (SESSION_TTL_S).
+        """
+
+    @abstractmethod
+    async def release_message(self, session_id: str, user_id: str, message_id: str) -> None:
+        """Forget a claim whose handling failed, so that a resend is handled again."""
+
+    @abstractmethod
+    async def set_cursor(self, session_id: str, user_id: str, seq: int) -> None:
+        """Remember the highest seq delivered to the user (kept if larger than stored)."""
+
+    @abstractmethod
+    async def get_cursor(self, session_id: str, user_id: str) -> int:
+        """The highest seq delivered to the user when they were last connected (0: never)."""
+
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

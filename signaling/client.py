@@ -36,6 +36,16 @@ logger = logging.getLogger(__name__)
 Via = Literal["websocket", "datachannel", "ephemeral"]
 
 
+_UNTRACKED = frozenset({"offer", "answer", "candidate", "ping", "transport", "leave"})
+
+
+def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
+
+
 class ClientError(Exception):
     """The server answered a request with an ``error`` reply."""
 
@@ -91,10 +101,16 @@ class ClassroomClient:
         self._dc_open = asyncio.Event()
         self._on_dc_events = asyncio.Event()
         self._closed = asyncio.Event()
+        self._dropping = False
         self._reader: asyncio.Task[None] | None = None
         self._ids = itertools.count(1)
         self._prefix = secrets.token_hex(3)
         self.close_code: int | None = None
+        # Messages sent but not yet answered, resent after a reconnect (the server
+        # deduplicates by id, so a message it already handled is not handled twice).
+        self._unacked: dict[str, str] = {}
+        self.resume_token: str | None = None
+        self.reconnects = 0
 
     # -- connect / close -----------------------------------------------------------------------
 
@@ -105,9 +121,14 @@ class ClassroomClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def connect(self) -> dict[str, Any]:
-        self._http = aiohttp.ClientSession()
-        url = f"{self.base_url}/ws?token={self.token}"
+    async def connect(self, *, resume: bool = False) -> dict[str, Any]:
+        """Join; with ``resume``, rejoin after a drop and receive what was missed."""
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        if resume and self.resume_token:
+            url = f"{self.base_url}/ws?resume={self.resume_token}&last_seq={self.last_seq}"
+        else:
+            url = f"{self.base_url}/ws?token={self.token}"
         if self.transport == "websocket":
             url += "&transport=websocket"
         try:
@@ -122,12 +143,48 @@ class ClassroomClient:
         if welcome["type"] == "error":
             raise ClientError(welcome["payload"]["code"], welcome["payload"]["message"])
         self.welcome = welcome["payload"]
-        self.last_seq = self.welcome["last_seq"]
-        self._reader = asyncio.ensure_future(self._read_ws())
+        self.resume_token = self.welcome.get("resume_token")
+        if not resume or "snapshot" in self.welcome:
+            self.last_seq = self.welcome["last_seq"]
+        self.events_via = "websocket"
+        self._held = {"websocket": [], "datachannel": []}
+        self._on_dc_events.clear()
+        self._dc_open.clear()
+        self._reader = asyncio.ensure_future(self._read_ws(self.ws))
         if self.webrtc:
             await self._negotiate()
+        for text in list(self._unacked.values()):
+            await self.send_raw(text)
         return self.welcome
 
+    async def drop(self) -> None:
+        """Lose the connection abruptly, as a network change would (for tests and bots)."""
+        self._dropping = True
+        if self.ws is not None:
+            transport = self.ws._response.connection.transport if (
+                self.ws._response.connection) else None
+            if transport is not None:
+                transport.abort()
+            else:
+                await self.ws.close()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+        if self.pc is not None:
+            await self.pc.close()
+            self.pc = None
+        self._dropping = False
+
+    async def reconnect(self) -> dict[str, Any]:
+        """Drop what is left of the old connection and resume where the stream stopped."""
+        await self.drop()
+        welcome = await self.connect(resume=True)
+        # A reconnect continues the stream: forget the end-of-stream marks of the drop.
+        kept = [e for e in _drain(self._queue) if e is not None]
+        for event in kept:
+            self._queue.put_nowait(event)
+        self.reconnects += 1
+        return welcome
     async def _refusal(self, url: str, exc: aiohttp.WSServerHandshakeError) -> ConnectRefused:
         assert self._http is not None
         async with aiohttp.ClientSession() as http, http.get(url) as resp:
@@ -180,17 +237,17 @@ class ClassroomClient:
 
     # -- receiving -----------------------------------------------------------------------------
 
-    async def _read_ws(self) -> None:
-        assert self.ws is not None
+    async def _read_ws(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         try:
-            async for msg in self.ws:
+            async for msg in ws:
                 if msg.type == aiohttp.WSMsgType.TEXT:
                     self._on_frame(msg.data, "websocket")
                 elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.ERROR):
                     break
         finally:
-            self.close_code = self.ws.close_code
-            self._queue.put_nowait(None)
+            self.close_code = ws.close_code
+            if not self._dropping:
+                self._queue.put_nowait(None)
             for fut in self._pending.values():
                 if not fut.done():
                     fut.set_exception(
@@ -225,6 +282,8 @@ class ClassroomClient:
 
     def _on_reply(self, env: dict[str, Any]) -> None:
         self.replies.append(env)
+        if env.get("re"):
+            self._unacked.pop(env["re"], None)
         if env["type"] == "transport":
             self.events_via = env["payload"]["events"]
             if self.events_via == "datachannel":
@@ -284,7 +343,15 @@ class ClassroomClient:
         message = dict(message)
         message.setdefault("id", self.new_id())
         text = json.dumps(message)
-        await self.send_raw(text, via)
+        tracked = message["type"] not in _UNTRACKED
+        if tracked:
+            self._unacked[str(message["id"])] = text
+        try:
+            await self.send_raw(text, via)
+        except (ConnectionError, RuntimeError, aiohttp.ClientError):
+            if not tracked:
+                raise
+            # Disconnected: the message waits in _unacked and goes out on reconnect.
         return str(message["id"])
 
     async def send_raw(self, text: str | bytes, via: Via | None = None) -> None:

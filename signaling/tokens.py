@@ -24,6 +24,8 @@ ROLES: tuple[str, ...] = get_args(Role)
 ISSUER = "classroom-rtc"
 ALGORITHM = "HS256"
 LEEWAY_S = 5
+JOIN = "join"
+RESUME = "resume"  # issued in the welcome; accepted only by /ws?resume=...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,6 +53,7 @@ def mint_token(
     role: str,
     ttl_s: int,
     now_s: float | None = None,
+    typ: str = "join",
 ) -> tuple[str, int]:
     """Return ``(token, expires_at)``; raises ``ValueError`` on a bad role or empty id."""
     if role not in ROLES:
@@ -71,10 +74,19 @@ def mint_token(
         "exp": exp,
         "jti": secrets.token_hex(8),
     }
+    if typ != JOIN:
+        claims["typ"] = typ
     return jwt.encode(claims, secret, algorithm=ALGORITHM), exp
 
 
-def verify_token(secret: str, token: str | None) -> Identity:
+def mint_resume_token(secret: str, who: Identity, *, ttl_s: int) -> str:
+    """A credential to reconnect as ``who`` after a drop, even once the join token expired."""
+    token, _ = mint_token(secret, session_id=who.session_id, user_id=who.user_id, name=who.name,
+                          role=who.role, ttl_s=ttl_s, typ=RESUME)
+    return token
+
+
+def verify_token(secret: str, token: str | None, *, typ: str = JOIN) -> Identity:
     """Verify ``token``; raise TokenMissing, TokenExpired or TokenInvalid saying why."""
     if not token:
         raise TokenMissing("no token: pass ?token=... or an Authorization: Bearer header")
@@ -98,6 +110,8 @@ def verify_token(secret: str, token: str | None) -> Identity:
     role = claims.get("role")
     if role not in ROLES:
         raise TokenInvalid(f"token role {role!r} is not one of {', '.join(ROLES)}")
+    if claims.get("typ", JOIN) != typ:
+        raise TokenInvalid(f"expected a {typ} token, got a {claims.get('typ', JOIN)} token")
     sid, sub = claims.get("sid"), claims.get("sub")
     if not isinstance(sid, str) or not isinstance(sub, str) or not sid or not sub:
         raise TokenInvalid("token sid/sub must be non-empty strings")
