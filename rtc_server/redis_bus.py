@@ -84,10 +84,7 @@ def _wire_parts(
     """The envelope of :func:`~rtc_server.events.encode_event` split around the seq."""
     head = f'{{"v":{PROTOCOL_VERSION},"type":{json.dumps(type)},"seq":'
     to = json.dumps(audience.to_json(), separators=(",", ":"))
-    tail = (
-        f',"ts":{ts_ms},"session":{json.dumps(session_id)},"to":{to},'
-        f'"payload":{payload_json}}}'
-    )
+    tail = f',"ts":{ts_ms},"session":{json.dumps(session_id)},"to":{to},"payload":{payload_json}}}'
     return head, tail
 
 
@@ -193,8 +190,18 @@ class RedisBus(EventBus):
         seq = int(
             await self._publish(
                 keys=[self._seq_key(session_id), self._log_key(session_id)],
-                args=[self._base(session_id), self._max_events, self._ttl_s, head, tail,
-                      ts, type, kind, name, meta],
+                args=[
+                    self._base(session_id),
+                    self._max_events,
+                    self._ttl_s,
+                    head,
+                    tail,
+                    ts,
+                    type,
+                    kind,
+                    name,
+                    meta,
+                ],
             )
         )
         # Same parts, same concatenation as in the script: byte-identical to the logged wire.
@@ -220,8 +227,12 @@ class RedisBus(EventBus):
     @staticmethod
     def _entry_event(session_id: str, fields: dict[str, str]) -> Event:
         return Event(
-            session_id, int(fields["seq"]), int(fields["ts"]), fields["type"],
-            _audience(fields["kind"], fields["name"]), fields["wire"],
+            session_id,
+            int(fields["seq"]),
+            int(fields["ts"]),
+            fields["type"],
+            _audience(fields["kind"], fields["name"]),
+            fields["wire"],
         )
 
     # -- subscriptions ------------------------------------------------------------
@@ -240,19 +251,26 @@ class RedisBus(EventBus):
             ready = sub.ready
         if ready is not None:
             # Once Redis confirmed the channel, every later publish reaches us.
-            async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
-                await asyncio.shield(ready)
+            try:
+                async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
+                    await asyncio.shield(ready)
+            except BaseException:
+                self._drop_handler(sub, handler)
+                raise
 
         def unsubscribe() -> None:
-            if handler in sub.handlers:
-                sub.handlers.remove(handler)
-            if not sub.handlers and self._subs.get(channel) is sub and not self._closed:
-                # Unsubscribe is synchronous; the UNSUBSCRIBE goes out from a task.
-                task = asyncio.get_running_loop().create_task(self._release(sub))
-                self._unsub_tasks.add(task)
-                task.add_done_callback(self._unsub_tasks.discard)
+            self._drop_handler(sub, handler)
 
         return unsubscribe
+
+    def _drop_handler(self, sub: _Subscription, handler: EventHandler) -> None:
+        if handler in sub.handlers:
+            sub.handlers.remove(handler)
+        if not sub.handlers and self._subs.get(sub.channel) is sub and not self._closed:
+            # Unsubscribe is synchronous; the UNSUBSCRIBE goes out from a task.
+            task = asyncio.get_running_loop().create_task(self._release(sub))
+            self._unsub_tasks.add(task)
+            task.add_done_callback(self._unsub_tasks.discard)
 
     async def _release(self, sub: _Subscription) -> None:
         async with self._sub_lock:
@@ -309,7 +327,7 @@ class RedisBus(EventBus):
             sub.ready = None
         else:
             # Resubscribed after a reconnect: deliver what was published meanwhile.
-            pass
+            await self._fill(sub, None)
 
     async def _on_message(self, channel: str, data: str) -> None:
         sub = self._subs.get(channel)
@@ -350,7 +368,10 @@ class RedisBus(EventBus):
     def _warn_lost(self, sub: _Subscription, next_seq: int) -> None:
         logger.warning(
             "%r session %s: events %d..%d were lost on pub/sub and are no longer logged",
-            self, sub.session_id, (sub.last or 0) + 1, next_seq - 1,
+            self,
+            sub.session_id,
+            (sub.last or 0) + 1,
+            next_seq - 1,
         )
 
     def _deliver(self, sub: _Subscription, event: Event) -> None:

@@ -213,9 +213,7 @@ def _decode(document: str, content: list[str], interaction: list[str]) -> Sessio
 class RedisStore(SessionStore):
     """Sessions in Redis; each mutation is one Lua script, so atomic across processes."""
 
-    def __init__(
-        self, url: str, *, key_prefix: str = "crtc:", ttl_s: int = SESSION_TTL_S
-    ) -> None:
+    def __init__(self, url: str, *, key_prefix: str = "crtc:", ttl_s: int = SESSION_TTL_S) -> None:
         self._prefix = key_prefix
         self._ttl_s = ttl_s
         self._redis: Redis = Redis.from_url(url, decode_responses=True)
@@ -235,13 +233,15 @@ class RedisStore(SessionStore):
     def _keys(self, session_id: str) -> list[str]:
         base = f"{self._prefix}session:{{{session_id}}}"
         return [
-            base, f"{base}:content", f"{base}:interaction", f"{base}:claims", f"{base}:cursors",
+            base,
+            f"{base}:content",
+            f"{base}:interaction",
+            f"{base}:claims",
+            f"{base}:cursors",
         ]
 
     async def _run(self, script: Any, session_id: str, *args: Any) -> Any:
-        return await script(
-            keys=self._keys(session_id), args=[self._ttl_s, _now_ms(), *args]
-        )
+        return await script(keys=self._keys(session_id), args=[self._ttl_s, _now_ms(), *args])
 
     def _record(self, session_id: str, reply: Any) -> SessionRecord:
         if not reply:

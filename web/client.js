@@ -18,11 +18,16 @@ export class ClassroomClient extends EventTarget {
     this.pc = null;
     this.dc = null;
     this.ephemeral = null;
+    this.unacked = new Map(); // id -> text, resent after a reconnect (the server dedupes by id)
+    this.resumeToken = null;
+    this.closing = false;
   }
 
-  async connect() {
+  async connect(resume = false) {
     const proto = location.protocol === "https:" ? "wss" : "ws";
-    let url = `${proto}://${location.host}/ws?token=${encodeURIComponent(this.token)}`;
+    let url = resume && this.resumeToken
+      ? `${proto}://${location.host}/ws?resume=${encodeURIComponent(this.resumeToken)}&last_seq=${this.lastSeq}`
+      : `${proto}://${location.host}/ws?token=${encodeURIComponent(this.token)}`;
     if (this.transport === "websocket") url += "&transport=websocket";
     this.ws = new WebSocket(url);
     const welcome = await new Promise((resolve, reject) => {
@@ -32,12 +37,30 @@ export class ClassroomClient extends EventTarget {
     });
     if (welcome.type === "error") throw new Error(welcome.payload.message);
     this.welcome = welcome.payload;
-    this.lastSeq = this.welcome.last_seq;
+    this.resumeToken = this.welcome.resume_token;
+    if (!resume || this.welcome.snapshot) this.lastSeq = this.welcome.last_seq;
+    this.eventsVia = "websocket";
+    this.held = { websocket: [], datachannel: [] };
     this.emit("welcome", this.welcome);
+    if (this.welcome.snapshot) this.emit("snapshot", this.welcome.snapshot);
     this.ws.onmessage = (m) => this.onFrame(m.data, "websocket");
-    this.ws.onclose = (e) => this.emit("closed", { code: e.code, reason: e.reason });
+    this.ws.onclose = (e) => this.onClosed(e);
     if (this.transport !== "websocket-only") await this.negotiate();
+    for (const text of this.unacked.values()) this.sendText(text);
     return this.welcome;
+  }
+
+  onClosed(e) {
+    this.emit("closed", { code: e.code, reason: e.reason });
+    if (this.pc) { this.pc.close(); this.pc = null; this.dc = null; this.ephemeral = null; }
+    // Dropped (network change, tab sleep): come back and get what was missed.
+    // Not after leaving, a session end (4010), flooding (4029) or a refusal.
+    if (this.closing || [1000, 4010, 4029].includes(e.code)) return;
+    const retry = (delay) => setTimeout(() => {
+      this.connect(true).then(() => this.emit("reconnected", { lastSeq: this.lastSeq }))
+        .catch(() => retry(Math.min(delay * 2, 10000)));
+    }, delay);
+    retry(500);
   }
 
   async negotiate() {
@@ -86,6 +109,7 @@ export class ClassroomClient extends EventTarget {
   }
 
   onReply(env) {
+    if (env.re) this.unacked.delete(env.re);
     if (env.type === "transport") {
       this.eventsVia = env.payload.events;
       const held = this.held[this.eventsVia].sort((a, b) => a.seq - b.seq);
@@ -115,11 +139,18 @@ export class ClassroomClient extends EventTarget {
   send(message, via) {
     const msg = { id: `${this.prefix}-${this.nextId++}`, ...message };
     const text = JSON.stringify(msg);
-    const dcOpen = this.dc && this.dc.readyState === "open";
-    if (via === "ephemeral" && this.ephemeral && this.ephemeral.readyState === "open") this.ephemeral.send(text);
-    else if (via !== "websocket" && dcOpen) this.dc.send(text);
-    else this.ws.send(text);
+    if (!UNTRACKED.has(msg.type)) this.unacked.set(msg.id, text);
+    this.sendText(text, via);
     return msg.id;
+  }
+
+  sendText(text, via) {
+    const dcOpen = this.dc && this.dc.readyState === "open";
+    try {
+      if (via === "ephemeral" && this.ephemeral && this.ephemeral.readyState === "open") this.ephemeral.send(text);
+      else if (via !== "websocket" && dcOpen) this.dc.send(text);
+      else if (this.ws.readyState === WebSocket.OPEN) this.ws.send(text);
+    } catch (err) { /* disconnected: kept in unacked, resent on reconnect */ }
   }
 
   request(message, via, timeoutMs = 10000) {
@@ -132,8 +163,10 @@ export class ClassroomClient extends EventTarget {
 
   emit(type, detail) { this.dispatchEvent(new CustomEvent(type, { detail })); }
 
-  close() { try { this.send({ type: "leave" }, "websocket"); } catch (e) { /* closing anyway */ } }
+  close() { this.closing = true; this.send({ type: "leave" }, "websocket"); }
 }
+
+const UNTRACKED = new Set(["offer", "answer", "candidate", "ping", "transport", "leave"]);
 
 export function tokenFromUrl() {
   return new URLSearchParams(location.search).get("token");
