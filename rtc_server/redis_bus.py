@@ -119,7 +119,6 @@ class RedisBus(EventBus):
         key_prefix: str = "crtc:",
         ttl_s: int = SESSION_TTL_S,
     ) -> None:
-        self._url = url
         self._max_events = max_events
         self._prefix = key_prefix
         self._ttl_s = ttl_s
