@@ -113,6 +113,52 @@ class Config:
     send_queue_max: int = field(
         default=4096, metadata={"help": "events buffered per connection before it is dropped"}
     )
+    # AI content
+    content_provider: str = field(
+        default="auto",
+        metadata={"help": "'local' (embedded lesson composer), 'openai' (any OpenAI-compatible "
+                  "endpoint: OpenAI, Ollama, vLLM, llama.cpp), 'azure', or 'auto' (openai when an "
+                  "API key or base URL is set, else local)"},
+    )
+    openai_base_url: str | None = field(
+        default=None, metadata={"help": "OpenAI-compatible base URL, e.g. "
+                                "http://127.0.0.1:11434/v1 for Ollama (env OPENAI_BASE_URL too)"}
+    )
+    openai_api_key: str = field(
+        default="", metadata={"help": "API key for the endpoint (env OPENAI_API_KEY too)"}
+    )
+    openai_model: str = field(default="gpt-4o-mini", metadata={"help": "chat model name"})
+    openai_image_model: str = field(default="gpt-image-1", metadata={"help": "image model name"})
+    openai_timeout_s: float = field(
+        default=30.0, metadata={"help": "longest wait for any bytes from the endpoint"}
+    )
+    openai_max_retries: int = field(
+        default=2, metadata={"help": "retries before the first token (never after it)"}
+    )
+    azure_endpoint: str | None = field(default=None, metadata={"help": "Azure OpenAI endpoint"})
+    azure_api_version: str | None = field(
+        default=None, metadata={"help": "Azure OpenAI API version"}
+    )
+    local_tokens_per_s: float = field(
+        default=40.0, metadata={"help": "pace of the local composer (0 = as fast as possible)"}
+    )
+    content_max_concurrent: int = field(
+        default=8, metadata={"help": "generations running at once (fair across sessions)"}
+    )
+    content_chunk_max_delay_ms: float = field(
+        default=40.0,
+        metadata={"help": "latency budget for coalescing tokens into a chunk (0 = a chunk per "
+                  "token); a sentence boundary flushes earlier"},
+    )
+    content_max_prompt_chars: int = field(
+        default=4000, metadata={"help": "longest prompt or text accepted in a content request"}
+    )
+    content_cache_dir: str | None = field(
+        default=None, metadata={"help": "directory for the on-disk content cache layer"}
+    )
+    content_cache_ttl_s: int = field(
+        default=3600, metadata={"help": "lifetime of cached content in Redis"}
+    )
     # Runtime
     uvloop: bool = field(default=True, metadata={"help": "run on uvloop"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})
@@ -141,6 +187,13 @@ def _replace(cfg: Config, **changes: Any) -> Config:
     values = {f.name: getattr(cfg, f.name) for f in fields(cfg)}
     values.update(changes)
     return Config(**values)
+
+
+_CONVENTIONAL_ENV = {
+    "redis_url": "REDIS_URL",
+    "openai_api_key": "OPENAI_API_KEY",
+    "openai_base_url": "OPENAI_BASE_URL",
+}
 
 
 def _flag(name: str) -> str:
@@ -177,7 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     for f in fields(Config):
         default = getattr(Config(), f.name)
         env = ENV_PREFIX + f.name.upper()
-        help_text = f"{f.metadata.get('help', '')} [env {env}; default {default!r}]"
+        shown = "(hidden)" if "key" in f.name or "secret" in f.name else repr(default)
+        help_text = f"{f.metadata.get('help', '')} [env {env}; default {shown}]"
         if isinstance(default, bool):
             parser.add_argument(
                 _flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction,
@@ -208,7 +262,7 @@ def load_config(
             values[f.name] = _convert(f.name, flag_value)
         elif env_value is not None and env_value != "":
             values[f.name] = _convert(f.name, env_value)
-        elif f.name == "redis_url" and environ.get("REDIS_URL"):
-            # The conventional variable, as most hosting platforms set it.
-            values[f.name] = environ["REDIS_URL"]
+        elif f.name in _CONVENTIONAL_ENV and environ.get(_CONVENTIONAL_ENV[f.name]):
+            # The conventional variables, as hosting platforms and SDKs set them.
+            values[f.name] = _convert(f.name, environ[_CONVENTIONAL_ENV[f.name]])
     return Config(**values), ns

@@ -28,6 +28,7 @@ from signaling.messages import (
     Replay,
     SessionEnd,
     SessionUpdate,
+    Target,
     TransportChoice,
     decode_json,
     message_id_of,
@@ -168,9 +169,8 @@ class Dispatcher:
     # -- classroom ---------------------------------------------------------------------------
 
     async def _chat(self, conn: Connection, msg: Chat, via: str) -> dict[str, Any]:
-        to = (Audience.session() if msg.to.session else
-              Audience.group(msg.to.group) if msg.to.group else Audience.user(msg.to.user or ""))
-        event = await self.classroom.send_message(conn.identity, to, msg.text, msg.data, msg.id)
+        event = await self.classroom.send_message(conn.identity, target_audience(msg.to),
+                                                  msg.text, msg.data, msg.id)
         return {"type": "ack", "id": msg.id, "seq": event.seq}
 
     async def _group_set(self, conn: Connection, msg: GroupSet, via: str) -> dict[str, Any]:
@@ -183,6 +183,15 @@ class Dispatcher:
 
     async def _session_end(self, conn: Connection, msg: SessionEnd, via: str) -> None:
         await self.classroom.end_session(conn.identity)
+
+
+def target_audience(to: Target) -> Audience:
+    """The audience a validated ``to`` field names."""
+    if to.session:
+        return Audience.session()
+    if to.group:
+        return Audience.group(to.group)
+    return Audience.user(to.user or "")
 
 
 def _peer_state(conn: Connection, state: str) -> None:

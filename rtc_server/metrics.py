@@ -15,13 +15,16 @@ from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from .classroom import Classroom
+    from .content.classroom_content import ClassroomContent
     from .dispatcher import Dispatcher
 
 
 class ClassroomCollector(Collector):
-    def __init__(self, classroom: Classroom, dispatcher: Dispatcher) -> None:
+    def __init__(self, classroom: Classroom, dispatcher: Dispatcher,
+                 content: ClassroomContent) -> None:
         self._classroom = classroom
         self._dispatcher = dispatcher
+        self._content = content
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         rooms = self._classroom.rooms
@@ -40,11 +43,16 @@ class ClassroomCollector(Collector):
         for mtype, count in sorted(self._dispatcher.counts.items()):
             received.add_metric([mtype], count)
         yield received
+        stats = self._content.service.stats
+        for name, value in sorted(stats.snapshot().items()):
+            yield GaugeMetricFamily(f"classroom_content_{name}", f"Content pipeline: {name}",
+                                    value=value)
 
 
-def make_registry(classroom: Classroom, dispatcher: Dispatcher) -> CollectorRegistry:
+def make_registry(classroom: Classroom, dispatcher: Dispatcher,
+                  content: ClassroomContent) -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(ClassroomCollector(classroom, dispatcher))
+    registry.register(ClassroomCollector(classroom, dispatcher, content))
     return registry
 
 

@@ -11,6 +11,8 @@ from aiohttp import web
 from rtc_server.bus import EventBus
 from rtc_server.classroom import Classroom
 from rtc_server.config import Config
+from rtc_server.content.classroom_content import ClassroomContent
+from rtc_server.content.classroom_content import install as install_content
 from rtc_server.dispatcher import Dispatcher
 from rtc_server.ice import restrict_host_addresses
 from rtc_server.memory_bus import InProcessBus
@@ -19,7 +21,7 @@ from rtc_server.metrics import make_registry
 from rtc_server.store import SessionStore
 
 from . import http_api, websocket
-from .keys import CLASSROOM, CONFIG, DISPATCHER, REGISTRY
+from .keys import CLASSROOM, CONFIG, CONTENT, DISPATCHER, REGISTRY
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +53,16 @@ def create_app(config: Config) -> web.Application:
         bus, store = await make_state(config)
         classroom = Classroom(config, bus, store)
         dispatcher = Dispatcher(classroom)
+        content = ClassroomContent(classroom, config)
+        install_content(dispatcher, content)
         app[CLASSROOM] = classroom
         app[DISPATCHER] = dispatcher
-        app[REGISTRY] = make_registry(classroom, dispatcher)
+        app[CONTENT] = content
+        app[REGISTRY] = make_registry(classroom, dispatcher, content)
         yield
-        # Shutdown order: stop accepting (aiohttp did), close each peer, then storage.
+        # Shutdown order: stop accepting (aiohttp did), stop generations (the class gets
+        # content.stopped), close each peer, then storage.
+        await content.close()
         await classroom.close()
         await bus.close()
         await store.close()

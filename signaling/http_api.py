@@ -11,7 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rtc_server.classroom import Classroom, require_staff
-from rtc_server.events import Audience
+from rtc_server.dispatcher import target_audience
 from rtc_server.exceptions import ClassroomError, PermissionDenied
 from rtc_server.metrics import render
 
@@ -251,8 +251,7 @@ async def post_event(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
     who = _acting_in(_principal(request), session_id, staff=True, action="broadcast")
     body = await read_body(request, EventPost)
-    to = (Audience.session() if body.to.session else
-          Audience.group(body.to.group) if body.to.group else Audience.user(body.to.user or ""))
+    to = target_audience(body.to)
     classroom: Classroom = request.app[CLASSROOM]
     await classroom.active_session(session_id)
     event = await classroom.send_message(who, to, body.text, body.data, None)

@@ -15,6 +15,7 @@ from signaling.app import create_app
 from signaling.client import ClassroomClient
 from signaling.keys import CLASSROOM
 from signaling.tokens import mint_token
+from tests.conftest_content import content_redis, fake_openai  # noqa: F401 - fixtures
 
 SECRET = "test-secret-0123456789abcdef-0123456789"
 LOOPBACK = ("127.0.0.1",)
