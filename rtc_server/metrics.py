@@ -17,14 +17,16 @@ if TYPE_CHECKING:
     from .classroom import Classroom
     from .content.classroom_content import ClassroomContent
     from .dispatcher import Dispatcher
+    from .load_monitor import LoadMonitor
 
 
 class ClassroomCollector(Collector):
     def __init__(self, classroom: Classroom, dispatcher: Dispatcher,
-                 content: ClassroomContent) -> None:
+                 content: ClassroomContent, load: LoadMonitor) -> None:
         self._classroom = classroom
         self._dispatcher = dispatcher
         self._content = content
+        self._load = load
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         rooms = self._classroom.rooms
@@ -43,6 +45,13 @@ class ClassroomCollector(Collector):
         for mtype, count in sorted(self._dispatcher.counts.items()):
             received.add_metric([mtype], count)
         yield received
+        status = self._load.status()
+        for name in ("step", "load", "cpu_fraction", "loop_lag_ms"):
+            yield GaugeMetricFamily(f"classroom_load_{name}", f"Load shedding: {name}",
+                                    value=float(status[name]))
+        for name in ("visuals_allowed", "expensive_ai_allowed"):
+            yield GaugeMetricFamily(f"classroom_load_{name}", f"Load shedding: {name} (0/1)",
+                                    value=float(status[name]))
         stats = self._content.service.stats
         for name, value in sorted(stats.snapshot().items()):
             yield GaugeMetricFamily(f"classroom_content_{name}", f"Content pipeline: {name}",
@@ -50,9 +59,9 @@ class ClassroomCollector(Collector):
 
 
 def make_registry(classroom: Classroom, dispatcher: Dispatcher,
-                  content: ClassroomContent) -> CollectorRegistry:
+                  content: ClassroomContent, load: LoadMonitor) -> CollectorRegistry:
     registry = CollectorRegistry()
-    registry.register(ClassroomCollector(classroom, dispatcher, content))
+    registry.register(ClassroomCollector(classroom, dispatcher, content, load))
     return registry
 
 

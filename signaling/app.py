@@ -15,13 +15,14 @@ from rtc_server.content.classroom_content import ClassroomContent
 from rtc_server.content.classroom_content import install as install_content
 from rtc_server.dispatcher import Dispatcher
 from rtc_server.ice import restrict_host_addresses
+from rtc_server.load_monitor import LoadMonitor
 from rtc_server.memory_bus import InProcessBus
 from rtc_server.memory_store import MemoryStore
 from rtc_server.metrics import make_registry
 from rtc_server.store import SessionStore
 
 from . import http_api, websocket
-from .keys import CLASSROOM, CONFIG, CONTENT, DISPATCHER, REGISTRY
+from .keys import CLASSROOM, CONFIG, CONTENT, DISPATCHER, LOAD, REGISTRY
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +59,12 @@ def create_app(config: Config) -> web.Application:
         app[CLASSROOM] = classroom
         app[DISPATCHER] = dispatcher
         app[CONTENT] = content
-        app[REGISTRY] = make_registry(classroom, dispatcher, content)
+        load = LoadMonitor(classroom, content)
+        app[LOAD] = load
+        app[REGISTRY] = make_registry(classroom, dispatcher, content, load)
+        load.start()
         yield
+        await load.stop()
         # Shutdown order: stop accepting (aiohttp did), stop generations (the class gets
         # content.stopped), close each peer, then storage.
         await content.close()

@@ -9,9 +9,11 @@ from rtc_server.classroom import Classroom
 from rtc_server.config import Config
 from rtc_server.content.classroom_content import ClassroomContent
 from rtc_server.dispatcher import Dispatcher
+from rtc_server.load_monitor import LoadMonitor
 
 CONFIG = web.AppKey("config", Config)
 CLASSROOM = web.AppKey("classroom", Classroom)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 CONTENT = web.AppKey("content", ClassroomContent)
+LOAD = web.AppKey("load", LoadMonitor)

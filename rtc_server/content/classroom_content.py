@@ -91,7 +91,9 @@ class ClassroomContent:
         )
         self._supplements: dict[str, SupplementPolicy] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.visuals_allowed = True  # load shedding switches visual generation off
+        # Load shedding (rtc_server.load_monitor) switches these off under heavy load.
+        self.visuals_allowed = True
+        self.expensive_ai_allowed = True
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -144,6 +146,9 @@ class ClassroomContent:
                                                          context=context), "visual")
                 return {"type": "content.accepted", "kind": kind}
             if kind == "personalized":
+                if not self.expensive_ai_allowed:
+                    raise InvalidRequest("personalised generation is paused: the server is "
+                                         "under heavy load")
                 parse_content_request(request, max_prompt_chars=self.service.max_prompt_chars)
                 groups_ready: asyncio.Future[list[ProfileGroup]] = (
                     asyncio.get_running_loop().create_future())
@@ -210,6 +215,8 @@ class ClassroomContent:
         class_size = len({c.user_id for c in room.connections.values()
                           if c.role == "student"}) if room else 0
         record = await self.classroom.get_session(session_id)
+        if not self.expensive_ai_allowed:
+            return {"type": "ack", "supplement": False, "paused": "server under heavy load"}
         supplement = self._policy(session_id).decide(
             now_ms, class_size=max(class_size, 1), topic=record.current_topic or None)
         if supplement is None:

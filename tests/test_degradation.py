@@ -1,0 +1,67 @@
+"""Load shedding: a synthetic load signal drives the server through the steps and back."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from signaling.client import ClientError
+from signaling.keys import LOAD
+from tests.conftest import Harness
+
+
+async def test_synthetic_load_switches_features_off_and_on_in_order(server: Harness):
+    teacher = await server.client("teacher", "teacher")
+    monitor = server.app[LOAD]
+    caps: list[str] = []
+    monitor.on_max_level.append(lambda level: caps.append(level.name))
+    t = 0.0
+
+    async def hold(load: float, seconds: float) -> list:
+        nonlocal t
+        changes = []
+        for _ in range(int(seconds * 2)):
+            t += 500
+            changes += await monitor.feed(t, load)
+        return changes
+
+    visual = {"type": "content.request", "request": {"kind": "visual",
+                                                     "description": "the water cycle"}}
+    personal = {"type": "content.request", "request": {
+        "kind": "personalized", "prompt": "Plants", "students": [{"user_id": "x"}]}}
+
+    # Step 1 (> 0.7): streaming capped, visuals still allowed.
+    changes = await hold(0.75, 2)
+    assert [c.feature for c in changes] == ["streaming_quality"]
+    assert caps == ["medium"]
+    assert (await teacher.request(visual))["type"] == "content.accepted"
+    # Step 2 (> 0.8): visuals limited.
+    changes = await hold(0.85, 2)
+    assert [c.feature for c in changes] == ["visuals"]
+    with pytest.raises(ClientError, match="visual generation is paused"):
+        await teacher.request(visual)
+    # Step 3 (> 0.9): expensive AI off, streams at low.
+    changes = await hold(0.95, 2)
+    assert {c.feature for c in changes} == {"expensive_ai", "streaming_quality"}
+    assert caps[-1] == "low"
+    with pytest.raises(ClientError, match="personalised generation is paused"):
+        await teacher.request(personal)
+    # The teacher saw each step.
+    steps = []
+    while len(steps) < 3:
+        event = await teacher.next_event("server.load")
+        steps.append(event["payload"]["step"])
+    assert steps == [1, 2, 3]
+    async with aiohttp.ClientSession() as http, http.get(f"{server.url}/metrics") as resp:
+        text = await resp.text()
+    assert "classroom_load_step 3.0" in text
+    # Recovery with hysteresis: a load just under a threshold does not recover...
+    assert await hold(0.85, 10) == []
+    # ...below threshold minus the margin, one step at a time, features back in reverse order.
+    back = await hold(0.1, 20)
+    assert [(c.feature, c.step) for c in back] == [
+        ("streaming_quality", 2), ("expensive_ai", 2), ("visuals", 1), ("streaming_quality", 0)]
+    assert monitor.shedder.state.step == 0
+    assert caps[-2:] == ["medium", "high"]
+    assert caps[-1] == "high"
+    assert (await teacher.request(personal))["type"] == "content.accepted"
