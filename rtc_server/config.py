@@ -95,6 +95,10 @@ class Config:
     redis_url: str | None = field(
         default=None, metadata={"help": "Redis URL for shared state and fan-out (none = in memory)"}
     )
+    redis_key_prefix: str = field(
+        default="crtc:", metadata={"help": "prefix of every Redis key (several deployments "
+                                   "can share one Redis)"}
+    )
     event_log_max: int = field(
         default=10_000, metadata={"help": "events kept per session for replay"}
     )

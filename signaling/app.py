@@ -5,16 +5,21 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from rtc_server.bus import EventBus
 from rtc_server.classroom import Classroom
 from rtc_server.config import Config
+from rtc_server.content import LOCAL_PROVIDER_NAME
 from rtc_server.content.classroom_content import ClassroomContent
 from rtc_server.content.classroom_content import install as install_content
 from rtc_server.dispatcher import Dispatcher
 from rtc_server.ice import restrict_host_addresses
+from rtc_server.interactions import install as install_interactions
+from rtc_server.interactions.evaluator import TextProviderEvaluator
+from rtc_server.interactions.hints import TextProviderHintProvider
 from rtc_server.load_monitor import LoadMonitor
 from rtc_server.memory_bus import InProcessBus
 from rtc_server.memory_store import MemoryStore
@@ -22,7 +27,7 @@ from rtc_server.metrics import make_registry
 from rtc_server.store import SessionStore
 
 from . import http_api, websocket
-from .keys import CLASSROOM, CONFIG, CONTENT, DISPATCHER, LOAD, REGISTRY
+from .keys import CLASSROOM, CONFIG, CONTENT, DISPATCHER, INTERACTIONS, LOAD, REGISTRY
 
 logger = logging.getLogger(__name__)
 
@@ -35,12 +40,23 @@ async def make_state(config: Config) -> tuple[EventBus, SessionStore]:
         from rtc_server.redis_bus import RedisBus
         from rtc_server.redis_store import RedisStore
 
-        bus: EventBus = RedisBus(config.redis_url, max_events=config.event_log_max)
-        store: SessionStore = RedisStore(config.redis_url)
+        prefix = config.redis_key_prefix
+        bus: EventBus = RedisBus(config.redis_url, max_events=config.event_log_max,
+                                 key_prefix=prefix)
+        store: SessionStore = RedisStore(config.redis_url, key_prefix=prefix)
     else:
         bus, store = InProcessBus(max_events=config.event_log_max), MemoryStore()
     await bus.start()
     return bus, store
+
+
+def ai_helpers(content: ClassroomContent) -> dict[str, Any]:
+    """Model-backed evaluator and hints when a model is configured; local ones otherwise."""
+    provider = content.service.text_provider
+    if provider.name == LOCAL_PROVIDER_NAME:
+        return {}
+    return {"evaluator": TextProviderEvaluator(provider),
+            "hint_provider": TextProviderHintProvider(provider)}
 
 
 def create_app(config: Config) -> web.Application:
@@ -56,6 +72,15 @@ def create_app(config: Config) -> web.Application:
         dispatcher = Dispatcher(classroom)
         content = ClassroomContent(classroom, config)
         install_content(dispatcher, content)
+        interactions = install_interactions(
+            dispatcher, classroom, redis_url=config.redis_url,
+            key_prefix=config.redis_key_prefix,
+            # "AI when available": a configured model evaluates free text and writes hints.
+            **ai_helpers(content),
+        )
+        interactions.on_evaluated.append(content.answer_evaluated)
+        classroom.snapshot_providers["interactions"] = interactions.snapshot
+        app[INTERACTIONS] = interactions
         app[CLASSROOM] = classroom
         app[DISPATCHER] = dispatcher
         app[CONTENT] = content
@@ -65,6 +90,7 @@ def create_app(config: Config) -> web.Application:
         load.start()
         yield
         await load.stop()
+        await interactions.close()
         # Shutdown order: stop accepting (aiohttp did), stop generations (the class gets
         # content.stopped), close each peer, then storage.
         await content.close()

@@ -9,6 +9,7 @@ from rtc_server.classroom import Classroom
 from rtc_server.config import Config
 from rtc_server.content.classroom_content import ClassroomContent
 from rtc_server.dispatcher import Dispatcher
+from rtc_server.interactions import Interactions
 from rtc_server.load_monitor import LoadMonitor
 
 CONFIG = web.AppKey("config", Config)
@@ -17,3 +18,4 @@ DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 CONTENT = web.AppKey("content", ClassroomContent)
 LOAD = web.AppKey("load", LoadMonitor)
+INTERACTIONS = web.AppKey("interactions", Interactions)

@@ -81,6 +81,7 @@ class ClassroomContent:
         if text_provider is None or image_provider is None:
             text_provider, image_provider = make_providers(config)
         cache = ContentCache.build(redis=self._redis, redis_ttl_s=config.content_cache_ttl_s,
+                                   redis_prefix=f"{config.redis_key_prefix}content:",
                                    directory=config.content_cache_dir)
         self.service = ContentService(
             text_provider, image_provider, cache, self._publish,
@@ -195,8 +196,8 @@ class ClassroomContent:
                                                            "name": who.name, "detail": detail})
         return await self._maybe_supplement(who.session_id, now_ms)
 
-    async def wrong_answer(self, session_id: str, user_id: str, correct: bool,
-                           detail: str = "") -> None:
+    async def answer_evaluated(self, session_id: str, user_id: str, correct: bool,
+                               detail: str = "") -> None:
         """Called by the interactions feature for each evaluated answer."""
         now_ms = time.monotonic() * 1000
         self._policy(session_id).record_answer(user_id, correct, now_ms, detail)

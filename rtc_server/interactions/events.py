@@ -1,0 +1,92 @@
+"""Stream event types of live interactions, and the payloads that need building.
+
+==================== ============== ==================================================
+type                 audience       payload
+==================== ============== ==================================================
+question.opened      session        ``question`` (without ``correct``)
+question.closed      session        ``question_id, reason ("time"|"teacher"), by, closed_at_ms``
+question.summary     group teacher  ``question_id, answers, by_choice, correct, incorrect,
+                                    evaluated, mean_score``
+answer.received      group teacher  ``answer_id, question_id, user, name, choice, text,
+                                    submitted_at_ms``
+answer.evaluated     group teacher  ``answer_id, question_id, user_id, name, correct, score,
+                                    feedback, suggested_feedback, evaluator, details``
+hints.ready          group teacher  ``question_id, hints`` (least to most revealing)
+hint                 user           ``question_id, text, level, from {user, name}``
+help.queue           group teacher  ``queue`` (whole queue, oldest first), ``change``
+                                    (``{"added": request}`` or ``{"resolved": id, "by"}``)
+help.resolved        user           ``help_id, by {user, name}``
+poll.opened          session        ``poll, tally``
+poll.tally           teacher, or    ``poll_id, counts, total, options, final``
+                     session when
+                     show_results
+poll.closed          session        ``poll_id, closed_at_ms, by, tally`` (tally only when
+                                    show_results; the teacher then gets a final poll.tally)
+board.op             session        ``board_seq, op, by, client_id, ts_ms``
+board.permit         session        ``students, by``
+==================== ============== ==================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .questions import Answer
+from .store import BoardEntry
+
+__all__ = [
+    "ANSWER_EVALUATED",
+    "ANSWER_RECEIVED",
+    "BOARD_OP",
+    "BOARD_PERMIT",
+    "EVENT_TYPES",
+    "HELP_QUEUE",
+    "HELP_REQUESTED",
+    "HELP_RESOLVED",
+    "HINT",
+    "HINTS_READY",
+    "POLL_CLOSED",
+    "POLL_OPENED",
+    "POLL_TALLY",
+    "POLL_VOTE",
+    "QUESTION_CLOSED",
+    "QUESTION_OPENED",
+    "QUESTION_SUMMARY",
+    "answer_payload",
+    "board_payload",
+]
+
+QUESTION_OPENED = "question.opened"
+QUESTION_CLOSED = "question.closed"
+QUESTION_SUMMARY = "question.summary"
+ANSWER_RECEIVED = "answer.received"
+ANSWER_EVALUATED = "answer.evaluated"
+HINTS_READY = "hints.ready"
+HINT = "hint"
+HELP_QUEUE = "help.queue"
+HELP_RESOLVED = "help.resolved"
+POLL_OPENED = "poll.opened"
+POLL_TALLY = "poll.tally"
+POLL_CLOSED = "poll.closed"
+BOARD_OP = "board.op"
+BOARD_PERMIT = "board.permit"
+# History-only kinds (not events).
+HELP_REQUESTED = "help.requested"
+POLL_VOTE = "poll.vote"
+
+EVENT_TYPES = frozenset({
+    QUESTION_OPENED, QUESTION_CLOSED, QUESTION_SUMMARY, ANSWER_RECEIVED, ANSWER_EVALUATED,
+    HINTS_READY, HINT, HELP_QUEUE, HELP_RESOLVED, POLL_OPENED, POLL_TALLY, POLL_CLOSED,
+    BOARD_OP, BOARD_PERMIT,
+})
+
+
+def answer_payload(answer: Answer) -> dict[str, Any]:
+    return {"answer_id": answer.id, "question_id": answer.question_id, "user": answer.user_id,
+            "name": answer.name, "choice": answer.choice, "text": answer.text,
+            "submitted_at_ms": answer.submitted_at_ms}
+
+
+def board_payload(entry: BoardEntry) -> dict[str, Any]:
+    return {"board_seq": entry.seq, "op": entry.op, "by": entry.by,
+            "client_id": entry.client_id, "ts_ms": entry.ts_ms}

@@ -1,0 +1,54 @@
+"""The interaction snapshot a (re)joining client draws from, filtered by role.
+
+For the lead's reconnect path when the event log no longer reaches back, and
+for the ``interactions.sync`` message::
+
+    questions    open questions (``correct`` only for staff)
+    polls        open polls: {poll, tally (staff, or when show_results), my_vote (students)}
+    board        {seq, items, students_allowed}
+    help_queue   staff: the whole queue, oldest first
+    my_answers   students: their answers (answer.received payloads)
+    my_help      students: their open help request, or null
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from signaling.tokens import Identity
+
+from .events import answer_payload
+from .help import queue_json
+from .polls import tally
+from .store import InteractionStore
+
+__all__ = ["build_snapshot"]
+
+
+async def build_snapshot(
+    store: InteractionStore, who: Identity, board: dict[str, Any]
+) -> dict[str, Any]:
+    sid, staff = who.session_id, who.is_staff
+    polls = []
+    for poll in await store.polls(sid):
+        if not poll.is_open:
+            continue
+        votes = await store.votes(sid, poll.id)
+        entry: dict[str, Any] = {"poll": poll.to_json()}
+        if staff or poll.show_results:
+            entry["tally"] = tally(poll, votes)
+        if who.role == "student":
+            entry["my_vote"] = votes.get(who.user_id)
+        polls.append(entry)
+    help_queue = queue_json(await store.help_queue(sid))
+    out: dict[str, Any] = {
+        "questions": [q.to_json(full=staff) for q in await store.questions(sid) if q.is_open],
+        "polls": polls,
+        "board": board,
+    }
+    if staff:
+        out["help_queue"] = help_queue
+    else:
+        out["my_answers"] = [answer_payload(a) for a in await store.answers_of(sid, who.user_id)]
+        out["my_help"] = next((h for h in help_queue if h["user_id"] == who.user_id), None)
+    return out
