@@ -207,6 +207,9 @@ class Classroom:
         if resume_after is not None:
             resume_after = min(resume_after, last_seq)
             events, complete = await self._backlog(conn, room, resume_after, personal=False)
+            logger.debug("%r resumes after %d: %d logged events up to %d, %s", conn,
+                         resume_after, len(events), last_seq,
+                         "complete" if complete else "log too short")
             if complete:
                 conn.send_backlog(events)
                 return resume_after, {"resumed": {"after_seq": resume_after,

@@ -196,9 +196,14 @@ class Connection:
         self._holding = True
 
     def release(self) -> None:
-        """Queue the live events kept aside, after the backlog, dropping any it covered."""
+        """Queue what was kept aside (backlog and live events) in seq order, once each.
+
+        Live events can arrive while the backlog is read (the Redis bus delivers them from
+        its own task), so the two interleave here and are sorted before queueing.
+        """
         self._holding = False
         held, self._held = self._held, []
+        held.sort(key=lambda event: event.seq)
         for event in held:
             self.enqueue(event)
 

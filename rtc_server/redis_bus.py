@@ -10,8 +10,8 @@ Keys per session (the ``{session}`` hash tag keeps them in one cluster slot)::
 out are one step for every process: the script INCRs the counter, builds the
 envelope around the payload (serialised once, in Python) with only the seq
 inserted, XADDs it with the explicit id ``<seq>-0`` (ids grow because seqs
-do) and ``MAXLEN ~ max_events``, PUBLISHes it and refreshes the 24 h expiry
-of both keys. Since scripts run one at a time, PUBLISH order is seq order.
+do) and an exact ``MAXLEN max_events`` (the log keeps what the docs say),
+PUBLISHes it and refreshes the 24 h expiry of both keys. Since scripts run one at a time, PUBLISH order is seq order.
 
 The explicit stream ids make ``read_after`` one exact ``XRANGE (<seq>-0 +``.
 
@@ -69,7 +69,7 @@ end
 local seq = redis.call('INCR', KEYS[1])
 local s = string.format('%d', seq)
 local wire = ARGV[4] .. s .. ARGV[5]
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], s .. '-0',
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], s .. '-0',
   'seq', s, 'ts', ARGV[6], 'type', ARGV[7], 'kind', ARGV[8], 'name', ARGV[9], 'wire', wire)
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
