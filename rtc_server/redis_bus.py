@@ -11,7 +11,8 @@ out are one step for every process: the script INCRs the counter, builds the
 envelope around the payload (serialised once, in Python) with only the seq
 inserted, XADDs it with the explicit id ``<seq>-0`` (ids grow because seqs
 do) and an exact ``MAXLEN max_events`` (the log keeps what the docs say),
-PUBLISHes it and refreshes the 24 h expiry of both keys. Since scripts run one at a time, PUBLISH order is seq order.
+PUBLISHes it and refreshes the 24 h expiry of both keys. Since scripts run
+one at a time, PUBLISH order is seq order.
 
 The explicit stream ids make ``read_after`` one exact ``XRANGE (<seq>-0 +``.
 

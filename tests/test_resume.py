@@ -173,7 +173,6 @@ async def test_random_disconnects_during_a_stream_lose_nothing(server: Harness):
         task.cancel()
     assert not pending, {u: sorted(set(range(total)) - set(got))[:10]
                          for u, got in received.items()}
-                         for u, got in received.items()}
     for user, got in received.items():
         assert got == list(range(total)), f"{user} got a different stream"
     answers: list[str] = []
