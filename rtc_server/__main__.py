@@ -23,6 +23,24 @@ def _links(config: Config, session: str) -> str:
     )
 
 
+async def publish_synthetic(app: web.Application, session_id: str, spec: str) -> None:
+    """Publish the synthetic test pattern and tone into a class, as its teacher's camera."""
+    from signaling.keys import MEDIA
+
+    from .media import SyntheticAudioTrack, SyntheticVideoTrack
+
+    try:
+        size, _, fps = spec.partition("@")
+        width, height = (int(v) for v in size.lower().split("x"))
+        rate = float(fps or 30)
+    except ValueError as exc:
+        raise SystemExit(f"--synthetic-source must look like 1280x720@30, not {spec!r}") from exc
+    media = app[MEDIA].session(session_id)
+    await media.publish(SyntheticVideoTrack(width, height, rate), origin="synthetic",
+                        role="camera")
+    await media.publish(SyntheticAudioTrack(), origin="synthetic", role="microphone")
+
+
 async def serve(config: Config, *, demo_session: str | None = None) -> None:
     from signaling.app import create_app
     from signaling.keys import CLASSROOM
@@ -39,6 +57,8 @@ async def serve(config: Config, *, demo_session: str | None = None) -> None:
             await classroom.create_session(session_id=demo_session, teacher_id="teacher",
                                            subject="Science", grade_level="7",
                                            current_topic="Photosynthesis")
+        if config.synthetic_source:
+            await publish_synthetic(app, demo_session, config.synthetic_source)
         print(_links(config, demo_session), flush=True)
     else:
         print(f"classroom-rtc is running on {config.base_url}", flush=True)

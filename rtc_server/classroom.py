@@ -37,6 +37,8 @@ class Classroom:
         self._room_locks: dict[str, asyncio.Lock] = {}
         # Features add what a reconnecting client needs when the log is too short.
         self.snapshot_providers: dict[str, Callable[[Identity], Awaitable[dict[str, Any]]]] = {}
+        # Features that keep per-connection state (media) forget it here.
+        self.on_leave: list[Callable[[Connection], Awaitable[None]]] = []
 
     # -- sessions ------------------------------------------------------------------------------
 
@@ -260,6 +262,11 @@ class Classroom:
         if room is None or conn.id not in room.connections:
             return
         room.remove(conn)
+        for callback in self.on_leave:
+            try:
+                await callback(conn)
+            except Exception:
+                logger.exception("%r leave hook failed", conn)
         position = conn.stream_position(room.last_seq)
         who = conn.identity
         try:

@@ -163,6 +163,20 @@ class Config:
     content_cache_ttl_s: int = field(
         default=3600, metadata={"help": "lifetime of cached content in Redis"}
     )
+    # Media
+    media_initial_rung: str = field(
+        default="medium", metadata={"help": "rung a new viewer starts on: high, medium or low"}
+    )
+    synthetic_source: str = field(
+        default="",
+        metadata={"help": "publish a synthetic test pattern and tone into the dev demo class, "
+                  "e.g. 1280x720@30 (for demos without a camera)"},
+    )
+    load_shedding: bool = field(
+        default=True,
+        metadata={"help": "measure CPU and event-loop lag and shed load in steps (cap video, "
+                  "pause visuals, pause expensive AI)"},
+    )
     # Runtime
     uvloop: bool = field(default=True, metadata={"help": "run on uvloop"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})

@@ -38,7 +38,7 @@ from .classroom import Classroom
 from .connection import Connection
 from .events import Audience, encode_reply, error_reply, now_ms
 from .exceptions import ClassroomError, InvalidRequest
-from .peer import Peer
+from .peer import Peer, PeerListener
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class Dispatcher:
         self.classroom = classroom
         self.config = classroom.config
         self.counts: dict[str, int] = {}
+        self.peer_listeners: list[PeerListener] = []
         self.registry = MessageRegistry(())
         self._handlers: dict[type, Handler] = {}
         self.add(Offer, self._offer)
@@ -123,7 +124,8 @@ class Dispatcher:
     def _peer(self, conn: Connection) -> Peer:
         if conn.peer is None:
             peer = Peer(conn.id, self.config, on_datachannel=conn.on_datachannel,
-                        on_state=lambda state: _peer_state(conn, state))
+                        on_state=lambda state: _peer_state(conn, state), owner=conn,
+                        listeners=self.peer_listeners)
             conn.attach_peer(peer)
             return peer
         return conn.peer

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
-from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from .config import Config
@@ -18,7 +19,17 @@ EVENTS_LABEL = "events"  # reliable, ordered: the event stream and client messag
 EPHEMERAL_LABEL = "ephemeral"  # unordered, no retransmits: pings, cursors
 
 
-def check_offer_sdp(sdp: str) -> None:
+class PeerListener(Protocol):
+    """What features (media) hook into a client's peer connection."""
+
+    def before_answer(self, peer: Peer, offer: SessionDescription, first: bool) -> None:
+        """Called with the parsed offer before it is applied (add tracks to send here)."""
+
+    def on_track(self, peer: Peer, track: MediaStreamTrack) -> None:
+        """A track the client sends."""
+
+
+def check_offer_sdp(sdp: str) -> SessionDescription:
     """Refuse SDP that aiortc would accept but that cannot set up a connection."""
     if not sdp.startswith("v=0"):
         raise InvalidRequest("invalid SDP offer: it must start with 'v=0'")
@@ -34,6 +45,7 @@ def check_offer_sdp(sdp: str) -> None:
             raise InvalidRequest(
                 f"invalid SDP offer: m={media.kind} lacks ICE credentials or a DTLS fingerprint"
             )
+    return parsed
 
 
 class Peer:
@@ -46,11 +58,21 @@ class Peer:
         *,
         on_datachannel: Callable[[RTCDataChannel], None],
         on_state: Callable[[str], None],
+        owner: Any = None,
+        listeners: Sequence[PeerListener] = (),
     ) -> None:
         self.name = name
+        self.owner = owner  # the Connection this peer belongs to
         self._config = config
+        self._listeners = tuple(listeners)
+        self._answered = False
         self.pc = RTCPeerConnection(configuration=rtc_configuration(config.ice_servers))
         self.pc.on("datachannel", on_datachannel)
+
+        @self.pc.on("track")
+        def _track(track: MediaStreamTrack) -> None:
+            for listener in self._listeners:
+                listener.on_track(self, track)
 
         @self.pc.on("connectionstatechange")
         def _state() -> None:
@@ -65,13 +87,16 @@ class Peer:
             raise InvalidRequest(
                 f"cannot take an offer in signaling state {self.pc.signalingState!r}"
             )
-        check_offer_sdp(sdp)
+        parsed = check_offer_sdp(sdp)
+        for listener in self._listeners:
+            listener.before_answer(self, parsed, not self._answered)
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         except Exception as exc:  # aiortc raises ValueError/KeyError/... on bad SDP
             raise InvalidRequest(f"invalid SDP offer: {exc or type(exc).__name__}") from exc
         answer = await self.pc.createAnswer()
         await self.pc.setLocalDescription(answer)
+        self._answered = True
         return advertise_address(self.pc.localDescription.sdp, self._config.ice_advertise_address)
 
     async def accept_answer(self, sdp: str) -> None:

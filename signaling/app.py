@@ -21,13 +21,15 @@ from rtc_server.interactions import install as install_interactions
 from rtc_server.interactions.evaluator import TextProviderEvaluator
 from rtc_server.interactions.hints import TextProviderHintProvider
 from rtc_server.load_monitor import LoadMonitor
+from rtc_server.media.handlers import install as install_media
+from rtc_server.media.hub import MediaHub
 from rtc_server.memory_bus import InProcessBus
 from rtc_server.memory_store import MemoryStore
 from rtc_server.metrics import make_registry
 from rtc_server.store import SessionStore
 
-from . import http_api, websocket
-from .keys import CLASSROOM, CONFIG, CONTENT, DISPATCHER, INTERACTIONS, LOAD, REGISTRY
+from . import http_api, media_api, websocket
+from .keys import CLASSROOM, CONFIG, CONTENT, DISPATCHER, INTERACTIONS, LOAD, MEDIA, REGISTRY
 
 logger = logging.getLogger(__name__)
 
@@ -79,15 +81,22 @@ def create_app(config: Config) -> web.Application:
             **ai_helpers(content),
         )
         interactions.on_evaluated.append(content.answer_evaluated)
+        media = MediaHub(classroom, initial_rung=config.media_initial_rung)
+        dispatcher.peer_listeners.append(media)
+        classroom.on_leave.append(media.connection_left)
+        install_media(dispatcher, media)
+        app[MEDIA] = media
         classroom.snapshot_providers["interactions"] = interactions.snapshot
         app[INTERACTIONS] = interactions
         app[CLASSROOM] = classroom
         app[DISPATCHER] = dispatcher
         app[CONTENT] = content
         load = LoadMonitor(classroom, content)
+        load.on_max_level.append(media.apply_server_cap)
         app[LOAD] = load
         app[REGISTRY] = make_registry(classroom, dispatcher, content, load)
-        load.start()
+        if config.load_shedding:
+            load.start()
         yield
         await load.stop()
         await interactions.close()
@@ -95,12 +104,14 @@ def create_app(config: Config) -> web.Application:
         # content.stopped), close each peer, then storage.
         await content.close()
         await classroom.close()
+        await media.close()
         await bus.close()
         await store.close()
 
     app.cleanup_ctx.append(lifecycle)
     app.add_routes(http_api.routes)
     app.add_routes(websocket.routes)
+    app.add_routes(media_api.routes)
     web_root = Path(config.web_root) if config.web_root else WEB_ROOT
 
     async def index(request: web.Request) -> web.StreamResponse:

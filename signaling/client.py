@@ -26,10 +26,11 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal
 
 import aiohttp
-from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 
 from rtc_server.config import IceServer
 from rtc_server.ice import restrict_host_addresses, rtc_configuration
+from rtc_server.media.counting import CountingReceiver, add_counting_transceiver
 
 logger = logging.getLogger(__name__)
 
@@ -74,12 +75,19 @@ class ClassroomClient:
         ice_host_addresses: Sequence[str] | None = None,
         ice_servers: Sequence[IceServer] = (),
         media: bool = False,
+        decode_media: bool = False,
+        publish: Sequence[MediaStreamTrack] = (),
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.transport = transport
         self.webrtc = webrtc
         self.media = media
+        self.decode_media = decode_media
+        self.publish_tracks = list(publish)
+        # media=True without decoding: frames and bytes are counted (cheap, for bots).
+        self.counters: dict[str, CountingReceiver] = {}
+        self.remote_tracks: dict[str, MediaStreamTrack] = {}
         self._ice_servers = tuple(ice_servers)
         if ice_host_addresses is not None:
             restrict_host_addresses(ice_host_addresses)
@@ -207,9 +215,21 @@ class ClassroomClient:
         self.events_channel.on("open", self._dc_open.set)
         self.events_channel.on("message", lambda data: self._on_frame(data, "datachannel"))
         self.ephemeral_channel.on("message", lambda data: self._on_frame(data, "ephemeral"))
+        self.counters = {}
         if self.media:
-            self.pc.addTransceiver("video", direction="recvonly")
-            self.pc.addTransceiver("audio", direction="recvonly")
+            for kind in ("video", "audio"):
+                if self.decode_media:
+                    self.pc.addTransceiver(kind, direction="recvonly")
+                else:
+                    self.counters[kind] = add_counting_transceiver(self.pc, kind)
+            self.pc.on("track", lambda track: self.remote_tracks.__setitem__(track.kind, track))
+        for track in self.publish_tracks:
+            self.pc.addTrack(track)
+        await self.renegotiate()
+
+    async def renegotiate(self) -> None:
+        """Offer the peer connection's current tracks (after adding or removing one)."""
+        assert self.pc is not None
         await self.pc.setLocalDescription(await self.pc.createOffer())
         reply = await self.request({"type": "offer", "sdp": self.pc.localDescription.sdp})
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))

@@ -11,6 +11,7 @@ from rtc_server.content.classroom_content import ClassroomContent
 from rtc_server.dispatcher import Dispatcher
 from rtc_server.interactions import Interactions
 from rtc_server.load_monitor import LoadMonitor
+from rtc_server.media.hub import MediaHub
 
 CONFIG = web.AppKey("config", Config)
 CLASSROOM = web.AppKey("classroom", Classroom)
@@ -19,3 +20,4 @@ REGISTRY = web.AppKey("registry", CollectorRegistry)
 CONTENT = web.AppKey("content", ClassroomContent)
 LOAD = web.AppKey("load", LoadMonitor)
 INTERACTIONS = web.AppKey("interactions", Interactions)
+MEDIA = web.AppKey("media", MediaHub)

@@ -1,0 +1,51 @@
+"""Encode-once media: a quality ladder per published track.
+
+Wiring, in short::
+
+    ladder = Ladder(publisher_track, "video")        # on the publisher's "track" event
+    ladder.start()
+    track = await ladder.subscribe("medium")          # per subscriber
+    sender = add_rung_track(subscriber_pc, track)     # before createOffer/createAnswer
+    track.set_rung("low")                             # switches at the next keyframe
+    track.stop()                                      # or close the pc; last one stops the rung
+    await ladder.stop()                               # publisher gone
+
+See docs/benchmarks-media.md for the encoder settings and figures.
+"""
+
+from .counting import BurnedInSample, CountingReceiver, add_counting_transceiver
+from .encoder import AudioRungEncoder, EncodedPacket, VideoRungEncoder
+from .encoding import (
+    AUDIO_RUNGS,
+    VIDEO_RUNGS,
+    AudioRungSpec,
+    VideoRungSpec,
+    parse_vp8_keyframe_size,
+)
+from .ladder import Ladder
+from .rung import Rung
+from .rung_track import RungTrack
+from .sender import add_rung_track, route_keyframe_requests
+from .synthetic import SyntheticAudioTrack, SyntheticVideoTrack, read_burned_in
+
+__all__ = [
+    "AUDIO_RUNGS",
+    "VIDEO_RUNGS",
+    "AudioRungEncoder",
+    "AudioRungSpec",
+    "BurnedInSample",
+    "CountingReceiver",
+    "EncodedPacket",
+    "Ladder",
+    "Rung",
+    "RungTrack",
+    "SyntheticAudioTrack",
+    "SyntheticVideoTrack",
+    "VideoRungEncoder",
+    "VideoRungSpec",
+    "add_counting_transceiver",
+    "add_rung_track",
+    "parse_vp8_keyframe_size",
+    "read_burned_in",
+    "route_keyframe_requests",
+]

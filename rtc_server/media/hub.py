@@ -1,0 +1,301 @@
+"""Media in the classroom: who publishes, who watches, on which rung.
+
+One :class:`SessionMedia` per session with media in this process. The
+teacher's camera (or a screen share, a WHIP encoder, or the synthetic source)
+becomes a :class:`Ladder`; every viewer (a student whose offer asked for
+video/audio) holds one :class:`ViewerTrack` per kind, attached to the current
+ladder. A screen share, while it lasts, is what viewers see instead of the camera.
+
+A viewer's rung is the lowest of: the rung asked for (by the teacher, or the
+adaptive controller), the maximum the student pinned, and the server's
+load-shedding cap. Students who joined without media have no viewer at all.
+
+Limit: media stays in the process that holds the publisher's peer connection;
+students who want media must reach that process (route a session to one
+process, as the README explains). Events and state are shared through the bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from aiortc import MediaStreamTrack, RTCRtpSender
+from aiortc.sdp import SessionDescription
+
+from adaptive.levels import LEVELS, QualityLevel, level_by_name
+
+from ..events import GROUP_TEACHER, Audience
+from ..exceptions import InvalidRequest, PermissionDenied
+from .ladder import Ladder
+from .sender import add_rung_track
+from .viewer_track import ViewerTrack
+
+if TYPE_CHECKING:
+    from ..classroom import Classroom
+    from ..connection import Connection
+    from ..peer import Peer
+
+logger = logging.getLogger(__name__)
+
+Role = Literal["camera", "screen", "microphone"]
+RUNG_NAMES = tuple(level.name for level in LEVELS)  # low, medium, high
+
+
+def lowest(*names: str | None) -> str:
+    """The lowest of the given rung names (None ignored; "high" when none)."""
+    ranks = [level_by_name(n).rank for n in names if n is not None]
+    return LEVELS[min(ranks)].name if ranks else "high"
+
+
+@dataclass(eq=False)
+class Viewer:
+    conn_id: str
+    user_id: str
+    video: ViewerTrack | None
+    audio: ViewerTrack | None
+    wanted: str
+    pinned_max: str | None = None
+    reason: str = "initial"
+    senders: dict[str, RTCRtpSender] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Source:
+    role: Role
+    origin: str  # connection id, "whip:<id>" or "synthetic"
+    ladder: Ladder
+
+
+class SessionMedia:
+    def __init__(self, session_id: str, hub: MediaHub) -> None:
+        self.session_id = session_id
+        self.hub = hub
+        self.sources: list[Source] = []
+        self.viewers: dict[str, Viewer] = {}
+
+    # -- sources -----------------------------------------------------------------------------
+
+    def current(self, kind: str) -> Ladder | None:
+        """The ladder viewers of ``kind`` see: the newest screen share, else the camera."""
+        candidates = [s for s in self.sources if s.ladder.kind == kind and not s.ladder.ended]
+        screens = [s for s in candidates if s.role == "screen"]
+        chosen = (screens or candidates)[-1:] if candidates else []
+        return chosen[0].ladder if chosen else None
+
+    async def publish(self, track: MediaStreamTrack, *, origin: str, role: Role) -> Ladder:
+        ladder = Ladder(track, "video" if track.kind == "video" else "audio")
+        ladder.start()
+        self.sources.append(Source(role, origin, ladder))
+        track.on("ended", lambda: self.hub.spawn(self.unpublish(ladder)))
+        logger.info("SessionMedia(%s) %s publishes %s (%s)", self.session_id, origin,
+                    track.kind, role)
+        await self._reattach(ladder.kind)
+        await self._announce()
+        return ladder
+
+    async def unpublish(self, ladder: Ladder) -> None:
+        source = next((s for s in self.sources if s.ladder is ladder), None)
+        if source is None:
+            return
+        self.sources.remove(source)
+        await ladder.stop()
+        await self._reattach(ladder.kind)
+        await self._announce()
+
+    async def unpublish_origin(self, origin: str) -> None:
+        for source in [s for s in self.sources if s.origin == origin]:
+            await self.unpublish(source.ladder)
+
+    async def _reattach(self, kind: str) -> None:
+        ladder = self.current(kind)
+        for viewer in list(self.viewers.values()):
+            track = viewer.video if kind == "video" else viewer.audio
+            if track is None or track.ladder is ladder:
+                continue
+            if ladder is None:
+                track.detach()
+            else:
+                await track.attach(ladder)
+                self._apply(viewer)
+
+    async def _announce(self) -> None:
+        await self.hub.classroom.publish(self.session_id, Audience.session(), "media.state",
+                                         self.state())
+
+    def state(self) -> dict[str, Any]:
+        video, audio = self.current("video"), self.current("audio")
+        screen = any(s.role == "screen" and s.ladder is video for s in self.sources)
+        return {"video": video is not None, "audio": audio is not None, "screen_share": screen,
+                "offered": video.offered() if video else [],
+                "sources": [{"role": s.role, "origin": s.origin, "kind": s.ladder.kind}
+                            for s in self.sources]}
+
+    # -- viewers -----------------------------------------------------------------------------
+
+    def add_viewer(self, conn: Connection, peer: Peer, kinds: set[str]) -> Viewer:
+        """Give a viewer its tracks (before its offer is applied); attach them to ladders."""
+        name = f"{conn.user_id}/{conn.id}"
+        initial = self.hub.initial_rung
+        video = ViewerTrack("video", initial, name=name) if "video" in kinds else None
+        audio = ViewerTrack("audio", initial, name=name) if "audio" in kinds else None
+        viewer = Viewer(conn.id, conn.user_id, video, audio, wanted=initial)
+        for track in (video, audio):
+            if track is not None:
+                viewer.senders[track.kind] = add_rung_track(peer.pc, track)
+        self.viewers[conn.id] = viewer
+        self.hub.spawn(self._attach_new(viewer))
+        return viewer
+
+    async def _attach_new(self, viewer: Viewer) -> None:
+        for track in (viewer.video, viewer.audio):
+            ladder = self.current(track.kind) if track is not None else None
+            if track is not None and ladder is not None:
+                await track.attach(ladder)
+        self._apply(viewer)
+
+    def remove_viewer(self, conn_id: str) -> None:
+        viewer = self.viewers.pop(conn_id, None)
+        if viewer is None:
+            return
+        for track in (viewer.video, viewer.audio):
+            if track is not None:
+                track.stop()
+
+    def effective(self, viewer: Viewer) -> str:
+        return lowest(viewer.wanted, viewer.pinned_max, self.hub.server_cap)
+
+    def _apply(self, viewer: Viewer) -> str:
+        rung = self.effective(viewer)
+        for track in (viewer.video, viewer.audio):
+            if track is not None:
+                track.set_rung(rung)
+        return rung
+
+    async def set_rung(self, user_id: str, rung: str | None, *, by: str, reason: str,
+                       pinned_max: str | None | Literal[False] = False) -> list[dict[str, Any]]:
+        """Change the rung (and/or the pinned maximum) of all of a user's viewers."""
+        viewers = [v for v in self.viewers.values() if v.user_id == user_id]
+        if not viewers:
+            raise InvalidRequest(f"user {user_id!r} receives no media in this session")
+        changed = []
+        for viewer in viewers:
+            before = self.effective(viewer)
+            if rung is not None:
+                viewer.wanted = rung
+            if pinned_max is not False:
+                viewer.pinned_max = pinned_max
+            viewer.reason = reason
+            after = self._apply(viewer)
+            shown = viewer.video.rung if viewer.video is not None else after
+            changed.append({"connection": viewer.conn_id, "rung": after, "previous": before,
+                            "delivering": shown, "pinned_max": viewer.pinned_max})
+        payload = {"user": user_id, "rung": changed[0]["rung"],
+                   "previous": changed[0]["previous"], "pinned_max": viewer.pinned_max,
+                   "by": by, "reason": reason}
+        await self.hub.classroom.publish(self.session_id, Audience.user(user_id),
+                                         "media.quality", payload)
+        await self.hub.classroom.publish(self.session_id, Audience.group(GROUP_TEACHER),
+                                         "media.quality", payload)
+        return changed
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            **self.state(),
+            "ladders": [s.ladder.stats() | {"role": s.role, "origin": s.origin}
+                        for s in self.sources],
+            "viewers": [{"user": v.user_id, "connection": v.conn_id, "wanted": v.wanted,
+                         "pinned_max": v.pinned_max, "effective": self.effective(v),
+                         "reason": v.reason,
+                         "video": v.video.stats() if v.video else None,
+                         "audio": v.audio.stats() if v.audio else None}
+                        for v in self.viewers.values()],
+        }
+
+
+class MediaHub:
+    """All sessions' media in this process; the peer listener for client connections."""
+
+    def __init__(self, classroom: Classroom, *, initial_rung: str = "medium") -> None:
+        if initial_rung not in RUNG_NAMES:
+            raise ValueError(f"initial rung must be one of {RUNG_NAMES}")
+        self.classroom = classroom
+        self.initial_rung = initial_rung
+        self.server_cap: str | None = None
+        self.sessions: dict[str, SessionMedia] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def session(self, session_id: str) -> SessionMedia:
+        media = self.sessions.get(session_id)
+        if media is None:
+            media = self.sessions[session_id] = SessionMedia(session_id, self)
+        return media
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("MediaHub task failed", exc_info=task.exception())
+
+    # -- PeerListener ------------------------------------------------------------------------
+
+    def before_answer(self, peer: Peer, offer: SessionDescription, first: bool) -> None:
+        conn: Connection = peer.owner
+        if not first or conn is None:
+            return
+        receive = {m.kind for m in offer.media
+                   if m.kind in ("audio", "video") and m.direction in ("recvonly", "sendrecv")}
+        if receive and not conn.identity.is_staff:
+            self.session(conn.session_id).add_viewer(conn, peer, receive)
+
+    def on_track(self, peer: Peer, track: MediaStreamTrack) -> None:
+        conn: Connection = peer.owner
+        if conn is None or not conn.identity.is_staff:
+            logger.info("%r sent a %s track; only staff publish, ignoring it", conn, track.kind)
+            return
+        media = self.session(conn.session_id)
+        role: Role = "microphone" if track.kind == "audio" else (
+            "screen" if any(s.origin == conn.id and s.role == "camera" and not s.ladder.ended
+                            for s in media.sources) else "camera")
+        self.spawn(media.publish(track, origin=conn.id, role=role))
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def connection_left(self, conn: Connection) -> None:
+        media = self.sessions.get(conn.session_id)
+        if media is None:
+            return
+        media.remove_viewer(conn.id)
+        await media.unpublish_origin(conn.id)
+
+    def apply_server_cap(self, level: QualityLevel) -> None:
+        """Load shedding: no viewer above ``level`` (None of it when back to the top)."""
+        self.server_cap = None if level.name == "high" else level.name
+        for media in self.sessions.values():
+            for viewer in media.viewers.values():
+                media._apply(viewer)
+
+    async def set_rung(self, who_is_staff: bool, session_id: str, user_id: str, rung: str,
+                       *, by: str) -> list[dict[str, Any]]:
+        if not who_is_staff:
+            raise PermissionDenied("only a teacher or admin may set another user's quality")
+        if rung not in RUNG_NAMES:
+            raise InvalidRequest(f"rung must be one of {', '.join(RUNG_NAMES)}, not {rung!r}")
+        return await self.session(session_id).set_rung(user_id, rung, by=by,
+                                                       reason=f"set by {by}")
+
+    async def close(self) -> None:
+        for media in list(self.sessions.values()):
+            for viewer_id in list(media.viewers):
+                media.remove_viewer(viewer_id)
+            for source in list(media.sources):
+                await source.ladder.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
