@@ -3,9 +3,16 @@
 Model (a simplified send-side GCC, after draft-ietf-rmcat-gcc-02 and
 libwebrtc's ``SendSideBandwidthEstimation``):
 
-* **Delay-based bound: REMB.** The receiver's own estimate (aiortc and
-  browsers send ``goog-remb`` about once a second, and at once when it drops)
-  is taken as an upper bound while it is fresh (``REMB_STALE_MS``).
+* **Delay-based bound: REMB, when it signals congestion.** The receiver's
+  own estimate (aiortc and browsers send ``goog-remb`` about once a second,
+  and at once when it drops) is an AIMD controller of its own: it starts low
+  (aiortc: about 200 kbps) and climbs by about 8 % a second, so on a clean
+  link it trails far behind what the link carries and would pin every viewer
+  to the lowest rung. It is therefore an upper bound only while it says
+  "congestion": when it has fallen below ``REMB_DROP_FRACTION`` of its
+  recent peak (the receiver's delay detector saw over-use and cut), or is
+  below what we send while loss or delay confirm it. Otherwise it is kept
+  for reference (``remb_bps``) and the loss-based controller decides.
 * **Loss-based controller**, stepped on each receiver report:
 
   - loss above ``HIGH_LOSS_FRACTION`` (10 %): ``A = A * (1 - 0.5 * loss)``,
@@ -54,6 +61,10 @@ RTT_STALE_MS = 10_000
 GOODPUT_WINDOW_MS = 2_000
 #: Shortest span a goodput average is computed over (avoids 1-sample spikes).
 GOODPUT_MIN_SPAN_MS = 500
+
+#: A REMB this far below its peak of the last ``REMB_PEAK_WINDOW_MS`` is a congestion signal.
+REMB_DROP_FRACTION = 0.85
+REMB_PEAK_WINDOW_MS = 5_000
 
 #: Estimate before any feedback arrived (libwebrtc's default start rate).
 INITIAL_BPS = 300_000
@@ -122,6 +133,7 @@ class BandwidthEstimator:
         self._initial_bps = float(initial_bps)
         self._remb_bps: float | None = None
         self._remb_ms: float | None = None
+        self._remb_history: deque[tuple[float, float]] = deque()
         self._loss_based_bps: float | None = None
         self._report_ms: float | None = None
         self._loss: float | None = None
@@ -141,6 +153,20 @@ class BandwidthEstimator:
         """The receiver's estimate (RTCP REMB)."""
         self._remb_bps = max(0.0, float(bitrate_bps))
         self._remb_ms = now_ms
+        self._remb_history.append((now_ms, self._remb_bps))
+        while self._remb_history and self._remb_history[0][0] < now_ms - REMB_PEAK_WINDOW_MS:
+            self._remb_history.popleft()
+
+    def remb_congested(self, now_ms: float) -> bool:
+        """Does the receiver's estimate say the path is congested right now?"""
+        if self._remb_bps is None or not _fresh(self._remb_ms, now_ms, REMB_STALE_MS):
+            return False
+        peak = max(rate for _, rate in self._remb_history)
+        if self._remb_bps < REMB_DROP_FRACTION * peak:
+            return True
+        sent = self._sent_bps if _fresh(self._sent_ms, now_ms, SENT_STALE_MS) else None
+        confirmed = self._last_loss > LOW_LOSS_FRACTION
+        return sent is not None and self._remb_bps < sent and confirmed
 
     def on_sent_bitrate(self, now_ms: float, bps: float) -> None:
         """What we actually sent to this peer over the last interval."""
@@ -190,7 +216,10 @@ class BandwidthEstimator:
         confidence: Confidence
         remb = self._remb_bps if remb_fresh else None
         loss_based = self._loss_based_bps if report_fresh else None
-        if remb is not None and loss_based is not None:
+        if remb is not None and loss_based is not None and not self.remb_congested(now_ms):
+            # A clean REMB is the receiver still ramping up: not a bound (see the model).
+            available, source, confidence = loss_based, "loss", "high"
+        elif remb is not None and loss_based is not None:
             available, source = (remb, "remb") if remb <= loss_based else (loss_based, "loss")
             confidence = "high"
         elif remb is not None:

@@ -99,6 +99,11 @@ UP_TOTAL_FACTOR = 1.2
 #: Probe rate relative to the up threshold, so the estimate can exceed it.
 PROBE_OVERSHOOT = 1.05
 PROBE_CONFIRM_MS = 1_000
+#: Probing by trial (``probe_by_trial``): the rung itself is the probe, and carrying this
+#: fraction of its total cleanly confirms it (encoders undershoot their target a little).
+TRIAL_CARRY_FACTOR = 0.9
+#: Trial mode: an estimate at least this share of what is sent is limited by the sender.
+SENDER_LIMITED_FACTOR = 0.95
 PROBE_MAX_MS = 4_000
 PROBE_ABORT_LOSS_FRACTION = 0.05
 
@@ -161,7 +166,13 @@ class QualityPolicy:
         pinned_max: QualityLevel | None = None,
         server_cap: QualityLevel | None = None,
         source_max: QualityLevel | None = None,
+        probe_by_trial: bool = False,
     ) -> None:
+        """``probe_by_trial``: the caller cannot send padding and probes by delivering the
+        probed rung itself for a few seconds; it is confirmed when the link carries that
+        rung cleanly, instead of when the estimate shows the up threshold.
+        """
+        self._probe_by_trial = probe_by_trial
         self._pinned_max = pinned_max
         self._server_cap = server_cap
         self._source_max = source_max
@@ -257,10 +268,27 @@ class QualityPolicy:
     # -- down -----------------------------------------------------------
 
     def _fits(self, level: QualityLevel, estimate: Estimate) -> bool:
+        rate_ok = (estimate.available_bps >= level.total_bps * CARRY_FACTOR
+                   or self._carried_cleanly(estimate))
         return (
-            estimate.available_bps >= level.total_bps * CARRY_FACTOR
+            rate_ok
             and (estimate.rtt_ms is None or estimate.rtt_ms < level.max_rtt_ms)
             and estimate.loss_fraction < HEAVY_LOSS_FRACTION
+        )
+
+    def _carried_cleanly(self, estimate: Estimate) -> bool:
+        """Trial mode: the rung we deliver fits while the link carries it without loss.
+
+        Real encoders run below their nominal rate (a still scene, a low frame rate), so
+        an estimate anchored on what was sent can sit under the rung's nominal total with
+        nothing wrong; what says "too much" is loss, delay or a receiver that cut.
+        """
+        return (
+            self._probe_by_trial
+            and estimate.sent_bps is not None
+            and estimate.source != "remb"
+            and estimate.loss_fraction < CLEAN_LOSS_FRACTION
+            and estimate.available_bps >= estimate.sent_bps * SENDER_LIMITED_FACTOR
         )
 
     def _on_deficit(self, now_ms: float, estimate: Estimate) -> Decision | None:
@@ -359,13 +387,16 @@ class QualityPolicy:
     def _on_probe(self, now_ms: float, estimate: Estimate, cap: QualityLevel) -> Decision | None:
         level = self._probe_level
         assert level is not None  # only called while probing
-        threshold = up_threshold_bps(level)
+        threshold = (level.total_bps * TRIAL_CARRY_FACTOR if self._probe_by_trial
+                     else up_threshold_bps(level))
         rtt_ok = estimate.rtt_ms is not None and estimate.rtt_ms < level.max_rtt_ms * RTT_UP_FACTOR
-        ok = (
-            estimate.available_bps >= threshold
-            and estimate.loss_fraction < PROBE_ABORT_LOSS_FRACTION
-            and rtt_ok
+        carried = estimate.available_bps >= threshold or (
+            # Trial: the probed rung flows (more than the committed one sends) without loss.
+            self._carried_cleanly(estimate)
+            and estimate.sent_bps is not None
+            and estimate.sent_bps > self._level.total_bps
         )
+        ok = carried and estimate.loss_fraction < PROBE_ABORT_LOSS_FRACTION and rtt_ok
         if ok:
             if self._probe_ok_since_ms is None:
                 self._probe_ok_since_ms = now_ms
@@ -393,9 +424,11 @@ class QualityPolicy:
     def _commit_probe(self, now_ms: float, estimate: Estimate) -> Decision:
         level = self._probe_confirmed
         assert level is not None  # only called after a confirmed stage
+        needed = (level.total_bps * TRIAL_CARRY_FACTOR if self._probe_by_trial
+                  else up_threshold_bps(level))
         reason = (
             f"up: estimate {_mbps(self._probe_confirmed_bps)} >= "
-            f"{_mbps(up_threshold_bps(level))} for {level} held while probing"
+            f"{_mbps(needed)} for {level} held while probing"
         )
         if estimate.rtt_ms is not None:
             reason += f", RTT {estimate.rtt_ms:.0f} ms"

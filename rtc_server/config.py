@@ -167,6 +167,11 @@ class Config:
     media_initial_rung: str = field(
         default="medium", metadata={"help": "rung a new viewer starts on: high, medium or low"}
     )
+    adaptive_quality: bool = field(
+        default=True,
+        metadata={"help": "choose each viewer's rung from its measured bandwidth (RTCP, REMB, "
+                  "pings); off: rungs change only by hand"},
+    )
     synthetic_source: str = field(
         default="",
         metadata={"help": "publish a synthetic test pattern and tone into the dev demo class, "

@@ -57,6 +57,8 @@ class Dispatcher:
         self.config = classroom.config
         self.counts: dict[str, int] = {}
         self.peer_listeners: list[PeerListener] = []
+        # Round trips clients report with their pings (the adaptive controller listens).
+        self.on_ping_rtt: list[Callable[[Connection, float], None]] = []
         self.registry = MessageRegistry(())
         self._handlers: dict[type, Handler] = {}
         self.add(Offer, self._offer)
@@ -165,6 +167,9 @@ class Dispatcher:
         return {"type": "replay", "after_seq": msg.after_seq, "complete": complete}
 
     async def _ping(self, conn: Connection, msg: Ping, via: str) -> dict[str, Any]:
+        if msg.rtt_ms is not None:
+            for callback in self.on_ping_rtt:
+                callback(conn, msg.rtt_ms)
         return {"type": "pong", "t": msg.t, "server_ms": now_ms(),
                 "server_mono_ms": int(time.monotonic() * 1000)}
 

@@ -23,13 +23,24 @@ from rtc_server.interactions.hints import TextProviderHintProvider
 from rtc_server.load_monitor import LoadMonitor
 from rtc_server.media.handlers import install as install_media
 from rtc_server.media.hub import MediaHub
+from rtc_server.media.quality_control import QualityController
 from rtc_server.memory_bus import InProcessBus
 from rtc_server.memory_store import MemoryStore
 from rtc_server.metrics import make_registry
 from rtc_server.store import SessionStore
 
 from . import http_api, media_api, websocket
-from .keys import CLASSROOM, CONFIG, CONTENT, DISPATCHER, INTERACTIONS, LOAD, MEDIA, REGISTRY
+from .keys import (
+    CLASSROOM,
+    CONFIG,
+    CONTENT,
+    DISPATCHER,
+    INTERACTIONS,
+    LOAD,
+    MEDIA,
+    QUALITY,
+    REGISTRY,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +96,12 @@ def create_app(config: Config) -> web.Application:
         dispatcher.peer_listeners.append(media)
         classroom.on_leave.append(media.connection_left)
         install_media(dispatcher, media)
+        quality = QualityController(media)
+        dispatcher.on_ping_rtt.append(lambda conn, rtt: quality.on_ping_rtt(conn.id, rtt))
+        if config.adaptive_quality:
+            quality.start()
         app[MEDIA] = media
+        app[QUALITY] = quality
         classroom.snapshot_providers["interactions"] = interactions.snapshot
         app[INTERACTIONS] = interactions
         app[CLASSROOM] = classroom
@@ -99,6 +115,7 @@ def create_app(config: Config) -> web.Application:
             load.start()
         yield
         await load.stop()
+        await quality.stop()
         await interactions.close()
         # Shutdown order: stop accepting (aiohttp did), stop generations (the class gets
         # content.stopped), close each peer, then storage.

@@ -12,6 +12,7 @@ from rtc_server.dispatcher import Dispatcher
 from rtc_server.interactions import Interactions
 from rtc_server.load_monitor import LoadMonitor
 from rtc_server.media.hub import MediaHub
+from rtc_server.media.quality_control import QualityController
 
 CONFIG = web.AppKey("config", Config)
 CLASSROOM = web.AppKey("classroom", Classroom)
@@ -21,3 +22,4 @@ CONTENT = web.AppKey("content", ClassroomContent)
 LOAD = web.AppKey("load", LoadMonitor)
 INTERACTIONS = web.AppKey("interactions", Interactions)
 MEDIA = web.AppKey("media", MediaHub)
+QUALITY = web.AppKey("quality", QualityController)

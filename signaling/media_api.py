@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
@@ -15,7 +17,7 @@ routes = web.RouteTableDef()
 
 class RungBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    rung: Rung
+    rung: Rung | Literal["auto"]
 
 
 @routes.get("/api/sessions/{session_id}/media")

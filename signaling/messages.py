@@ -66,8 +66,11 @@ class Replay(ClientMessageBase):
 
 
 class Ping(ClientMessageBase):
+    """``rtt_ms``: the round trip the client measured with its previous ping, if any."""
+
     type: Literal["ping"]
     t: float | None = None
+    rtt_ms: Annotated[float, Field(ge=0, le=60_000)] | None = None
 
 
 class Target(BaseModel):

@@ -24,9 +24,10 @@ REDIS_URL = os.environ.get("CLASSROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/1
 
 def server_config(**overrides: Any) -> Config:
     # Load shedding off: the test process holds the clients too, so its CPU is not the
-    # server's; tests of shedding feed it a synthetic load signal.
+    # server's; tests of shedding feed it a synthetic load signal. Adaptive quality off:
+    # rung tests set rungs by hand; the adaptive tests turn it on.
     values: dict[str, Any] = dict(api_secret=SECRET, ice_host_addresses=LOOPBACK, dev=True,
-                                  load_shedding=False)
+                                  load_shedding=False, adaptive_quality=False)
     values.update(overrides)
     return Config(**values)
 

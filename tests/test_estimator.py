@@ -20,26 +20,55 @@ def test_estimate_without_inputs_is_initial_and_unconfident() -> None:
     assert estimate.input_age_ms is None
 
 
-def test_remb_bounds_estimate_when_fresh() -> None:
+def test_remb_that_drops_from_its_peak_bounds_the_estimate() -> None:
     estimator = BandwidthEstimator()
     for t in range(0, 10_000, 1000):
         estimator.on_sent_bitrate(t, 3_000_000)
         estimator.on_receiver_report(t, 0.0, 5.0, 40.0)
-    estimator.on_remb(10_000, 2_000_000)
+        estimator.on_remb(t, 4_000_000)
+    estimator.on_remb(10_000, 2_000_000)  # the receiver saw over-use and cut
     estimator.on_receiver_report(10_000, 0.0, 5.0, 40.0)
 
     estimate = estimator.estimate(10_000)
 
+    assert estimator.remb_congested(10_000)
     assert estimate.available_bps == 2_000_000
     assert estimate.source == "remb"
     assert estimate.confidence == "high"
     assert estimate.loss_based_bps is not None and estimate.loss_based_bps > 3_000_000
 
 
+def test_a_clean_remb_still_ramping_is_not_a_bound() -> None:
+    # aiortc's receiver starts its REMB near 200 kbps and climbs ~8 %/s; without loss or
+    # a drop it says nothing about the link's capacity.
+    estimator = BandwidthEstimator()
+    for t in range(0, 6000, 1000):
+        estimator.on_sent_bitrate(t, 1_000_000)
+        estimator.on_remb(t, 200_000 * 1.08 ** (t / 1000))
+        estimator.on_receiver_report(t, 0.0, 5.0, 2.0)
+
+    estimate = estimator.estimate(5000)
+
+    assert not estimator.remb_congested(5000)
+    assert estimate.source == "loss" and estimate.available_bps >= 1_000_000
+    assert estimate.remb_bps is not None and estimate.remb_bps < 400_000
+
+
+def test_remb_below_what_we_send_with_loss_is_congestion() -> None:
+    estimator = BandwidthEstimator()
+    estimator.on_sent_bitrate(0, 3_000_000)
+    estimator.on_remb(0, 1_500_000)
+    estimator.on_receiver_report(0, 0.05, 30.0, 60.0)
+
+    assert estimator.remb_congested(0)
+    assert estimator.estimate(0).available_bps == 1_500_000
+
+
 def test_remb_expires_and_loss_estimate_takes_over() -> None:
     estimator = BandwidthEstimator()
     estimator.on_sent_bitrate(0, 3_000_000)
-    estimator.on_remb(0, 1_000_000)
+    estimator.on_remb(0, 4_000_000)
+    estimator.on_remb(500, 1_000_000)
     for t in range(0, REMB_STALE_MS + 2000, 1000):
         estimator.on_receiver_report(t, 0.0, 5.0, 40.0)
 

@@ -290,3 +290,31 @@ def test_probe_state_tells_the_caller_what_to_send() -> None:
     assert probing[0].probe_bps > MEDIUM.total_bps * 1.2
     assert states[-1].level is HIGH
     assert states[-1].probe_bps == 0
+
+
+def test_probe_by_trial_confirms_when_the_probed_rung_is_carried_cleanly() -> None:
+    from adaptive.estimator import Estimate
+    from adaptive.levels import HIGH, LOW, MEDIUM
+    from adaptive.policy import QualityPolicy
+
+    def estimate(t: int, bps: float) -> Estimate:
+        return Estimate(at_ms=t, available_bps=bps, rtt_ms=5.0, loss_fraction=0.0,
+                        smoothed_loss_fraction=0.0, jitter_ms=1.0, source="loss",
+                        confidence="high", input_age_ms=0.0, remb_bps=None,
+                        loss_based_bps=bps, goodput_bps=None, sent_bps=bps)
+
+    policy = QualityPolicy(initial_level=LOW, probe_by_trial=True)
+    decisions = []
+    sent = LOW.total_bps
+    for t in range(0, 40_000, 1000):
+        state = policy.state
+        if state.probing and state.probe_level is not None:
+            sent = state.probe_level.total_bps  # the caller delivers the probed rung
+        elif decisions:
+            sent = decisions[-1].level.total_bps
+        decision = policy.update(t, estimate(t, sent * 1.3 if not state.probing else sent))
+        if decision is not None:
+            decisions.append(decision)
+    assert [d.level for d in decisions] == [HIGH]
+    assert decisions[0].previous is LOW and "probing" in decisions[0].reason
+    assert MEDIUM.total_bps < HIGH.total_bps

@@ -59,6 +59,7 @@ class Viewer:
     wanted: str
     pinned_max: str | None = None
     reason: str = "initial"
+    manual: bool = False  # a teacher chose the rung: the adaptive controller leaves it alone
     senders: dict[str, RTCRtpSender] = field(default_factory=dict)
 
 
@@ -283,12 +284,20 @@ class MediaHub:
 
     async def set_rung(self, who_is_staff: bool, session_id: str, user_id: str, rung: str,
                        *, by: str) -> list[dict[str, Any]]:
+        """Set a viewer's rung by hand, or give it back to the adaptive controller ("auto")."""
         if not who_is_staff:
             raise PermissionDenied("only a teacher or admin may set another user's quality")
-        if rung not in RUNG_NAMES:
-            raise InvalidRequest(f"rung must be one of {', '.join(RUNG_NAMES)}, not {rung!r}")
-        return await self.session(session_id).set_rung(user_id, rung, by=by,
-                                                       reason=f"set by {by}")
+        if rung not in (*RUNG_NAMES, "auto"):
+            raise InvalidRequest(f"rung must be auto or one of {', '.join(RUNG_NAMES)}, "
+                                 f"not {rung!r}")
+        media = self.session(session_id)
+        manual = rung != "auto"
+        for viewer in media.viewers.values():
+            if viewer.user_id == user_id:
+                viewer.manual = manual
+        if not manual:
+            return await media.set_rung(user_id, None, by=by, reason=f"automatic again ({by})")
+        return await media.set_rung(user_id, rung, by=by, reason=f"set by {by}")
 
     async def close(self) -> None:
         for media in list(self.sessions.values()):

@@ -10,11 +10,11 @@ Rung = Literal["high", "medium", "low"]
 
 
 class SetRung(ClientMessageBase):
-    """Staff: put a student's video/audio on a rung (until changed again)."""
+    """Staff: put a student's video/audio on a rung by hand, or back to "auto"."""
 
     type: Literal["media.set_rung"]
     user: Name
-    rung: Rung
+    rung: Rung | Literal["auto"]
 
 
 class MaxRung(ClientMessageBase):

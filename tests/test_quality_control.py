@@ -1,0 +1,56 @@
+"""The adaptive controller on real aiortc peers (loopback: plenty of bandwidth)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from rtc_server.media import SyntheticAudioTrack, SyntheticVideoTrack
+from signaling.keys import MEDIA, QUALITY
+
+
+@pytest.fixture
+async def adaptive(make_server):
+    server = await make_server(adaptive_quality=True, media_initial_rung="low")
+    await server.classroom.create_session(session_id="s1", teacher_id="teacher")
+    teacher = await server.client("teacher", "teacher", publish=[
+        SyntheticVideoTrack(1920, 1080, 10), SyntheticAudioTrack()])
+    return server, teacher
+
+
+async def quality_events(client, n: int, timeout: float) -> list[dict]:
+    out = []
+    async with asyncio.timeout(timeout):
+        while len(out) < n:
+            out.append((await client.next_event("media.quality", timeout=timeout))["payload"])
+    return out
+
+
+async def test_unconstrained_viewer_climbs_to_the_top_rung_with_reasons(adaptive):
+    server, teacher = adaptive
+    student = await server.client("up", media=True)
+    (event,) = await quality_events(student, 1, timeout=40)
+    assert event["by"] == "adaptive"
+    assert event["previous"] == "low" and event["rung"] == "high"  # probed straight to the top
+    assert "up" in event["reason"]
+    counter = student.counters["video"]
+    async with asyncio.timeout(10):
+        while counter.frame_size != (1920, 1080):
+            await asyncio.sleep(0.1)
+    status = server.app[QUALITY].status(next(iter(server.app[MEDIA].sessions["s1"].viewers)))
+    assert status["policy_level"] == "high" and status["estimate"]["loss"] < 0.02
+
+
+async def test_manual_rung_stops_adaptation_until_auto(adaptive):
+    server, teacher = adaptive
+    await server.client("man", media=True)
+    await teacher.request({"type": "media.set_rung", "user": "man", "rung": "low"})
+    await asyncio.sleep(12)  # longer than the policy needs to step up on loopback
+    media = server.app[MEDIA].sessions["s1"]
+    (viewer,) = [v for v in media.viewers.values() if v.user_id == "man"]
+    assert viewer.manual and media.effective(viewer) == "low"
+    await teacher.request({"type": "media.set_rung", "user": "man", "rung": "auto"})
+    async with asyncio.timeout(40):
+        while media.effective(viewer) != "high":
+            await asyncio.sleep(0.2)
