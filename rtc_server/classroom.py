@@ -66,6 +66,14 @@ class Classroom:
             raise SessionEnded(f"session {session_id!r} has ended")
         return record
 
+    async def require_active(self, session_id: str) -> None:
+        """Like :meth:`active_session` without reading the record (hot paths)."""
+        status = await self.store.status(session_id)
+        if status is None:
+            raise SessionNotFound(f"session {session_id!r} does not exist")
+        if status != "active":
+            raise SessionEnded(f"session {session_id!r} has ended")
+
     async def update_session(self, who: Identity, changes: dict[str, Any]) -> SessionRecord:
         require_staff(who, "change the session")
         changes = {k: v for k, v in changes.items() if v is not None}
@@ -109,9 +117,11 @@ class Classroom:
                 )
         if to.kind == "group" and to.name not in BUILTIN_GROUPS:
             room = self.rooms.get(who.session_id)
-            record = await self.get_session(who.session_id)
-            if to.name not in record.groups and (room is None or not room.group_members(to.name
-                                                                                       or "")):
+            # The room's view of the groups is kept current by group.updated events; only
+            # when this process has no room does the store need reading.
+            known = (room.group_members(to.name or "") if room is not None
+                     else (await self.get_session(who.session_id)).groups.get(to.name or ""))
+            if not known:
                 raise InvalidRequest(f"group {to.name!r} does not exist")
         payload: dict[str, Any] = {"from": {"user": who.user_id, "name": who.name,
                                             "role": who.role}, "text": text}

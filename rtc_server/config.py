@@ -182,6 +182,12 @@ class Config:
         metadata={"help": "measure CPU and event-loop lag and shed load in steps (cap video, "
                   "pause visuals, pause expensive AI)"},
     )
+    sctp_tuning: bool = field(
+        default=True,
+        metadata={"help": "trim aiortc's per-message data-channel overhead (see "
+                  "rtc_server/sctp_tuning.py; only on the aiortc/aioice versions it was "
+                  "written for)"},
+    )
     # Runtime
     uvloop: bool = field(default=True, metadata={"help": "run on uvloop"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})

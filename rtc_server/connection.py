@@ -27,6 +27,7 @@ from typing import Literal, Protocol
 
 from aiohttp import web
 from aiortc import RTCDataChannel
+from aiortc.exceptions import InvalidStateError
 
 from signaling.messages import message_id_of
 from signaling.tokens import Identity
@@ -93,6 +94,7 @@ class Connection:
         self._close_when_flushed = False
         self._holding = False
         self._held: list[Event] = []
+        self._pump_busy = False  # the pump is between a wake-up and an empty queue
         self.left_cleanly = False
         self._inbound: asyncio.Queue[tuple[str | bytes, str]] = asyncio.Queue(INBOUND_QUEUE_MAX)
         self._bucket = TokenBucket(
@@ -223,11 +225,37 @@ class Connection:
             logger.warning("%r is not keeping up (%d queued); closing", self, len(self._outbox))
             self._spawn(self.close(CLOSE_TOO_SLOW, "too slow: reconnect and replay"), "close")
             return
+        if self._send_now(event):
+            return
         self._outbox.append(event)
         self._last_queued_seq = event.seq
         if event.type == "session.ended":
             self._close_when_flushed = True
         self._wake.set()
+
+    def _send_now(self, event: Event) -> bool:
+        """Send on the data channel at once when nothing is waiting (no pump wake-up).
+
+        The common case of a broadcast to an idle connection costs no task switch. Order
+        holds because this only happens when nothing is queued, held back or being sent.
+        """
+        channel = self._events_dc
+        if (self._outbox or self._resend or self._pump_busy or self._resend_after_dc_loss
+                or self.transport != "datachannel" or self._wanted != "datachannel"
+                or channel is None or channel.readyState != "open"
+                or event.type == "session.ended"
+                or channel.bufferedAmount > DC_HIGH_WATER_BYTES):
+            return False
+        try:
+            channel.send(event.wire)
+        except (ConnectionError, RuntimeError, ValueError, InvalidStateError):
+            return False
+        self._last_queued_seq = event.seq
+        self._sent.append((event.seq, event.wire, "datachannel"))
+        self.last_sent_seq = event.seq
+        self.sent_frames += 1
+        self.sent_events += 1
+        return True
 
     def send_backlog(self, events: list[Event]) -> None:
         """Send logged events again (replay): those already sent go out before anything new."""
@@ -265,13 +293,17 @@ class Connection:
             while not self.closed:
                 await self._wake.wait()
                 self._wake.clear()
-                await self._maybe_switch()
-                while (self._resend or self._outbox) and not self.closed:
+                self._pump_busy = True
+                try:
                     await self._maybe_switch()
-                    if self._resend:
-                        await self._send_batch(self._resend, fresh=False)
-                    else:
-                        await self._send_batch(self._outbox, fresh=True)
+                    while (self._resend or self._outbox) and not self.closed:
+                        await self._maybe_switch()
+                        if self._resend:
+                            await self._send_batch(self._resend, fresh=False)
+                        else:
+                            await self._send_batch(self._outbox, fresh=True)
+                finally:
+                    self._pump_busy = False
                 if self._close_when_flushed and not self._outbox:
                     await asyncio.sleep(0.05)  # let the transport put it on the wire
                     self._spawn(self.close(CLOSE_SESSION_ENDED, "session ended"), "close")

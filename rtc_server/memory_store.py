@@ -7,7 +7,14 @@ from typing import Any, Literal
 
 from .events import now_ms as _now_ms
 from .exceptions import InvalidRequest, SessionNotFound
-from .store import EDITABLE_FIELDS, HISTORY_MAX, Participant, SessionRecord, SessionStore
+from .store import (
+    EDITABLE_FIELDS,
+    HISTORY_MAX,
+    Participant,
+    SessionRecord,
+    SessionStatus,
+    SessionStore,
+)
 
 
 class MemoryStore(SessionStore):
@@ -37,6 +44,10 @@ class MemoryStore(SessionStore):
     async def get(self, session_id: str) -> SessionRecord | None:
         record = self._sessions.get(session_id)
         return copy.deepcopy(record) if record is not None else None
+
+    async def status(self, session_id: str) -> SessionStatus | None:
+        record = self._sessions.get(session_id)
+        return record.status if record is not None else None
 
     async def update(self, session_id: str, changes: dict[str, Any]) -> SessionRecord:
         bad = set(changes) - EDITABLE_FIELDS

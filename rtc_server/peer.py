@@ -94,10 +94,26 @@ class Peer:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         except Exception as exc:  # aiortc raises ValueError/KeyError/... on bad SDP
             raise InvalidRequest(f"invalid SDP offer: {exc or type(exc).__name__}") from exc
+        self._end_withdrawn_tracks(parsed)
         answer = await self.pc.createAnswer()
         await self.pc.setLocalDescription(answer)
         self._answered = True
         return advertise_address(self.pc.localDescription.sdp, self._config.ice_advertise_address)
+
+    def _end_withdrawn_tracks(self, offer: SessionDescription) -> None:
+        """End received tracks whose m-line the new offer no longer sends on.
+
+        Workaround (aiortc 1.16): a renegotiation that stops sending on an m-line (the
+        teacher stops a screen share) leaves the received track live forever, so nothing
+        downstream learns it is gone. Stopping it emits "ended". It can go when aiortc
+        ends remote tracks on such a direction change.
+        """
+        sending = {m.rtp.muxId for m in offer.media if m.direction in ("sendonly", "sendrecv")}
+        for transceiver in self.pc.getTransceivers():
+            track = transceiver.receiver.track
+            if (transceiver.mid is not None and transceiver.mid not in sending
+                    and track is not None and track.readyState == "live"):
+                track.stop()
 
     async def accept_answer(self, sdp: str) -> None:
         """Apply the client's answer to a server-initiated offer (renegotiation)."""

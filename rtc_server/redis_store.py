@@ -47,6 +47,7 @@ from .store import (
     SESSION_TTL_S,
     Participant,
     SessionRecord,
+    SessionStatus,
     SessionStore,
 )
 
@@ -273,6 +274,14 @@ class RedisStore(SessionStore):
         if document is None:
             return None
         return _decode(document, content, interaction)
+
+    async def status(self, session_id: str) -> SessionStatus | None:
+        # Only the small document, not the histories; parsed without building a record.
+        document = await self._redis.get(self._keys(session_id)[0])
+        if document is None:
+            return None
+        status = json.loads(document).get("status")
+        return "ended" if status == "ended" else "active"
 
     async def update(self, session_id: str, changes: dict[str, Any]) -> SessionRecord:
         bad = set(changes) - EDITABLE_FIELDS

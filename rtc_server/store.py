@@ -77,6 +77,10 @@ class SessionStore(ABC):
     async def get(self, session_id: str) -> SessionRecord | None: ...
 
     @abstractmethod
+    async def status(self, session_id: str) -> SessionStatus | None:
+        """The session's status alone (cheap: on every broadcast); None if unknown."""
+
+    @abstractmethod
     async def update(self, session_id: str, changes: dict[str, Any]) -> SessionRecord:
         """Set some of :data:`EDITABLE_FIELDS` atomically; raise SessionNotFound."""
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from rtc_server import sctp_tuning
 from rtc_server.bus import EventBus
 from rtc_server.classroom import Classroom
 from rtc_server.config import Config
@@ -41,6 +42,7 @@ from .keys import (
     QUALITY,
     REGISTRY,
 )
+from .whip import setup_whip
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +77,8 @@ def ai_helpers(content: ClassroomContent) -> dict[str, Any]:
 def create_app(config: Config) -> web.Application:
     config = config.with_secret()
     restrict_host_addresses(config.ice_host_addresses)
+    if config.sctp_tuning:
+        sctp_tuning.apply()
     app = web.Application(middlewares=[http_api.errors_middleware],
                           client_max_size=http_api.MAX_BODY_BYTES)
     app[CONFIG] = config
@@ -129,6 +133,7 @@ def create_app(config: Config) -> web.Application:
     app.add_routes(http_api.routes)
     app.add_routes(websocket.routes)
     app.add_routes(media_api.routes)
+    setup_whip(app)
     web_root = Path(config.web_root) if config.web_root else WEB_ROOT
 
     async def index(request: web.Request) -> web.StreamResponse:

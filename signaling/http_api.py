@@ -253,7 +253,7 @@ async def post_event(request: web.Request) -> web.Response:
     body = await read_body(request, EventPost)
     to = target_audience(body.to)
     classroom: Classroom = request.app[CLASSROOM]
-    await classroom.active_session(session_id)
+    await classroom.require_active(session_id)
     event = await classroom.send_message(who, to, body.text, body.data, None)
     return web.json_response({"seq": event.seq, "ts": event.ts_ms}, status=202)
 

@@ -244,3 +244,11 @@ async def test_redis_keys_expire_after_last_write(redis_store: RedisStore) -> No
             assert SESSION_TTL_S - 60 < ttl <= SESSION_TTL_S, key
     finally:
         await client.aclose()
+
+
+async def test_status_alone_follows_the_session(store: SessionStore) -> None:
+    assert await store.status("nope") is None
+    await store.create(SessionRecord(id="st", teacher_id="t"))
+    assert await store.status("st") == "active"
+    await store.end("st")
+    assert await store.status("st") == "ended"

@@ -87,6 +87,25 @@ export class ClassroomClient extends EventTarget {
     await this.pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
   }
 
+  // Offer again (docs/protocol.md 4.1: allowed whenever the signaling state is "stable"),
+  // e.g. after adding or removing a track. Calls are queued so that two quick changes
+  // (camera, then screen) never overlap, and each waits out a server offer in progress.
+  renegotiate() {
+    const run = async () => {
+      const pc = this.pc;
+      if (!pc) throw new Error("not connected: no peer connection to renegotiate");
+      while (pc.signalingState !== "stable") {
+        await new Promise((resolve) => pc.addEventListener("signalingstatechange", resolve, { once: true }));
+        if (pc.signalingState === "closed") throw new Error("peer connection closed");
+      }
+      await pc.setLocalDescription(await pc.createOffer());
+      const reply = await this.request({ type: "offer", sdp: pc.localDescription.sdp }, "websocket");
+      await pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
+    };
+    this.negotiating = (this.negotiating || Promise.resolve()).catch(() => {}).then(run);
+    return this.negotiating;
+  }
+
   onFrame(data, via) {
     const text = typeof data === "string" ? data : new TextDecoder().decode(data);
     for (const line of text.split("\n")) {

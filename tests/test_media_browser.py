@@ -1,0 +1,153 @@
+"""Real Chromium: the teacher page publishes its (fake) camera, a student page watches it.
+
+Chromium's fake capture device (flags in tests/browser.py) stands in for the camera;
+the server decodes it, encodes the rungs once each, and the student page plays them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from signaling.app import create_app
+from signaling.keys import CLASSROOM, MEDIA
+from tests import browser as browser_module
+from tests.browser import chromium_in
+from tests.conftest import Harness, server_config
+from tests.netns import Namespace
+
+pytestmark = pytest.mark.browser
+
+OTHER_PANELS = ("interactions", "content")
+
+
+@pytest.fixture
+def netns():
+    ns = Namespace.create("m")
+    yield ns
+    ns.delete()
+
+
+class ConsoleErrors:
+    """Console errors and uncaught exceptions of a page, minus the browser's favicon 404."""
+
+    def __init__(self, page) -> None:
+        self.errors: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+
+    def _console(self, msg) -> None:
+        if msg.type != "error":
+            return
+        url = (msg.location or {}).get("url", "")
+        if "Failed to load resource" in msg.text and (
+            url.endswith("/favicon.ico") or any(f"/panels/{name}-" in url for name in OTHER_PANELS)
+        ):
+            return
+        self.errors.append(f"{msg.text} ({url})")
+
+
+async def wait_until(predicate, timeout: float) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.1)
+
+
+PLAYING = """() => {
+    const v = document.querySelector('#media-video');
+    return v && v.videoWidth > 0 && v.currentTime > 0 ? [v.videoWidth, v.videoHeight, v.currentTime] : null;
+}"""
+
+
+async def test_teacher_camera_reaches_student_page_and_rung_change_shows(
+    netns, aiohttp_server, monkeypatch
+):
+    app = create_app(server_config(ice_host_addresses=(netns.host_ip,)))
+    server: TestServer = await aiohttp_server(app, host=netns.host_ip)
+    base = f"http://{netns.host_ip}:{server.port}"
+    # getUserMedia exists only in secure contexts; the test server is plain http on the
+    # veth address, so tell this Chromium to treat that one origin as secure.
+    monkeypatch.setattr(
+        browser_module,
+        "CHROMIUM_ARGS",
+        [*browser_module.CHROMIUM_ARGS, f"--unsafely-treat-insecure-origin-as-secure={base}"],
+    )
+    await app[CLASSROOM].create_session(session_id="s1", teacher_id="teacher", subject="Art")
+    harness = Harness(server)
+    async with chromium_in(netns) as browser:
+        teacher = await browser.new_page()
+        student = await browser.new_page()
+        teacher_errors, student_errors = ConsoleErrors(teacher), ConsoleErrors(student)
+        await student.goto(f"{base}/student.html?token={harness.token('stu1', 'student')}")
+        await teacher.goto(f"{base}/teacher.html?token={harness.token('teacher', 'teacher')}")
+        await student.wait_for_function(
+            "document.body.dataset.transport === 'datachannel'", timeout=20_000
+        )
+        await teacher.wait_for_function(
+            "window.classroom && window.classroom.pc "
+            "&& window.classroom.pc.connectionState === 'connected'",
+            timeout=20_000,
+        )
+
+        await teacher.click("#media-camera")
+        try:
+            await teacher.locator("#panel-media[data-publishing='camera + mic']").wait_for(
+                state="attached", timeout=15_000
+            )
+        except Exception:
+            status = await teacher.locator("#media-status").inner_text()
+            raise AssertionError(f"not publishing: {status!r}; {teacher_errors.errors}") from None
+        media = app[MEDIA].sessions["s1"]
+        # The fake camera gives 1280x720 when asked; the ladder then offers medium and low.
+        await wait_until(
+            lambda: (
+                (ladder := media.current("video")) is not None and ladder.source_size == (1280, 720)
+            ),
+            timeout=20,
+        )
+        assert {s.role for s in media.sources} == {"camera", "microphone"}
+
+        # The student's video plays: it has a size and its clock advances.
+        first = await (await student.wait_for_function(PLAYING, timeout=20_000)).json_value()
+        await student.wait_for_function(
+            f"() => document.querySelector('#media-video').currentTime > {first[2] + 0.5}",
+            timeout=10_000,
+        )
+        await student.wait_for_function(
+            "() => document.querySelector('#media-video').videoHeight === 720", timeout=15_000
+        )
+
+        # The teacher's table lists the student (polled) and sets it to low.
+        select = teacher.locator("#media-viewers select[data-set-rung='stu1']")
+        await select.wait_for(timeout=10_000)
+        await teacher.locator(
+            "#media-viewers tr[data-user='stu1'][data-delivering='medium']"
+        ).wait_for(timeout=10_000)
+        await select.select_option("low")
+        await student.locator("#media-rung[data-rung='low']").wait_for(timeout=10_000)
+        await student.wait_for_function(
+            "() => document.querySelector('#media-video').videoHeight === 480", timeout=15_000
+        )
+        after = await student.evaluate("document.querySelector('#media-video').currentTime")
+        await student.wait_for_function(
+            f"() => document.querySelector('#media-video').currentTime > {after + 0.5}",
+            timeout=10_000,
+        )
+        await teacher.locator(
+            "#media-viewers tr[data-user='stu1'][data-delivering='low']"
+        ).wait_for(timeout=10_000)
+        assert "set by teacher" in await student.locator("#media-reason").inner_text()
+
+        # A screen share is published as a second video track and replaces the camera.
+        await teacher.click("#media-screen")
+        await teacher.locator("#panel-media[data-publishing='camera + mic,screen']").wait_for(
+            state="attached", timeout=15_000
+        )
+        await wait_until(lambda: any(s.role == "screen" for s in media.sources), timeout=15)
+        await student.locator("#media-state:text('screen')").wait_for(timeout=10_000)
+
+        assert teacher_errors.errors == []
+        assert student_errors.errors == []
+    await harness.close()

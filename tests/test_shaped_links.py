@@ -1,0 +1,147 @@
+"""Adaptive quality on real shaped links.
+
+Each student bot runs in its own network namespace made by this test, joined
+to the server's namespace by a veth pair; the link to the first bot is
+rate-limited with ``tc tbf`` on the server side of its veth (this kernel has
+no netem, so only the rate is shaped). The second bot's link is never shaped.
+If the machine refuses namespaces or tc, the test fails saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+
+import pytest
+from aiohttp import web
+
+from rtc_server.media import SyntheticAudioTrack, SyntheticVideoTrack
+from signaling.app import create_app
+from signaling.keys import CLASSROOM, MEDIA
+from tests.conftest import SECRET, server_config
+from tests.netns import Namespace, run
+
+pytestmark = [pytest.mark.netns, pytest.mark.timeout(420)]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Bot:
+    def __init__(self, proc: asyncio.subprocess.Process, name: str) -> None:
+        self.proc = proc
+        self.name = name
+        self.lines: list[dict] = []
+        self.task = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        async for raw in self.proc.stdout:
+            try:
+                self.lines.append(json.loads(raw))
+            except ValueError:
+                pass
+
+    @property
+    def latest(self) -> dict:
+        return self.lines[-1] if self.lines else {}
+
+    async def wait_for(self, predicate, timeout: float) -> float:
+        """Seconds until ``predicate(latest line)`` holds."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while loop.time() - start < timeout:
+            if self.lines and predicate(self.latest):
+                return loop.time() - start
+            await asyncio.sleep(0.25)
+        raise AssertionError(f"{self.name}: condition not met in {timeout} s; last {self.latest}")
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.terminate()
+            await self.proc.wait()
+        self.task.cancel()
+
+
+def shape(ns: Namespace, rate: str | None) -> None:
+    run("tc", "qdisc", "del", "dev", ns.host_if, "root", check=False)
+    if rate is not None:
+        run("tc", "qdisc", "add", "dev", ns.host_if, "root", "tbf", "rate", rate,
+            "burst", "20kb", "latency", "60ms")
+
+
+async def start_bot(ns: Namespace, url: str, user: str) -> Bot:
+    proc = await asyncio.create_subprocess_exec(
+        *ns.prefix(), sys.executable, os.path.join(ROOT, "scripts", "bot.py"),
+        "--url", url, "--secret", SECRET, "--session", "s1", "--user-prefix", user,
+        "--media", "--ice-address", ns.ns_ip, "--duration", "0", "--report-s", "0.5",
+        stdout=asyncio.subprocess.PIPE, env=dict(os.environ, PYTHONPATH=ROOT))
+    return Bot(proc, user)
+
+
+def size_of(line: dict) -> int | None:
+    size = line.get("frame_size")
+    return size[1] if size else None
+
+
+async def test_rung_follows_a_shaped_link_and_spares_the_other_student():
+    if os.geteuid() != 0:
+        pytest.fail("this test needs root for network namespaces and tc")
+    shaped_ns = Namespace.create("s")
+    free_ns = Namespace.create("f")
+    bots: list[Bot] = []
+    runner = None
+    try:
+        app = create_app(server_config(
+            ice_host_addresses=(shaped_ns.host_ip, free_ns.host_ip), adaptive_quality=True,
+            media_initial_rung="low"))
+        runner = web.AppRunner(app)
+        await runner.setup()
+        for host in (shaped_ns.host_ip, free_ns.host_ip):
+            await web.TCPSite(runner, host, 8765).start()
+        await app[CLASSROOM].create_session(session_id="s1", teacher_id="teacher")
+        media = app[MEDIA].session("s1")
+        await media.publish(SyntheticVideoTrack(1920, 1080, 15), origin="synthetic",
+                            role="camera")
+        await media.publish(SyntheticAudioTrack(), origin="synthetic", role="microphone")
+
+        shaped = await start_bot(shaped_ns, f"http://{shaped_ns.host_ip}:8765", "shaped")
+        free = await start_bot(free_ns, f"http://{free_ns.host_ip}:8765", "free")
+        bots = [shaped, free]
+
+        # 1. Unconstrained, both reach the top rung the 1080p source allows.
+        for bot in bots:
+            await bot.wait_for(lambda line: size_of(line) == 1080, timeout=60)
+        free_from = len(free.lines)
+
+        # 2. The shaped link drops to 1.5 Mbit/s: 480p within a few seconds, no long freeze.
+        shape(shaped_ns, "1500kbit")
+        react_s = await shaped.wait_for(lambda line: size_of(line) == 480, timeout=15)
+        frames_at = shaped.latest["frames"]
+        await asyncio.sleep(5)
+        assert shaped.latest["frames"] > frames_at + 20, "video kept flowing at 480p"
+
+        # 3. Restored: back up within about ten seconds (plus the probe's own seconds).
+        shape(shaped_ns, None)
+        recover_s = await shaped.wait_for(lambda line: size_of(line) == 1080, timeout=30)
+
+        # 4. A stable link does not flap: at most one switch in a minute.
+        start = len(shaped.lines)
+        await asyncio.sleep(60)
+        sizes = [size_of(line) for line in shaped.lines[start:]]
+        switches = sum(1 for a, b in zip(sizes, sizes[1:], strict=False) if a != b)
+        assert switches <= 1, sizes
+
+        # The other student stayed on 1080p throughout.
+        free_sizes = {size_of(line) for line in free.lines[free_from:] if size_of(line)}
+        assert free_sizes == {1080}, free_sizes
+        print(json.dumps({"react_s": round(react_s, 1), "recover_s": round(recover_s, 1),
+                          "stable_switches_per_min": switches}))
+        assert react_s < 10 and recover_s < 25
+    finally:
+        for bot in bots:
+            await bot.stop()
+        if runner is not None:
+            await runner.cleanup()
+        shaped_ns.delete()
+        free_ns.delete()
