@@ -23,8 +23,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from signaling.client import ClassroomClient  # noqa: E402
-from signaling.tokens import mint_token  # noqa: E402
+from signaling.client import ClassroomClient
+from signaling.tokens import mint_token
 
 
 async def run_bot(args: argparse.Namespace, index: int) -> None:
