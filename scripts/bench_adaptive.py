@@ -119,6 +119,22 @@ class PolicyController(Controller):
         return decision is not None
 
 
+class TrialPolicyController(PolicyController):
+    """What the server runs: no padding, the probed rung itself is the probe."""
+
+    name = "policy_trial"
+
+    def __init__(self) -> None:
+        self.estimator = BandwidthEstimator()
+        self.policy = QualityPolicy(probe_by_trial=True)
+
+    def send_bps(self) -> float:
+        state = self.policy.state
+        if state.probing and state.probe_level is not None:
+            return float(state.probe_level.total_bps)
+        return float(self.policy.level.total_bps)
+
+
 class SeedController(Controller):
     """Fixed thresholds every ``SEED_POLL_MS``; ``oracle`` reads the true link."""
 
@@ -285,7 +301,11 @@ def main() -> None:
         policy_runs = [
             summarise(trace, simulate(trace, PolicyController(), args.seed)) for trace in variants
         ]
-        results[name] = {"policy": aggregate(policy_runs)}
+        trial_runs = [
+            summarise(trace, simulate(trace, TrialPolicyController(), args.seed))
+            for trace in variants
+        ]
+        results[name] = {"policy": aggregate(policy_runs), "policy_trial": aggregate(trial_runs)}
         for oracle in (True, False):
             seed_runs = [
                 summarise(
