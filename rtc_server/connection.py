@@ -22,7 +22,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Literal, Protocol
 
 from aiohttp import web
@@ -51,6 +51,7 @@ CLOSE_NORMAL = 1000
 CLOSE_TOO_SLOW = 4008
 CLOSE_FLOOD = 4029
 CLOSE_SESSION_ENDED = 4010
+CLOSE_WAIT_S = 5.0
 
 
 class MessageHandler(Protocol):
@@ -103,7 +104,7 @@ class Connection:
         self._violations = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self.closed = False
-        self.on_close: list[Callable[[], Awaitable[None]]] = []
+        self._close_done = asyncio.Event()
         self.sent_frames = 0
         self.sent_events = 0
 
@@ -124,8 +125,18 @@ class Connection:
 
     async def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
         if self.closed:
+            # Someone else is closing it: wait for that to finish (bounded), so that a
+            # shutdown that closes everyone really waits for everyone.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._close_done.wait(), CLOSE_WAIT_S)
             return
         self.closed = True
+        try:
+            await self._close(code, reason)
+        finally:
+            self._close_done.set()
+
+    async def _close(self, code: int, reason: str) -> None:
         self._wake.set()
         for task in list(self._tasks):
             if task is not asyncio.current_task():

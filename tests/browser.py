@@ -13,6 +13,7 @@ import stat
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from tests.netns import Namespace
 
@@ -33,8 +34,25 @@ CHROMIUM_ARGS = [
 ]
 
 
+class ConsoleErrors:
+    """Console errors and uncaught exceptions of a page (the pages load no favicon)."""
+
+    def __init__(self, page: Any) -> None:
+        self.errors: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+
+    def _console(self, msg: Any) -> None:
+        if msg.type == "error":
+            url = (msg.location or {}).get("url", "")
+            self.errors.append(f"{msg.text} ({url})")
+
+
 @asynccontextmanager
-async def chromium_in(ns: Namespace) -> AsyncIterator[object]:
+async def chromium_in(ns: Namespace, *, secure_origin: str | None = None) -> AsyncIterator[Any]:
+    """Chromium in ``ns``; ``secure_origin``: treat that http origin as secure (getUserMedia
+    exists only in secure contexts, and the test server is plain http on the veth address).
+    """
     from playwright.async_api import async_playwright
 
     if not os.path.exists(CHROMIUM):
@@ -45,7 +63,10 @@ async def chromium_in(ns: Namespace) -> AsyncIterator[object]:
             f.write(f'#!/bin/sh\nexec {" ".join(ns.prefix())} {CHROMIUM} "$@"\n')
         os.chmod(wrapper, os.stat(wrapper).st_mode | stat.S_IEXEC)
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=wrapper, args=CHROMIUM_ARGS,
+            args = list(CHROMIUM_ARGS)
+            if secure_origin:
+                args.append(f"--unsafely-treat-insecure-origin-as-secure={secure_origin}")
+            browser = await pw.chromium.launch(executable_path=wrapper, args=args,
                                                headless=True)
             try:
                 yield browser

@@ -97,6 +97,16 @@ async def make_server(
 
 
 @pytest.fixture
+def netns():
+    """A test-made network namespace (veth to this one) for browsers and shaped links."""
+    from tests.netns import Namespace
+
+    ns = Namespace.create("t")
+    yield ns
+    ns.delete()
+
+
+@pytest.fixture
 async def server(make_server: Callable[..., Awaitable[Harness]]) -> Harness:
     harness = await make_server()
     await harness.classroom.create_session(

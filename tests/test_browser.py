@@ -9,16 +9,8 @@ from signaling.app import create_app
 from signaling.keys import CLASSROOM
 from tests.browser import chromium_in
 from tests.conftest import server_config
-from tests.netns import Namespace
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def netns():
-    ns = Namespace.create("b")
-    yield ns
-    ns.delete()
 
 
 async def test_student_page_joins_over_webrtc_and_shows_datachannel_event(netns, aiohttp_server):

@@ -7,43 +7,10 @@ from aiohttp.test_utils import TestServer
 
 from signaling.app import create_app
 from signaling.keys import CLASSROOM
-from tests.browser import chromium_in
+from tests.browser import ConsoleErrors, chromium_in
 from tests.conftest import Harness, server_config
-from tests.netns import Namespace
 
 pytestmark = pytest.mark.browser
-
-OTHER_PANELS = ("interactions", "media")
-
-
-@pytest.fixture
-def netns():
-    ns = Namespace.create("c")
-    yield ns
-    ns.delete()
-
-
-class ConsoleErrors:
-    """Console errors and uncaught exceptions of a page, minus other features' missing panels."""
-
-    def __init__(self, page) -> None:
-        self.errors: list[str] = []
-        page.on("console", self._console)
-        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
-
-    def _console(self, msg) -> None:
-        if msg.type != "error":
-            return
-        url = (msg.location or {}).get("url", "")
-        # The pages try every feature's panel; another feature's panel that is not
-        # there yet is a 404 (or its own mount error), not a fault of this one. The
-        # browser's own favicon request is a 404 too (the client has none).
-        if "Failed to load resource" in msg.text and (url.endswith("/favicon.ico") or any(
-                f"/panels/{name}-" in url for name in OTHER_PANELS)):
-            return
-        if msg.text.startswith(OTHER_PANELS):
-            return
-        self.errors.append(f"{msg.text} ({url})")
 
 
 def card(page, generation_id: str, state: str | None = None):

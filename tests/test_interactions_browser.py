@@ -6,17 +6,9 @@ import pytest
 
 from tests import interactions_fixtures as fx
 from tests.browser import chromium_in
-from tests.netns import Namespace
 
 pytestmark = pytest.mark.browser
 make_ix_server = fx.make_ix_server  # the fixture, visible to this module
-
-
-@pytest.fixture
-def netns():
-    ns = Namespace.create("i")
-    yield ns
-    ns.delete()
 
 
 @pytest.mark.parametrize("ix_kind", ["memory"])

@@ -13,40 +13,10 @@ from aiohttp.test_utils import TestServer
 
 from signaling.app import create_app
 from signaling.keys import CLASSROOM, MEDIA
-from tests import browser as browser_module
-from tests.browser import chromium_in
+from tests.browser import ConsoleErrors, chromium_in
 from tests.conftest import Harness, server_config
-from tests.netns import Namespace
 
 pytestmark = pytest.mark.browser
-
-OTHER_PANELS = ("interactions", "content")
-
-
-@pytest.fixture
-def netns():
-    ns = Namespace.create("m")
-    yield ns
-    ns.delete()
-
-
-class ConsoleErrors:
-    """Console errors and uncaught exceptions of a page, minus the browser's favicon 404."""
-
-    def __init__(self, page) -> None:
-        self.errors: list[str] = []
-        page.on("console", self._console)
-        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
-
-    def _console(self, msg) -> None:
-        if msg.type != "error":
-            return
-        url = (msg.location or {}).get("url", "")
-        if "Failed to load resource" in msg.text and (
-            url.endswith("/favicon.ico") or any(f"/panels/{name}-" in url for name in OTHER_PANELS)
-        ):
-            return
-        self.errors.append(f"{msg.text} ({url})")
 
 
 async def wait_until(predicate, timeout: float) -> None:
@@ -62,21 +32,14 @@ PLAYING = """() => {
 
 
 async def test_teacher_camera_reaches_student_page_and_rung_change_shows(
-    netns, aiohttp_server, monkeypatch
+    netns, aiohttp_server
 ):
     app = create_app(server_config(ice_host_addresses=(netns.host_ip,)))
     server: TestServer = await aiohttp_server(app, host=netns.host_ip)
     base = f"http://{netns.host_ip}:{server.port}"
-    # getUserMedia exists only in secure contexts; the test server is plain http on the
-    # veth address, so tell this Chromium to treat that one origin as secure.
-    monkeypatch.setattr(
-        browser_module,
-        "CHROMIUM_ARGS",
-        [*browser_module.CHROMIUM_ARGS, f"--unsafely-treat-insecure-origin-as-secure={base}"],
-    )
     await app[CLASSROOM].create_session(session_id="s1", teacher_id="teacher", subject="Art")
     harness = Harness(server)
-    async with chromium_in(netns) as browser:
+    async with chromium_in(netns, secure_origin=base) as browser:
         teacher = await browser.new_page()
         student = await browser.new_page()
         teacher_errors, student_errors = ConsoleErrors(teacher), ConsoleErrors(student)

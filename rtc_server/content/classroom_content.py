@@ -215,13 +215,16 @@ class ClassroomContent:
         room = self.classroom.rooms.get(session_id)
         class_size = len({c.user_id for c in room.connections.values()
                           if c.role == "student"}) if room else 0
-        record = await self.classroom.get_session(session_id)
         if not self.expensive_ai_allowed:
             return {"type": "ack", "supplement": False, "paused": "server under heavy load"}
         supplement = self._policy(session_id).decide(
-            now_ms, class_size=max(class_size, 1), topic=record.current_topic or None)
+            now_ms, class_size=max(class_size, 1), topic=None)
         if supplement is None:
             return {"type": "ack", "supplement": False}
+        # Read the session only when acting (this runs for every evaluated answer).
+        record = await self.classroom.get_session(session_id)
+        if record.current_topic:
+            supplement = supplement.model_copy(update={"topic": record.current_topic})
         group = f"supplement-{secrets.token_hex(3)}"
         staff = Identity(session_id=session_id, user_id="server", name="server", role="admin",
                          expires_at=0)

@@ -99,7 +99,7 @@ class Interactions:
             logger.info("Interactions(%s) no session for history %s", session_id, kind)
 
     async def _active(self, who: Identity) -> None:
-        await self.classroom.active_session(who.session_id)
+        await self.classroom.require_active(who.session_id)
 
     # -- questions -----------------------------------------------------------------------------
 

@@ -4,22 +4,12 @@
 // ContentFeed is shared with the teacher panel (content-teacher.js), which shows the same
 // stream plus the lifecycle events mirrored to it for groups.
 
+import { el } from "/dom.js";
 import { renderInto } from "/markdown.js";
 
 const FINAL_STATES = { "content.done": "done", "content.stopped": "stopped", "content.failed": "failed" };
 const KIND_LABELS = { lesson: "Lesson", plan: "Lesson plan", adapt: "Adapted text",
   personalized: "For your group", supplement: "Extra explanation", visual: "Visual" };
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "class") node.className = value;
-    else if (key === "dataset") Object.assign(node.dataset, value);
-    else node.setAttribute(key, value);
-  }
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-}
 
 /** "written by <model>" when a model wrote it, else the provider's own name. */
 export function providerLabel({ provider, model, cached }) {

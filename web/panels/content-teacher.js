@@ -2,6 +2,7 @@
 // lessons for the class or a group, watch them stream, stop them, and see which students
 // say they are confused. The stream itself is drawn by the student panel's ContentFeed.
 
+import { el } from "/dom.js";
 import { ContentFeed } from "/panels/content-student.js";
 
 const KINDS = [
@@ -10,17 +11,6 @@ const KINDS = [
 ];
 const DIFFICULTIES = ["beginner", "intermediate", "advanced"];
 const STYLES = ["visual", "auditory", "reading_writing", "kinesthetic", "mixed"];
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "class") node.className = value;
-    else if (key === "dataset") Object.assign(node.dataset, value);
-    else node.setAttribute(key, value);
-  }
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-}
 
 const field = (label, input, kinds) =>
   el("label", { class: "content-field", dataset: { kinds } }, el("span", {}, label), input);

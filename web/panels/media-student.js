@@ -2,18 +2,8 @@
 // shared), the quality rung the server delivers and why, and a cap the student may set
 // (for a slow connection or a small screen). Needs the client created with { media: true }.
 
+import { el } from "/dom.js";
 const CAPS = [["", "no limit"], ["high", "high (1080p)"], ["medium", "medium (720p)"], ["low", "low (480p)"]];
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "class") node.className = value;
-    else if (key === "dataset") Object.assign(node.dataset, value);
-    else node.setAttribute(key, value);
-  }
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-}
 
 export async function mount(client, section) {
   section.dataset.panel = "media";

@@ -2,19 +2,9 @@
 // peer connection (the server's ladder encodes each once per quality rung), and watch and
 // steer what every student receives. The viewer table polls GET /api/sessions/{id}/media.
 
+import { el } from "/dom.js";
 const RUNGS = ["high", "medium", "low"];
 const POLL_MS = 2000;
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "class") node.className = value;
-    else if (key === "dataset") Object.assign(node.dataset, value);
-    else node.setAttribute(key, value);
-  }
-  node.append(...children.filter((c) => c !== null && c !== undefined));
-  return node;
-}
 
 export async function mount(client, section) {
   const camera = el("button", { id: "media-camera", type: "button" }, "Start camera + mic");
