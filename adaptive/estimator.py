@@ -17,7 +17,8 @@ libwebrtc's ``SendSideBandwidthEstimation``):
 
   - loss above ``HIGH_LOSS_FRACTION`` (10 %): ``A = A * (1 - 0.5 * loss)``,
     where ``A`` is first clamped to what we actually sent, so the cut starts
-    from the rate that caused the loss and not from an optimistic estimate;
+    from the rate that caused the loss and not from an optimistic estimate,
+    and then to ``sent * (1 - loss)``, what got through;
   - loss below ``LOW_LOSS_FRACTION`` (2 %): grow by ``GROWTH_PER_S`` (8 %)
     per second of report interval; the link just carried what we sent, so
     ``A`` is also at least ``sent * (1 - loss)``;
@@ -300,9 +301,13 @@ class BandwidthEstimator:
             remb = self._remb_bps if _fresh(self._remb_ms, now_ms, REMB_STALE_MS) else None
             current = sent if sent is not None else remb if remb is not None else self._initial_bps
         if loss > HIGH_LOSS_FRACTION:
-            # Cut from what caused the loss, not from an optimistic estimate.
+            # Cut from what caused the loss, not from an optimistic estimate; and never
+            # above what demonstrably got through, so that a rung far above the link's
+            # capacity is left for one that fits in one step.
             base = min(current, sent) if sent is not None else current
             updated = base * (1 - 0.5 * loss)
+            if sent is not None:
+                updated = min(updated, sent * (1 - loss))
         elif loss < LOW_LOSS_FRACTION:
             elapsed_ms = 0.0 if self._report_ms is None else now_ms - self._report_ms
             elapsed_s = min(max(elapsed_ms, 0.0), MAX_GROWTH_STEP_MS) / 1000

@@ -13,8 +13,8 @@ tolerated) the policy drops straight to the highest rung that fits the estimate 
 high to low in one step if need be). A down-step waits for ``MIN_DWELL_MS``
 since the previous switch unless the congestion is *severe* (estimate below
 ``SEVERE_FACTOR`` of the rung, or loss at least ``SEVERE_LOSS_FRACTION``):
-then it goes at once, because waiting out the dwell would mean seconds of
-frozen video.
+then it goes on the second report that shows it (``SEVERE_DOWN_HOLD_MS``) and
+skips the dwell, because waiting would mean seconds of frozen video.
 
 **Loss without delay.** When the rung misses only through loss (and the
 loss-based estimate that follows it) while the receiver's delay-based
@@ -73,6 +73,8 @@ from .levels import LEVELS, LOW, QualityLevel, level_above, lowest_cap
 MIN_DWELL_MS = 10_000
 #: The current rung has to miss for this long before stepping down.
 DOWN_HOLD_MS = 1_500
+#: ... or this long when the congestion is severe (two reports, about a second apart).
+SEVERE_DOWN_HOLD_MS = 900
 #: ... or this long when the miss is loss alone (see "Loss without delay").
 LOSS_ONLY_DOWN_HOLD_MS = 5_000
 #: A rung fits while the estimate is at least its total bitrate times this.
@@ -300,13 +302,17 @@ class QualityPolicy:
             self._deficit_since_ms = now_ms
         missing_ms = now_ms - self._deficit_since_ms
         loss_only = self._loss_only(estimate)
-        hold_ms = LOSS_ONLY_DOWN_HOLD_MS if loss_only else DOWN_HOLD_MS
-        if missing_ms < hold_ms or self._level is LOW:
-            return None
         severe = not loss_only and (
             estimate.available_bps < self._level.total_bps * SEVERE_FACTOR
             or estimate.loss_fraction >= SEVERE_LOSS_FRACTION
         )
+        # Severe congestion acts on the second report that shows it (one bad report is
+        # still tolerated): every second above the link's capacity is a second of frozen
+        # video, because frames cannot be completed.
+        hold_ms = (SEVERE_DOWN_HOLD_MS if severe
+                   else LOSS_ONLY_DOWN_HOLD_MS if loss_only else DOWN_HOLD_MS)
+        if missing_ms < hold_ms or self._level is LOW:
+            return None
         if not severe and not self._dwell_passed(now_ms):
             return None
         target = LOW

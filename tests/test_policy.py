@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -71,8 +72,7 @@ def test_step_down_to_1_5_mbps_reaches_low_within_3_s() -> None:
     down = timeline.switches(60_000)
     assert len(down) == 1
     assert down[0].kind == "down"
-    assert down[0].reason.startswith("down: estimate 1.")
-    assert "needed by high" in down[0].reason
+    assert re.match(r"down: estimate 0?\.?\d+\.\d\d Mbps < 4\.63 Mbps needed by high", down[0].reason)
 
 
 def test_partial_drop_settles_on_medium() -> None:
@@ -150,9 +150,9 @@ def test_sustained_loss_without_delay_steps_down_within_7_s() -> None:
 def test_loss_without_remb_counts_as_congestion() -> None:
     policy = QualityPolicy(initial_level=HIGH)
     lossy = {"loss_fraction": 0.3, "remb_bps": None}
-    assert policy.update(0, _estimate(0, 4.0e6, **lossy)) is None
-    assert policy.update(1000, _estimate(1000, 4.0e6, **lossy)) is None
-    decision = policy.update(2000, _estimate(2000, 4.0e6, **lossy))
+    assert policy.update(0, _estimate(0, 4.0e6, **lossy)) is None  # one report is tolerated
+    # 30 % loss is severe: the second report acts.
+    decision = policy.update(1000, _estimate(1000, 4.0e6, **lossy))
 
     assert decision is not None and decision.level is MEDIUM
     assert "loss without a delay signal" not in decision.reason
@@ -254,9 +254,8 @@ def test_mild_deficit_waits_for_the_dwell() -> None:
 def test_severe_deficit_skips_the_dwell() -> None:
     policy = _policy_just_switched_to_medium()
 
-    assert policy.update(2000, _estimate(2000, 1.0e6)) is None
-    assert policy.update(3000, _estimate(3000, 1.0e6)) is None  # one report is not enough
-    decision = policy.update(4000, _estimate(4000, 1.0e6))
+    assert policy.update(2000, _estimate(2000, 1.0e6)) is None  # one report is not enough
+    decision = policy.update(3000, _estimate(3000, 1.0e6))  # the second is, dwell or not
 
     assert decision is not None and decision.level is LOW
     assert "severe: dwell skipped" in decision.reason

@@ -116,10 +116,15 @@ async def test_rung_follows_a_shaped_link_and_spares_the_other_student():
 
         # 2. The shaped link drops to 1.5 Mbit/s: 480p within a few seconds, no long freeze.
         shape(shaped_ns, "1500kbit")
-        react_s = await shaped.wait_for(lambda line: size_of(line) == 480, timeout=15)
+        # The server's decision (the bot hears media.quality "low"), then the first 480p
+        # frame. Between the two, aiortc's receiver (the bot) waits for old frames its
+        # jitter buffer can no longer complete; browsers drop those sooner.
+        decide_s = await shaped.wait_for(lambda line: line.get("rung") == "low", timeout=10)
+        react_s = decide_s + await shaped.wait_for(lambda line: size_of(line) == 480,
+                                                   timeout=15)
         frames_at = shaped.latest["frames"]
         await asyncio.sleep(5)
-        assert shaped.latest["frames"] > frames_at + 20, "video kept flowing at 480p"
+        assert shaped.latest["frames"] > frames_at + 40, "video flows steadily at 480p"
 
         # 3. Restored: back up within about ten seconds (plus the probe's own seconds).
         shape(shaped_ns, None)
@@ -135,9 +140,9 @@ async def test_rung_follows_a_shaped_link_and_spares_the_other_student():
         # The other student stayed on 1080p throughout.
         free_sizes = {size_of(line) for line in free.lines[free_from:] if size_of(line)}
         assert free_sizes == {1080}, free_sizes
-        print(json.dumps({"react_s": round(react_s, 1), "recover_s": round(recover_s, 1),
-                          "stable_switches_per_min": switches}))
-        assert react_s < 10 and recover_s < 25
+        print(json.dumps({"decide_s": round(decide_s, 1), "first_480p_frame_s": round(react_s, 1),
+                          "recover_s": round(recover_s, 1), "stable_switches_per_min": switches}))
+        assert decide_s < 6 and react_s < 15 and recover_s < 25
     finally:
         for bot in bots:
             await bot.stop()

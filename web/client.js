@@ -199,3 +199,21 @@ export function appendLog(list, env, render) {
   list.prepend(li);
   while (list.children.length > 200) list.lastChild.remove();
 }
+
+const PANELS = ["interactions", "content", "media"];
+
+// Mount every feature panel for `role` into `container`, before connecting, so that
+// the panels see the welcome and every event. A panel that fails does not stop the rest.
+export async function mountPanels(client, role, container) {
+  for (const name of PANELS) {
+    try {
+      const panel = await import(`/panels/${name}-${role}.js`);
+      const section = document.createElement("section");
+      section.id = `panel-${name}`;
+      container.append(section);
+      await panel.mount(client, section);
+    } catch (err) {
+      console.error(`panel ${name} failed`, err);
+    }
+  }
+}

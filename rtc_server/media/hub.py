@@ -168,16 +168,20 @@ class SessionMedia:
     def effective(self, viewer: Viewer) -> str:
         return lowest(viewer.wanted, viewer.pinned_max, self.hub.server_cap)
 
-    def _apply(self, viewer: Viewer) -> str:
+    def _apply(self, viewer: Viewer, *, urgent: bool = False) -> str:
         rung = self.effective(viewer)
         for track in (viewer.video, viewer.audio):
             if track is not None:
-                track.set_rung(rung)
+                track.set_rung(rung, urgent=urgent)
         return rung
 
     async def set_rung(self, user_id: str, rung: str | None, *, by: str, reason: str,
-                       pinned_max: str | None | Literal[False] = False) -> list[dict[str, Any]]:
-        """Change the rung (and/or the pinned maximum) of all of a user's viewers."""
+                       pinned_max: str | None | Literal[False] = False,
+                       urgent: bool = False) -> list[dict[str, Any]]:
+        """Change the rung (and/or the pinned maximum) of all of a user's viewers.
+
+        ``urgent``: the link cannot carry the current rung; stop it at once.
+        """
         viewers = [v for v in self.viewers.values() if v.user_id == user_id]
         if not viewers:
             raise InvalidRequest(f"user {user_id!r} receives no media in this session")
@@ -189,7 +193,7 @@ class SessionMedia:
             if pinned_max is not False:
                 viewer.pinned_max = pinned_max
             viewer.reason = reason
-            after = self._apply(viewer)
+            after = self._apply(viewer, urgent=urgent)
             shown = viewer.video.rung if viewer.video is not None else after
             changed.append({"connection": viewer.conn_id, "rung": after, "previous": before,
                             "delivering": shown, "pinned_max": viewer.pinned_max})

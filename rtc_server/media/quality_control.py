@@ -156,7 +156,7 @@ class QualityController:
             link.decisions += 1
             link.probing_on = None
             await media.set_rung(viewer.user_id, decision.level.name, by="adaptive",
-                                 reason=decision.reason)
+                                 reason=decision.reason, urgent=decision.kind == "down")
             return
         state = policy.state
         track = viewer.video

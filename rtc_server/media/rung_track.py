@@ -81,16 +81,28 @@ class RungTrack(MediaStreamTrack):
         """Name of the rung a pending switch waits a keyframe from, if any."""
         return self._switching_to.name if self._switching_to else None
 
-    def set_rung(self, name: str) -> str:
+    def set_rung(self, name: str, *, urgent: bool = False) -> str:
         """Switch to rung ``name`` at its next keyframe; returns the rung chosen.
 
         A rung above the source resolution resolves to the highest offered
         rung (see :meth:`Ladder.resolve`). Unknown names raise ``KeyError``.
+        ``urgent`` (a congested link stepping down): stop the old rung at once instead of
+        sending it until the new keyframe, so the link drains and that keyframe gets
+        through; the viewer holds its last frame for that moment.
         """
         if self.readyState != "live":
             raise MediaStreamError(f"cannot switch rung of a track in state {self.readyState!r}")
         self.requested = name
         target = self._ladder.rung(self._ladder.resolve(name))
+        if urgent and self._rung is not None and target is not self._rung:
+            for rung in (self._rung, self._switching_to):
+                if rung is not None and rung is not target:
+                    rung.remove(self)
+            self._switching_to = None
+            self.packets_dropped += len(self._queue)
+            self._queue.clear()
+            self._rung = None
+            self.switches += 1
         if self._switching_to is not None and self._switching_to is not target:
             self._switching_to.remove(self)
             self._switching_to = None

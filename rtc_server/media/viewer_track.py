@@ -78,11 +78,11 @@ class ViewerTrack(MediaStreamTrack):
             inner.stop()
         self._changed.set()
 
-    def set_rung(self, name: str) -> str | None:
+    def set_rung(self, name: str, *, urgent: bool = False) -> str | None:
         """Switch rung at the next keyframe; returns the rung chosen (None: nothing shown)."""
         self.requested_rung = name
         if self._inner is not None:
-            return self._inner.set_rung(name)
+            return self._inner.set_rung(name, urgent=urgent)
         return None
 
     def request_keyframe(self) -> None:
