@@ -2,7 +2,7 @@
 
 A fan-out server spends most of its CPU per delivered message inside aiortc's send
 path (SCTP -> DTLS -> ICE -> UDP) and in handling the SACK each client returns for
-each packet (docs/benchmarks-profile.md). This module trims three costs that are
+each packet (docs/benchmarks.md, section 2). This module trims three costs that are
 pure overhead, without changing what goes on the wire:
 
 1. **A Task per ``RTCDataChannel.send()``.** ``RTCSctpTransport._data_channel_send``

@@ -10,7 +10,7 @@ Wiring, in short::
     track.stop()                                      # or close the pc; last one stops the rung
     await ladder.stop()                               # publisher gone
 
-See docs/benchmarks-media.md for the encoder settings and figures.
+See docs/benchmarks.md (section 5) for the encoder settings and figures.
 """
 
 from .counting import BurnedInSample, CountingReceiver, add_counting_transceiver

@@ -7,7 +7,7 @@ Keyframe sizes come from the VP8 keyframe header. The burned-in counter and
 capture time of :mod:`rtc_server.media.synthetic` are read only on request:
 :meth:`CountingReceiver.sample` decodes the next keyframe alone, on a worker
 thread, so latency samples are taken from keyframes (see
-docs/benchmarks-media.md for what that means for the figures).
+docs/benchmarks.md (section 5) for what that means for the figures).
 
 Workaround (aiortc 1.16, ``RTCRtpReceiver``): the receiver always starts a
 decoder thread fed by its private ``__decoder_queue`` and offers no way to get

@@ -1,7 +1,7 @@
 """Encoder settings per rung and VP8 bitstream helpers (pure: no asyncio, no clocks).
 
 The numbers below come from ``scripts/bench_encoders.py`` on the 2-core
-reference machine; ``docs/benchmarks-media.md`` explains the choice.
+reference machine; ``docs/benchmarks.md (section 5)`` explains the choice.
 
 Rung sizes are given by height; the width follows the source aspect ratio.
 A rung taller than the source is not offered (see :func:`offered_rungs`).
@@ -71,7 +71,7 @@ class AudioRungSpec:
     min_forced_keyframe_interval_s: float = 0.0
 
 
-# Chosen from scripts/bench_encoders.py (see docs/benchmarks-media.md): in
+# Chosen from scripts/bench_encoders.py (see docs/benchmarks.md (section 5)): in
 # realtime CBR mode cpu-used 16 costs ~0.1 dB PSNR against cpu-used 4 and is
 # 1.6-2.2x faster; one libvpx thread per rung is the most frames per CPU-second,
 # and the three rungs already run in parallel on their own threads.
