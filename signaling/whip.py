@@ -31,12 +31,14 @@ import asyncio
 import json
 import logging
 import secrets
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 
+from rtc_server.background import BackgroundTasks
 from rtc_server.config import Config, IceServer
 from rtc_server.exceptions import ClassroomError, InvalidRequest
 from rtc_server.ice import advertise_address, rtc_configuration
@@ -128,7 +130,7 @@ class WhipResources:
 
     def __init__(self) -> None:
         self.resources: dict[str, WhipResource] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks("WhipResources")
         self._closing = False
 
     def get(self, session_id: str, resource_id: str) -> WhipResource:
@@ -219,15 +221,8 @@ class WhipResources:
             )
             await self.remove(resource)
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("WhipResources task failed", exc_info=task.exception())
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self._tasks.spawn(coro, "resource")
 
     async def close(self) -> None:
         """Shutdown: refuse new publishers, close each peer, then cancel what is left."""
@@ -239,9 +234,7 @@ class WhipResources:
                 await asyncio.wait_for(done, CLOSE_TIMEOUT_S)
             except TimeoutError:
                 logger.warning("WhipResources: %d peer(s) did not close in time", len(resources))
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
 
 
 WHIP = web.AppKey("whip", WhipResources)

@@ -15,12 +15,14 @@ import dataclasses
 import logging
 import secrets
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 from redis.asyncio import Redis
 
 from signaling.tokens import Identity
 
+from ..background import BackgroundTasks
 from ..classroom import Classroom, require_staff
 from ..config import Config
 from ..connection import Connection
@@ -91,7 +93,7 @@ class ClassroomContent:
             history=self._history,
         )
         self._supplements: dict[str, SupplementPolicy] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks("ClassroomContent")
         # Load shedding (rtc_server.load_monitor) switches these off under heavy load.
         self.visuals_allowed = True
         self.expensive_ai_allowed = True
@@ -116,17 +118,8 @@ class ClassroomContent:
                 "current_topic": record.current_topic,
                 "covered_topics": [c for c in covered if c][-10:]}
 
-    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        task.set_name(name)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("content task %s failed", task.get_name(), exc_info=task.exception())
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        return self._tasks.spawn(coro, name)
 
     # -- requests -----------------------------------------------------------------------------
 
@@ -238,9 +231,7 @@ class ClassroomContent:
 
     async def close(self) -> None:
         await self.service.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
         if self._redis is not None:
             await self._redis.aclose()
 

@@ -22,9 +22,9 @@ from rtc_server.events import GROUP_TEACHER, Audience, now_ms
 from rtc_server.exceptions import SessionNotFound
 from signaling.tokens import Identity
 
+from ..background import BackgroundTasks
 from . import events as ev
 from .access import require_board_writer, require_staff, require_student
-from .background import BackgroundTasks
 from .board import parse_op
 from .evaluator import Evaluator, LocalEvaluator
 from .exceptions import (

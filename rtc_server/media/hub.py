@@ -17,8 +17,8 @@ process, as the README explains). Events and state are shared through the bus.
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -27,6 +27,7 @@ from aiortc.sdp import SessionDescription
 
 from adaptive.levels import LEVELS, QualityLevel, level_by_name
 
+from ..background import BackgroundTasks
 from ..events import GROUP_TEACHER, Audience
 from ..exceptions import InvalidRequest, PermissionDenied
 from .ladder import Ladder
@@ -230,7 +231,7 @@ class MediaHub:
         self.initial_rung = initial_rung
         self.server_cap: str | None = None
         self.sessions: dict[str, SessionMedia] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks("MediaHub")
 
     def session(self, session_id: str) -> SessionMedia:
         media = self.sessions.get(session_id)
@@ -238,15 +239,8 @@ class MediaHub:
             media = self.sessions[session_id] = SessionMedia(session_id, self)
         return media
 
-    def spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("MediaHub task failed", exc_info=task.exception())
+    def spawn(self, coro: Coroutine[Any, Any, Any], what: str = "task") -> None:
+        self._tasks.spawn(coro, what)
 
     # -- PeerListener ------------------------------------------------------------------------
 
@@ -309,6 +303,4 @@ class MediaHub:
                 media.remove_viewer(viewer_id)
             for source in list(media.sources):
                 await source.ladder.stop()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
