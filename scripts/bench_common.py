@@ -67,8 +67,12 @@ async def start_server(kind: str, *extra: str) -> ServerProcess:
         cmd = [sys.executable, os.path.join(ROOT, "scripts", "baseline_plain_aiortc.py"),
                "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)  # noqa: ASYNC220 - kept as a handle
-    server = ServerProcess(proc, port)
-    deadline = time.monotonic() + 20
+    return await wait_ready(ServerProcess(proc, port), kind)
+
+
+async def wait_ready(server: ServerProcess, kind: str, timeout_s: float = 20) -> ServerProcess:
+    """Wait until the server answers on /ws (refusing without a token); stop it if not."""
+    deadline = time.monotonic() + timeout_s
     async with aiohttp.ClientSession() as http:
         while time.monotonic() < deadline:
             try:

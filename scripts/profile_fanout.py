@@ -226,21 +226,7 @@ def make_start_server(tune: bool, profile_out: str | None = None, profiler: str 
                 cmd += ["--experiment", name]
         cmd += [kind, "--", *args]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)  # noqa: ASYNC220
-        server = bench_common.ServerProcess(proc, port)
-        import aiohttp
-
-        deadline = time.monotonic() + 20
-        async with aiohttp.ClientSession() as http:
-            while time.monotonic() < deadline:
-                try:
-                    async with http.get(f"{server.url}/ws") as resp:
-                        if resp.status in (400, 401, 426):
-                            return server
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-        server.stop()
-        raise RuntimeError(f"{kind} server did not start")
+        return await bench_common.wait_ready(bench_common.ServerProcess(proc, port), kind)
 
     return start_server
 

@@ -4,6 +4,16 @@
 // (an op that arrives early waits in `pending` until the ones before it are in).
 
 const NS = "http://www.w3.org/2000/svg";
+// Element helper of the interaction panels: attributes become properties, data-* stay attributes.
+export const h = (tag, attrs = {}, ...children) => {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith("data-")) el.setAttribute(k, v); else el[k] = v;
+  }
+  el.append(...children);
+  return el;
+};
+
 export const VIEW = 1000; // the SVG shows board units 0..VIEW
 
 export class Board {

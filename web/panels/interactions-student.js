@@ -1,15 +1,7 @@
 // Student panel for live interactions: answer the open question, see the receipt and hints,
 // vote in polls, raise a hand / ask for help, and draw on the board when the teacher allows it.
-import { Board } from "/panels/interactions-board.js";
+import { Board, h } from "/panels/interactions-board.js";
 
-const h = (tag, attrs = {}, ...children) => {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k.startsWith("data-")) el.setAttribute(k, v); else el[k] = v;
-  }
-  el.append(...children);
-  return el;
-};
 
 export async function mount(client, section) {
   section.classList.add("ix-panel");

@@ -1,15 +1,7 @@
 // Teacher panel for live interactions: questions with live answers and evaluations, hints,
 // the help queue, polls and the shared board. Mounted by teacher.html into a <section>.
-import { Board } from "/panels/interactions-board.js";
+import { Board, h } from "/panels/interactions-board.js";
 
-const h = (tag, attrs = {}, ...children) => {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k.startsWith("data-")) el.setAttribute(k, v); else el[k] = v;
-  }
-  el.append(...children);
-  return el;
-};
 
 export async function mount(client, section) {
   section.classList.add("ix-panel");
