@@ -363,3 +363,21 @@ async def test_local_evaluator_partial_overlap_is_not_correct():
     result = await LocalEvaluator().evaluate(question, answer, now_ms=1)
     assert result.correct is False and 0 < result.score < 0.6
     assert "water" in result.feedback or "carbon" in result.feedback
+
+
+async def test_automatic_hint_rule_helps_only_wrong_answers(ix_server: IxHarness):
+    teacher, t_rec = await join(ix_server, "teacher", "teacher")
+    (right, right_rec), (wrong, wrong_rec) = [await join(ix_server, u) for u in ("ri", "wr")]
+    ack = await teacher.request({"type": "question.ask", "text": "Which gas do plants take in?",
+                                 "choices": CHOICES, "correct": 1, "auto_hint": True})
+    qid = ack["question"]["id"]
+    assert ack["question"]["auto_hint"] is True
+    await t_rec.wait("hints.ready", where=lambda p: p["question_id"] == qid)
+    await right.request({"type": "answer.submit", "question_id": qid, "choice": 1})
+    await wrong.request({"type": "answer.submit", "question_id": qid, "choice": 0})
+    (hint,) = await wrong_rec.wait("hint")
+    assert hint["payload"]["level"] == 0 and hint["payload"]["question_id"] == qid
+    assert hint["payload"]["from"]["name"] == "automatic hint"
+    await t_rec.wait("answer.evaluated", 2)
+    await asyncio.sleep(0.3)
+    assert not right_rec.of("hint")

@@ -63,7 +63,7 @@ def install(dispatcher: Dispatcher, interactions: Interactions) -> None:
     async def question_ask(conn: Connection, msg: QuestionAsk, via: str) -> dict[str, Any]:
         question = await ix.ask_question(
             conn.identity, text=msg.text, kind=msg.kind, choices=list(msg.choices),
-            correct=msg.correct, time_limit_s=msg.time_limit_s)
+            correct=msg.correct, time_limit_s=msg.time_limit_s, auto_hint=msg.auto_hint)
         return {"type": "ack", "id": msg.id, "question": question.to_json(full=True)}
 
     async def question_close(conn: Connection, msg: QuestionClose, via: str) -> dict[str, Any]:

@@ -49,6 +49,7 @@ class QuestionAsk(ClientMessageBase):
     choices: list[Choice] = Field(default_factory=list, max_length=MAX_CHOICES)
     correct: int | Annotated[str, Field(max_length=2000)] | None = None
     time_limit_s: Annotated[int, Field(ge=1, le=MAX_TIME_LIMIT_S)] | None = None
+    auto_hint: bool = False
 
 
 class QuestionClose(ClientMessageBase):

@@ -55,6 +55,8 @@ class Question:
     status: QuestionStatus = "open"
     closed_at_ms: int | None = None
     close_reason: str | None = None
+    # An automatic rule: a student whose answer is wrong gets the first prepared hint.
+    auto_hint: bool = False
 
     def to_json(self, *, full: bool) -> dict[str, Any]:
         """The question as sent; ``full=False`` (students, observers) leaves out ``correct``."""
@@ -118,6 +120,7 @@ class Evaluation:
 def new_question(
     *, question_id: str, text: str, kind: QuestionKind, choices: list[str] | tuple[str, ...],
     correct: int | str | None, time_limit_s: int | None, asked_by: str, now_ms: int,
+    auto_hint: bool = False,
 ) -> Question:
     """Validate what a teacher asks; errors name the field."""
     text = text.strip()
@@ -155,6 +158,7 @@ def new_question(
     return Question(
         id=question_id, text=text, kind=kind, choices=cleaned, correct=correct,
         time_limit_s=time_limit_s, opened_at_ms=now_ms, closes_at_ms=closes, asked_by=asked_by,
+        auto_hint=auto_hint,
     )
 
 

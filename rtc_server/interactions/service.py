@@ -105,13 +105,13 @@ class Interactions:
 
     async def ask_question(
         self, who: Identity, *, text: str, kind: QuestionKind, choices: list[str],
-        correct: int | str | None, time_limit_s: int | None,
+        correct: int | str | None, time_limit_s: int | None, auto_hint: bool = False,
     ) -> Question:
         require_staff(who, "ask the class a question")
         await self._active(who)
         question = new_question(question_id=_new_id("q"), text=text, kind=kind, choices=choices,
                                 correct=correct, time_limit_s=time_limit_s, asked_by=who.user_id,
-                                now_ms=self.clock())
+                                now_ms=self.clock(), auto_hint=auto_hint)
         sid = who.session_id
         await self.store.add_question(sid, question)
         if question.closes_at_ms is not None:
@@ -215,6 +215,12 @@ class Interactions:
                             evaluator=evaluation.evaluator)
         for callback in self.on_evaluated:
             await callback(session_id, answer.user_id, bool(evaluation.correct), question.text)
+        if question.auto_hint and evaluation.correct is False:
+            # The automatic rule: the first prepared hint, sent as the server.
+            rule = Identity(session_id=session_id, user_id="auto-hint", name="automatic hint",
+                            role="admin", expires_at=0)
+            await self.send_hint(rule, user_id=answer.user_id, question_id=question.id,
+                                 text=None, level=0)
 
     # -- hints ---------------------------------------------------------------------------------
 
