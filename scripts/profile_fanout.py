@@ -41,84 +41,6 @@ sys.path.insert(0, ROOT)
 # -- server side -------------------------------------------------------------------------------
 
 
-def experiment_direct_send() -> None:
-    """Prototype of the recommended rtc_server/connection.py change (see the docs).
-
-    ``enqueue`` sends the event itself when the connection is on an open data channel,
-    nothing is queued or being sent by the pump, and the channel is below its high-water
-    mark; otherwise it queues and wakes the pump as before. Saves a task wake-up and
-    three coroutine frames per delivery; order is kept because the direct path is only
-    taken when the pump holds nothing.
-    """
-    from rtc_server import connection as c
-
-    cls = c.Connection
-    orig_enqueue, orig_batch, orig_switch = cls.enqueue, cls._send_batch, cls._maybe_switch
-
-    async def _send_batch(self, queue, *, fresh):  # type: ignore[no-untyped-def]
-        self._pump_busy = getattr(self, "_pump_busy", 0) + 1
-        try:
-            await orig_batch(self, queue, fresh=fresh)
-        finally:
-            self._pump_busy -= 1
-
-    async def _maybe_switch(self):  # type: ignore[no-untyped-def]
-        self._pump_busy = getattr(self, "_pump_busy", 0) + 1
-        try:
-            await orig_switch(self)
-        finally:
-            self._pump_busy -= 1
-
-    def enqueue(self, event):  # type: ignore[no-untyped-def]
-        channel = self._events_dc
-        if (not getattr(self, "_holding", False) and not self.closed
-                and event.seq > self._last_queued_seq and not self._outbox
-                and not self._resend and not getattr(self, "_pump_busy", 0)
-                and not self._resend_after_dc_loss and self.transport == "datachannel"
-                and self._wanted == "datachannel" and channel is not None
-                and channel.readyState == "open" and event.type != "session.ended"
-                and channel.bufferedAmount <= c.DC_HIGH_WATER_BYTES):
-            try:
-                channel.send(event.wire)
-            except (ConnectionError, RuntimeError, ValueError):
-                return orig_enqueue(self, event)
-            self._last_queued_seq = event.seq
-            self._sent.append((event.seq, event.wire, "datachannel"))
-            self.last_sent_seq = event.seq
-            self.sent_frames += 1
-            self.sent_events += 1
-            return None
-        return orig_enqueue(self, event)
-
-    cls.enqueue = enqueue  # type: ignore[method-assign]
-    cls._send_batch = _send_batch  # type: ignore[method-assign]
-    cls._maybe_switch = _maybe_switch  # type: ignore[method-assign]
-
-
-def experiment_no_deepcopy() -> None:
-    """Prototype: post_event's active-session check without deep-copying the record."""
-    from rtc_server.classroom import Classroom
-    from rtc_server.exceptions import SessionEnded, SessionNotFound
-    from rtc_server.memory_store import MemoryStore
-
-    orig = Classroom.active_session
-
-    async def active_session(self, session_id):  # type: ignore[no-untyped-def]
-        if not isinstance(self.store, MemoryStore):
-            return await orig(self, session_id)
-        record = self.store._sessions.get(session_id)
-        if record is None:
-            raise SessionNotFound(f"session {session_id!r} does not exist")
-        if record.status != "active":
-            raise SessionEnded(f"session {session_id!r} has ended")
-        return record  # NB: the live record; callers must not mutate it
-
-    Classroom.active_session = active_session  # type: ignore[method-assign]
-
-
-EXPERIMENTS = {"direct_send": experiment_direct_send, "no_deepcopy": experiment_no_deepcopy}
-
-
 def serve(argv: list[str]) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tune", action="store_true")
@@ -126,8 +48,7 @@ def serve(argv: list[str]) -> None:
                         default="cprofile")
     parser.add_argument("--profile-out")
     parser.add_argument("--pre", help="a Python file run in the server before it starts "
-                        "(experiments, counters)")
-    parser.add_argument("--experiment", action="append", default=[], choices=list(EXPERIMENTS))
+                        "(counters)")
     parser.add_argument("kind", choices=["classroom", "plain"])
     parser.add_argument("rest", nargs=argparse.REMAINDER)
     ns = parser.parse_args(argv)
@@ -136,8 +57,6 @@ def serve(argv: list[str]) -> None:
         from rtc_server import sctp_tuning
 
         sctp_tuning.apply()
-    for name in ns.experiment:
-        EXPERIMENTS[name]()
     if ns.profile_out:
         state: dict[str, Any] = {}
 
@@ -200,8 +119,12 @@ def serve(argv: list[str]) -> None:
 
 
 def make_start_server(tune: bool, profile_out: str | None = None, profiler: str = "cprofile",
-                      pre: str | None = None, experiments: tuple[str, ...] = ()) -> Any:
-    """A replacement for bench_common.start_server running the server through ``serve``."""
+                      pre: str | None = None) -> Any:
+    """A replacement for bench_common.start_server running the server through ``serve``.
+
+    The server applies ``sctp_tuning`` itself unless told not to: the untuned baseline
+    passes ``--no-sctp-tuning``.
+    """
     from scripts import bench_common
 
     async def start_server(kind: str, *extra: str) -> bench_common.ServerProcess:
@@ -211,6 +134,8 @@ def make_start_server(tune: bool, profile_out: str | None = None, profiler: str 
             args = ["--port", str(port), "--api-secret", bench_common.SECRET,
                     "--ice-host-addresses", "127.0.0.1", "--log-level", "warning",
                     "--rate-messages-per-s", "1000", "--rate-burst", "1000", *extra]
+            if not tune:
+                args.append("--no-sctp-tuning")
         else:
             args = ["--port", str(port)]
         cmd = [sys.executable, os.path.abspath(__file__),  # noqa: ASYNC240
@@ -221,9 +146,6 @@ def make_start_server(tune: bool, profile_out: str | None = None, profiler: str 
             cmd += ["--profile-out", profile_out]
         if pre:
             cmd += ["--pre", pre]
-        if kind == "classroom":
-            for name in experiments:
-                cmd += ["--experiment", name]
         cmd += [kind, "--", *args]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)  # noqa: ASYNC220
         return await bench_common.wait_ready(bench_common.ServerProcess(proc, port), kind)
@@ -239,8 +161,7 @@ async def profile(ns: argparse.Namespace) -> None:
     for suffix in ("", ".done"):
         if os.path.exists(out + suffix):  # noqa: ASYNC240
             os.remove(out + suffix)
-    bench_fanout.start_server = make_start_server(ns.tune, out, ns.profiler, ns.pre,
-                                                  tuple(ns.experiment))
+    bench_fanout.start_server = make_start_server(ns.tune, out, ns.profiler, ns.pre)
 
     # Wrap asyncio.sleep in run_one: the profiler starts right after the idle measurement
     # (the 2 s sleep) and stops when run_one stops the server.
@@ -320,8 +241,7 @@ async def ab(ns: argparse.Namespace) -> None:
             for kind, transport in kinds:
                 order = [False, True] if rep % 2 == 0 else [True, False]
                 for tune in order:
-                    bench_fanout.start_server = make_start_server(
-                        tune and not ns.no_tune, experiments=tuple(ns.experiment) if tune else ())
+                    bench_fanout.start_server = make_start_server(tune)
                     r = await bench_fanout.run_one(kind, transport, n, ns.rate, ns.duration)
                     r["tuned"] = tune
                     r["rep"] = rep
@@ -435,7 +355,6 @@ def main() -> None:
     p.add_argument("--profiler", choices=["cprofile", "pyinstrument", "none"],
                    default="cprofile")
     p.add_argument("--pre", help="Python file run in the server before it starts")
-    p.add_argument("--experiment", action="append", default=[], choices=list(EXPERIMENTS))
     p.add_argument("--tune", action="store_true")
     p.add_argument("--top", type=int, default=40)
     p.add_argument("--out")
@@ -445,12 +364,8 @@ def main() -> None:
     a.add_argument("--duration", type=float, default=8.0)
     a.add_argument("--repeats", type=int, default=2)
     a.add_argument("--only", nargs="*", default=["datachannel", "plain"])
-    a.add_argument("--experiment", action="append", default=[], choices=list(EXPERIMENTS),
-                   help="also in the B (\"tuned\") classroom server")
     a.add_argument("--client-delayed-sack", action="store_true",
                    help="the bench's aiortc clients delay SACKs like browsers (A and B)")
-    a.add_argument("--no-tune", action="store_true",
-                   help="B is the baseline plus --experiment only (no sctp_tuning)")
     m = sub.add_parser("micro")
     m.add_argument("--messages", type=int, default=5000)
     m.add_argument("--repeats", type=int, default=3)
