@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import deque
@@ -29,7 +28,7 @@ from aiohttp import web
 from aiortc import RTCDataChannel
 from aiortc.exceptions import InvalidStateError
 
-from signaling.messages import message_id_of
+from signaling.messages import peek_message_id
 from signaling.tokens import Identity
 
 from .config import Config
@@ -411,12 +410,7 @@ class Connection:
             logger.warning("%r flooding; closing", self)
             self._spawn(self.close(CLOSE_FLOOD, "flooding: too many messages"), "close")
             return False
-        mid = None
-        if len(data) <= self._config.max_message_bytes:
-            # Parse only to echo the client's id, so it knows which message to resend.
-            with contextlib.suppress(ValueError, UnicodeDecodeError):
-                raw = json.loads(data)
-                mid = message_id_of(raw) if isinstance(raw, dict) else None
+        mid = peek_message_id(data, max_bytes=self._config.max_message_bytes)
         retry = self._bucket.retry_after_s()
         self._spawn(self.reply(error_reply(
             self.session_id, "rate_limited",

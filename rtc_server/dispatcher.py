@@ -9,7 +9,6 @@ the connection and everyone else carry on.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -30,8 +29,7 @@ from signaling.messages import (
     SessionUpdate,
     Target,
     TransportChoice,
-    decode_json,
-    message_id_of,
+    peek_message_id,
 )
 
 from .classroom import Classroom
@@ -110,7 +108,7 @@ class Dispatcher:
                 result = await self._handlers[type(msg)](conn, msg, via)
         except (ProtocolError, ClassroomError) as exc:
             if mid is None:
-                mid = _peek_id(raw, self.config.max_message_bytes)
+                mid = peek_message_id(raw, max_bytes=self.config.max_message_bytes)
             logger.info("%r %s: %s", conn, exc.code, exc.message)
             await conn.reply(error_reply(conn.session_id, exc.code, exc.message, re=mid), via)
             return
@@ -207,19 +205,6 @@ def _peer_state(conn: Connection, state: str) -> None:
         # delivered is sent again there.
         conn.data_channel_lost()
 
-
-_HEAD_ID = re.compile(r'"id"\s*:\s*"([^"\\]{1,64})"')
-
-
-def _peek_id(raw: str | bytes, max_bytes: int) -> str | None:
-    """The message id of a message that failed validation, for the error's ``re``."""
-    try:
-        return message_id_of(decode_json(raw, max_bytes=max_bytes))
-    except ProtocolError:
-        # Too large or not JSON: look for an id near the start without parsing it all.
-        head = raw[:512] if isinstance(raw, str) else raw[:512].decode("utf-8", "replace")
-        match = _HEAD_ID.search(head)
-        return match.group(1) if match else None
 
 
 __all__ = ["Dispatcher"]

@@ -42,6 +42,9 @@ class Room:
         self._store = store
         self.connections: dict[str, Connection] = {}
         self._by_user: dict[str, set[Connection]] = {}
+        # Built-in group -> its connections, so that the many events for the teacher
+        # group (presence, answers, evaluations) do not scan the whole class.
+        self._by_builtin: dict[str, set[Connection]] = {name: set() for name in _BUILTIN}
         self._groups: dict[str, frozenset[str]] = {}
         self._unsubscribe: Unsubscribe | None = None
         self.delivered = 0
@@ -68,9 +71,11 @@ class Room:
     def add(self, conn: Connection) -> None:
         self.connections[conn.id] = conn
         self._by_user.setdefault(conn.user_id, set()).add(conn)
+        self._by_builtin[_ROLE_GROUP[conn.role]].add(conn)
 
     def remove(self, conn: Connection) -> None:
         self.connections.pop(conn.id, None)
+        self._by_builtin[_ROLE_GROUP[conn.role]].discard(conn)
         conns = self._by_user.get(conn.user_id)
         if conns is not None:
             conns.discard(conn)
@@ -95,7 +100,7 @@ class Room:
             return self._by_user.get(audience.name or "", ())
         name = audience.name or ""
         if name in _BUILTIN:
-            return [c for c in self.connections.values() if _ROLE_GROUP[c.role] == name]
+            return self._by_builtin[name]
         members = self._groups.get(name, frozenset())
         if len(members) < len(self._by_user):
             return [c for user in members for c in self._by_user.get(user, ())]

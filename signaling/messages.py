@@ -8,11 +8,12 @@ wrong. Everything past the boundary works on these validated objects.
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .exceptions import MalformedMessage, MessageTooLarge, UnknownMessageType
+from .exceptions import MalformedMessage, MessageTooLarge, ProtocolError, UnknownMessageType
 
 PROTOCOL_VERSION = 1
 MessageId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -190,6 +191,21 @@ def message_id_of(data: dict[str, Any]) -> str | None:
     """The client's message id if it is usable, for replies to a message that failed."""
     mid = data.get("id")
     return mid if isinstance(mid, str) and 0 < len(mid) <= 64 else None
+
+
+_HEAD_ID = re.compile(r'"id"\s*:\s*"([^"\\]{1,64})"')
+
+
+def peek_message_id(raw: str | bytes, *, max_bytes: int) -> str | None:
+    """The id of a message that cannot be accepted (invalid, too large, rate-limited),
+    so that the error reply names it and the client knows what to resend."""
+    try:
+        return message_id_of(decode_json(raw, max_bytes=max_bytes))
+    except ProtocolError:
+        # Too large or not JSON: look for an id near the start without parsing it all.
+        head = raw[:512] if isinstance(raw, str) else raw[:512].decode("utf-8", "replace")
+        match = _HEAD_ID.search(head)
+        return match.group(1) if match else None
 
 
 def parse_client_message(raw: str | bytes, *, max_bytes: int) -> ClientMessageBase:
