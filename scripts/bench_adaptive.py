@@ -43,7 +43,7 @@ from adaptive import (
     QualityLevel,
     QualityPolicy,
 )
-from tests.adaptive_traces import (
+from tests.support.adaptive_traces import (
     TICK_MS,
     LinkSimulator,
     Report,

@@ -8,7 +8,7 @@ broadcast phase (not the joins).
     .venv/bin/python scripts/profile_fanout.py profile --peers 100 --rate 20 --duration 8
     # same with pyinstrument (sampling, less distortion of small functions)
     .venv/bin/python scripts/profile_fanout.py profile --profiler pyinstrument
-    # with rtc_server.sctp_tuning.apply() in the server
+    # with rtc_server.patches.sctp.apply() in the server
     .venv/bin/python scripts/profile_fanout.py profile --tune
 
     # deterministic micro-benchmark of sctp_tuning (two peers in one process)
@@ -284,7 +284,7 @@ async def micro_one(tune: bool, n: int) -> float:
         sctp_tuning.apply()
     from aiortc import RTCPeerConnection
 
-    from rtc_server.ice import restrict_host_addresses
+    from rtc_server.patches.ice import restrict_host_addresses
 
     restrict_host_addresses(["127.0.0.1"])
     a, b = RTCPeerConnection(), RTCPeerConnection()

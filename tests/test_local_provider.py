@@ -6,10 +6,10 @@ import asyncio
 import base64
 import time
 
+from rtc_server.ai.provider import ImageRequest
 from rtc_server.content import LocalImageProvider, LocalTextProvider, parse_content_request
 from rtc_server.content.local_provider import word_pieces
 from rtc_server.content.prompts import build_text_request
-from rtc_server.content.provider import ImageRequest
 from rtc_server.content.requests import parse_context
 
 CTX = parse_context({"subject": "Biology", "grade": 7, "covered_topics": ["cells"]})

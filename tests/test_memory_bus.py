@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from rtc_server.events import Audience
-from rtc_server.ice import advertise_address
-from rtc_server.memory_bus import InProcessBus
-from rtc_server.ratelimit import TokenBucket
+from rtc_server.base.protocol import Audience
+from rtc_server.base.ratelimit import TokenBucket
+from rtc_server.patches.ice import advertise_address
+from rtc_server.state.memory_bus import InProcessBus
 
 
 async def test_read_after_is_exact_and_reports_a_trimmed_log():

@@ -9,8 +9,7 @@ import pytest
 
 from adaptive import HIGH, LOW, MEDIUM, Estimate, QualityPolicy
 from adaptive.policy import MIN_DWELL_MS
-
-from .adaptive_traces import Trace, constant, run_policy, square_wave, steps
+from tests.support.adaptive_traces import Trace, constant, run_policy, square_wave, steps
 
 MINUTE_MS = 60_000
 

@@ -1,13 +1,17 @@
-"""AI lesson-content pipeline: providers, chunking, caching and streaming.
+"""The content feature: AI lesson content streamed to the class as the model writes it.
 
-The server core constructs one :class:`ContentService` per app and passes a
-:class:`~rtc_server.content.audience.Publish` callable; everything else in
-this package is plain objects and pure functions.
+:class:`~.feature.ContentFeature` plugs into the core (``build`` is in the
+app's feature list); :class:`ContentService` streams generations to a
+:class:`~.destination.Destination` through a
+:class:`~.destination.Publish` callable; everything else in this package is
+plain objects and pure functions. Model access (the provider contract, the
+OpenAI-compatible provider) is :mod:`rtc_server.ai`; the embedded local
+composer is here.
 """
 
-from .audience import Audience, Publish, profile_group_name
 from .cache import CacheEntry, ContentCache, DiskLayer, MemoryLayer, RedisLayer, cache_key
 from .chunker import Chunker
+from .destination import Destination, Publish, profile_group_name
 from .exceptions import (
     ContentError,
     GenerationFailed,
@@ -15,20 +19,9 @@ from .exceptions import (
     GenerationTimeout,
     InvalidContentRequest,
 )
+from .feature import ContentFeature, build
 from .local_provider import LOCAL_PROVIDER_NAME, LocalImageProvider, LocalTextProvider
-from .openai_provider import OpenAIImageProvider, OpenAISettings, OpenAITextProvider
 from .planner import plan_sections, understanding_from_responses
-from .provider import (
-    ImageProvider,
-    ImageRequest,
-    ImageResult,
-    LessonBrief,
-    SectionSpec,
-    TextDelta,
-    TextProvider,
-    TextRequest,
-    Usage,
-)
 from .requests import (
     AdaptRequest,
     ContentRequest,
@@ -52,15 +45,16 @@ from .visuals import VisualResult
 __all__ = [
     "LOCAL_PROVIDER_NAME",
     "AdaptRequest",
-    "Audience",
     "CacheEntry",
     "Chunker",
     "ContentCache",
     "ContentError",
+    "ContentFeature",
     "ContentRecord",
     "ContentRequest",
     "ContentService",
     "ContentStats",
+    "Destination",
     "DiskLayer",
     "FairScheduler",
     "GenerationFailed",
@@ -68,35 +62,24 @@ __all__ = [
     "GenerationResult",
     "GenerationTimeout",
     "HistoryCallback",
-    "ImageProvider",
-    "ImageRequest",
-    "ImageResult",
     "InvalidContentRequest",
-    "LessonBrief",
     "LessonContext",
     "LessonRequest",
     "LocalImageProvider",
     "LocalTextProvider",
     "MemoryLayer",
-    "OpenAIImageProvider",
-    "OpenAISettings",
-    "OpenAITextProvider",
     "PersonalizedRequest",
     "PersonalizedResult",
     "PlanRequest",
     "ProfileGroup",
     "Publish",
     "RedisLayer",
-    "SectionSpec",
     "StudentProfile",
     "SupplementPolicy",
     "SupplementRequest",
-    "TextDelta",
-    "TextProvider",
-    "TextRequest",
-    "Usage",
     "VisualRequest",
     "VisualResult",
+    "build",
     "cache_key",
     "group_profiles",
     "parse_content_request",

@@ -15,12 +15,14 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from .audience import Audience, Publish
+from rtc_server.ai.provider import SectionSpec, TextDelta, Usage
+
+from . import events as ev
 from .cache import CacheEntry
 from .chunker import Chunker, split_at_boundaries
+from .destination import Destination, Publish
 from .exceptions import GenerationFailed
 from .planner import CompletedSection, SectionTracker
-from .provider import SectionSpec, TextDelta, Usage
 from .scheduler import FairScheduler
 from .stats import ContentStats, GenerationResult
 
@@ -46,7 +48,7 @@ class Generation:
     def __init__(
         self,
         result: GenerationResult,
-        audience: Audience,
+        audience: Destination,
         publish: Publish,
         *,
         sections: tuple[SectionSpec, ...],
@@ -216,7 +218,7 @@ class Generation:
     async def _publish_chunk(self, text: str) -> None:
         result = self.result
         payload = {"generation_id": self.generation_id, "index": result.chunks, "text": text}
-        await self._publish(self.audience, "content.chunk", payload)
+        await self._publish(self.audience, ev.CHUNK, payload)
         result.chunks += 1
         for section in self._tracker.feed(text):
             await self._publish_section(section)
@@ -230,7 +232,7 @@ class Generation:
             **section.spec.as_dict(),
         }
         self.result.sections.append(payload)
-        await self._publish(self.audience, "content.section", payload)
+        await self._publish(self.audience, ev.SECTION, payload)
 
     async def _finish(self) -> None:
         for section in self._tracker.finish():
@@ -238,7 +240,7 @@ class Generation:
         result = self.result
         await self._publish(
             self.audience,
-            "content.done",
+            ev.DONE,
             {
                 "generation_id": self.generation_id,
                 "text": result.text,
@@ -260,9 +262,9 @@ class Generation:
         payload: dict[str, Any] = {"generation_id": self.generation_id, "text": text}
         if exc is None:
             result.outcome = "stopped"
-            await self._publish(self.audience, "content.stopped", payload)
+            await self._publish(self.audience, ev.STOPPED, payload)
             return
         result.outcome = "failed"
         result.error = exc.reason
         payload.update(error=exc.reason, stage=exc.stage, provider=exc.provider)
-        await self._publish(self.audience, "content.failed", payload)
+        await self._publish(self.audience, ev.FAILED, payload)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from .provider import LessonBrief, SectionSpec
+from rtc_server.ai.provider import LessonBrief, SectionSpec
 
 __all__ = ["DISCLOSURE", "compose", "key_terms", "subject_family"]
 

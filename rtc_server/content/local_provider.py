@@ -15,8 +15,9 @@ import re
 from collections.abc import AsyncIterator
 from xml.sax.saxutils import escape
 
+from rtc_server.ai.provider import ImageRequest, ImageResult, TextDelta, TextRequest, Usage
+
 from .local_composer import compose, key_terms
-from .provider import ImageRequest, ImageResult, TextDelta, TextRequest, Usage
 
 __all__ = ["LOCAL_PROVIDER_NAME", "LocalImageProvider", "LocalTextProvider", "word_pieces"]
 

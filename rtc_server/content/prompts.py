@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from rtc_server.ai.provider import ChatMessage, Difficulty, LessonBrief, SectionSpec, TextRequest
+
 from .planner import plan_sections, understanding_from_responses
-from .provider import ChatMessage, Difficulty, LessonBrief, SectionSpec, TextRequest
 from .requests import (
     AdaptRequest,
     LessonContext,

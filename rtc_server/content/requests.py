@@ -23,9 +23,10 @@ from pydantic import (
     field_validator,
 )
 
-from .audience import profile_group_name
+from rtc_server.ai.provider import Difficulty
+
+from .destination import profile_group_name
 from .exceptions import InvalidContentRequest
-from .provider import Difficulty
 
 __all__ = [
     "DEFAULT_MAX_PROMPT_CHARS",

@@ -23,13 +23,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .audience import Audience, Publish
+from rtc_server.ai.provider import ImageProvider, TextProvider
+
+from . import events as ev
 from .cache import CacheEntry, ContentCache, cache_key
 from .chunker import DEFAULT_MAX_CHARS
+from .destination import Destination, Publish
 from .exceptions import GenerationNotFound, InvalidContentRequest
 from .generation import Generation
 from .prompts import TextContentRequest, brief_fields, build_text_request
-from .provider import ImageProvider, TextProvider
 from .requests import (
     DEFAULT_MAX_PROMPT_CHARS,
     PersonalizedRequest,
@@ -139,7 +141,7 @@ class ContentService:
         self,
         session_id: str,
         request: Mapping[str, Any] | BaseModel,
-        audience: Audience,
+        audience: Destination,
         *,
         context: Mapping[str, Any] | None = None,
         generation_id: str | None = None,
@@ -179,7 +181,7 @@ class ContentService:
         tasks = [
             asyncio.create_task(
                 self._generate(
-                    session_id, req, Audience.group(session_id, g.name), context or {}, g
+                    session_id, req, Destination.group(session_id, g.name), context or {}, g
                 )
             )
             for g in groups
@@ -195,7 +197,7 @@ class ContentService:
         self,
         session_id: str,
         request: Mapping[str, Any] | BaseModel,
-        audience: Audience,
+        audience: Destination,
         *,
         context: Mapping[str, Any] | None = None,
     ) -> VisualResult:
@@ -224,7 +226,7 @@ class ContentService:
         self,
         session_id: str,
         req: TextContentRequest,
-        audience: Audience,
+        audience: Destination,
         context: Mapping[str, Any],
         group: ProfileGroup | None,
         *,
@@ -278,7 +280,7 @@ class ContentService:
                 started["group"] = group.as_dict()
             if text_request.brief.sections:
                 started["plan"] = [s.as_dict() for s in text_request.brief.sections]
-            await self._publish(audience, "content.started", started)
+            await self._publish(audience, ev.STARTED, started)
             if entry is not None:
                 await generation.replay(entry)
             else:
@@ -299,7 +301,7 @@ class ContentService:
         self,
         session_id: str,
         result: GenerationResult,
-        audience: Audience,
+        audience: Destination,
         fields: dict[str, Any],
     ) -> None:
         if self._history is None:

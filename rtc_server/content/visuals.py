@@ -15,11 +15,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .audience import Audience, Publish
+from rtc_server.ai.provider import ImageProvider, ImageRequest, ImageResult
+
+from . import events as ev
 from .cache import CacheEntry, ContentCache, cache_key
+from .destination import Destination, Publish
 from .exceptions import GenerationFailed, InvalidContentRequest
 from .local_composer import key_terms
-from .provider import ImageProvider, ImageRequest, ImageResult
 from .requests import VisualRequest, parse_content_request, parse_context
 from .scheduler import FairScheduler
 from .stats import ContentStats
@@ -94,7 +96,7 @@ class VisualGenerator:
         self,
         session_id: str,
         request: Mapping[str, Any] | BaseModel,
-        audience: Audience,
+        audience: Destination,
         context: Mapping[str, Any],
     ) -> VisualResult:
         raw = request.model_dump() if isinstance(request, BaseModel) else dict(request)
@@ -122,7 +124,7 @@ class VisualGenerator:
         result = VisualResult(visual_id=visual_id, outcome="done", provider=self.provider.name)
         await self._publish(
             audience,
-            "visual.started",
+            ev.VISUAL_STARTED,
             {
                 "visual_id": visual_id,
                 "description": req.description,
@@ -151,7 +153,7 @@ class VisualGenerator:
         self._stats.visuals_done += 1
         await self._publish(
             audience,
-            "visual.done",
+            ev.VISUAL_DONE,
             {
                 "visual_id": visual_id,
                 "url": result.url,
@@ -165,7 +167,8 @@ class VisualGenerator:
         return result
 
     async def _failed(
-        self, audience: Audience, result: VisualResult, req: VisualRequest, topic: str, error: str
+        self, audience: Destination, result: VisualResult, req: VisualRequest, topic: str,
+        error: str,
     ) -> VisualResult:
         self._stats.visuals_failed += 1
         result.outcome = "failed"
@@ -173,7 +176,7 @@ class VisualGenerator:
         result.fallback_suggestions = fallback_suggestions(req.description, topic)
         await self._publish(
             audience,
-            "visual.failed",
+            ev.VISUAL_FAILED,
             {
                 "visual_id": result.visual_id,
                 "error": error,
