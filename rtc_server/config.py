@@ -192,7 +192,7 @@ class Config:
     sctp_tuning: bool = field(
         default=True,
         metadata={"help": "trim aiortc's per-message data-channel overhead (see "
-                  "rtc_server/sctp_tuning.py; only on the aiortc/aioice versions it was "
+                  "rtc_server/patches/sctp.py; only on the aiortc/aioice versions it was "
                   "written for)"},
     )
     # Runtime
