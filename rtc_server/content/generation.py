@@ -19,6 +19,8 @@ from .audience import Audience, Publish
 from .cache import CacheEntry
 from .chunker import Chunker, split_at_boundaries
 from .exceptions import GenerationFailed
+from .material.citations import cited_labels, section_citations, sources
+from .material.grounding import Grounding
 from .planner import CompletedSection, SectionTracker
 from .provider import SectionSpec, TextDelta, Usage
 from .scheduler import FairScheduler
@@ -54,8 +56,10 @@ class Generation:
         chunk_max_chars: int,
         now_ms: Callable[[], float],
         stats: ContentStats,
+        grounding: Grounding | None = None,
     ) -> None:
         self.result = result
+        self.grounding = grounding
         self.audience = audience
         self._publish = publish
         self._tracker = SectionTracker(sections)
@@ -229,6 +233,11 @@ class Generation:
             "content": section.content,
             **section.spec.as_dict(),
         }
+        if self.grounding is not None:
+            index = self.grounding.index
+            payload["sources"] = [
+                lb for lb in cited_labels(section.content) if index.passage(lb) is not None
+            ]
         self.result.sections.append(payload)
         await self._publish(self.audience, "content.section", payload)
 
@@ -236,21 +245,25 @@ class Generation:
         for section in self._tracker.finish():
             await self._publish_section(section)
         result = self.result
-        await self._publish(
-            self.audience,
-            "content.done",
-            {
-                "generation_id": self.generation_id,
-                "text": result.text,
-                "usage": result.usage.as_dict() if result.usage else None,
-                "ttft_ms": None if result.ttft_ms is None else round(result.ttft_ms, 3),
-                "chunks": result.chunks,
-                "tokens": result.tokens,
-                "provider": result.provider,
-                "model": result.model,
-                "cached": result.cached,
-            },
-        )
+        payload: dict[str, Any] = {
+            "generation_id": self.generation_id,
+            "text": result.text,
+            "usage": result.usage.as_dict() if result.usage else None,
+            "ttft_ms": None if result.ttft_ms is None else round(result.ttft_ms, 3),
+            "chunks": result.chunks,
+            "tokens": result.tokens,
+            "provider": result.provider,
+            "model": result.model,
+            "cached": result.cached,
+        }
+        if self.grounding is not None:
+            index = self.grounding.index
+            known, unknown = sources(result.text, index)
+            payload["sources"] = known
+            payload["citations"] = section_citations(result.text, index)
+            if unknown:
+                payload["unknown_sources"] = unknown
+        await self._publish(self.audience, "content.done", payload)
 
     async def _end(self, text: str, start_ms: float, exc: GenerationFailed | None = None) -> None:
         """Publishes ``content.stopped`` (no ``exc``) or ``content.failed``."""

@@ -18,6 +18,7 @@ import openai
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 
 from .exceptions import GenerationFailed, GenerationTimeout
+from .prompts import image_prompt
 from .provider import ImageRequest, ImageResult, TextDelta, TextRequest, Usage
 
 __all__ = ["OpenAIImageProvider", "OpenAISettings", "OpenAITextProvider"]
@@ -212,7 +213,7 @@ class OpenAIImageProvider:
         await self._client.close()
 
     async def generate(self, request: ImageRequest) -> ImageResult:
-        prompt = f"Educational {request.style} for a classroom: {request.description}"
+        prompt = image_prompt(request)
         kwargs: dict[str, Any] = {
             "model": self._settings.model,
             "prompt": prompt,

@@ -2,6 +2,11 @@
 
 Publishes ``visual.started`` and then ``visual.done`` or ``visual.failed``
 (with suggestions the teacher can use instead) to the audience.
+
+A visual is about what its request describes: the subject is taken from the
+description (:func:`visual_subject`), never from the session's current
+topic, and when the session has material the labels are the key terms of
+the passages that match the description.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,14 +24,66 @@ from .audience import Audience, Publish
 from .cache import CacheEntry, ContentCache, cache_key
 from .exceptions import GenerationFailed, InvalidContentRequest
 from .local_composer import key_terms
+from .material.grounding import Grounding
+from .material.material import Material
+from .material.tokens import tokenize
 from .provider import ImageProvider, ImageRequest, ImageResult
 from .requests import VisualRequest, parse_content_request, parse_context
 from .scheduler import FairScheduler
 from .stats import ContentStats
 
-__all__ = ["VisualGenerator", "VisualResult", "fallback_suggestions"]
+__all__ = ["GroundFn", "VisualGenerator", "VisualResult", "fallback_suggestions", "visual_subject"]
 
 logger = logging.getLogger(__name__)
+
+#: Ranks the session's material for a query (the service's retriever).
+GroundFn = Callable[[Sequence[Material], str], Awaitable[Grounding | None]]
+#: Words that say what kind of picture is wanted, not what it is of.
+_PICTURE_WORDS = frozenset(
+    "diagram diagrams picture image images drawing draw illustration illustrate chart map "
+    "visual visualise visualize show showing shows poster sketch figure labelled labeled "
+    "timeline flowchart flow process steps "
+    "그림 도표 도식 그려 그려줘 보여줘 다이어그램".split()
+)
+MAX_SUBJECT_WORDS = 4
+LABELS = 6
+
+
+def visual_subject(description: str) -> str:
+    """The subject a description asks to draw: its first run of content words.
+
+    "A labelled diagram of the water cycle, showing evaporation" → "water cycle".
+    """
+    run: list[str] = []
+    segment = -1
+    for token in tokenize(description):
+        usable = token.content and token.term not in _PICTURE_WORDS
+        usable = usable and token.surface.lower() not in _PICTURE_WORDS
+        if usable and (not run or token.segment == segment):
+            name = token.surface[:1].isupper() and not token.initial  # "French Revolution"
+            word = token.surface if token.hangul or name else token.surface.lower()
+            if token.josa == "의":
+                word += "의"  # "물의 순환": the genitive keeps the phrase going
+            run.append(word)
+            segment = token.segment
+            if len(run) == MAX_SUBJECT_WORDS or token.josa not in ("", "의"):
+                break
+        elif run:
+            break
+    return " ".join(run) or description.strip()[:40]
+
+
+def _labels(subject: str, description: str, grounding: Grounding | None) -> tuple[str, ...]:
+    """Labels around the subject: the matching passages' key terms, else the request's words."""
+    own = {t.term for t in tokenize(subject)}
+    if grounding is not None and grounding.matched:
+        scope = [h.index for h in grounding.hits[:3]]
+        terms = grounding.index.terms_in(scope, 3 * LABELS)
+        labels = [t.label for t in terms if not set(t.words) <= own]
+    else:
+        labels = [w for w in key_terms(description, limit=3 * LABELS)
+                  if not {t.term for t in tokenize(w)} <= own]
+    return tuple(labels[:LABELS])
 
 
 @dataclass(slots=True)
@@ -43,7 +100,8 @@ class VisualResult:
 
 
 def fallback_suggestions(description: str, topic: str) -> list[str]:
-    terms = key_terms(topic, description, limit=4)
+    """What the teacher can do instead; ``topic`` is the visual's subject."""
+    terms = key_terms(description, limit=4)
     subject = topic or description
     return [
         f"Sketch a labelled diagram of {subject} on the whiteboard"
@@ -82,8 +140,11 @@ class VisualGenerator:
         scheduler: FairScheduler,
         stats: ContentStats,
         max_prompt_chars: int,
+        *,
+        ground: GroundFn | None = None,
     ) -> None:
         self.provider = provider
+        self._ground = ground
         self._cache = cache
         self._publish = publish
         self._scheduler = scheduler
@@ -96,26 +157,33 @@ class VisualGenerator:
         request: Mapping[str, Any] | BaseModel,
         audience: Audience,
         context: Mapping[str, Any],
+        *,
+        material: Sequence[Material] = (),
     ) -> VisualResult:
         raw = request.model_dump() if isinstance(request, BaseModel) else dict(request)
         raw.setdefault("kind", "visual")
         req = parse_content_request(raw, max_prompt_chars=self._max_prompt_chars)
         if not isinstance(req, VisualRequest):
             raise InvalidContentRequest("kind", f"expected 'visual', got {req.kind!r}")
-        ctx = parse_context(context)
+        parse_context(context)  # validated for its errors; a visual's subject is its own
+        grounding = None
+        if material and self._ground is not None:
+            grounding = await self._ground(material, req.description)
+        subject = visual_subject(req.description)
         image_request = ImageRequest(
             description=req.description,
             style=req.style,
-            topic=ctx.current_topic,
-            key_terms=tuple(key_terms(req.description, limit=6)),
+            topic=subject,
+            key_terms=_labels(subject, req.description, grounding),
+            grounding=grounding if grounding is not None and grounding.matched else None,
         )
         key = cache_key(
             "visual",
             {
                 "description": req.description,
                 "style": req.style,
-                "topic": ctx.current_topic,
                 "provider": self.provider.name,
+                "grounding": None if grounding is None else grounding.cache_fields(),
             },
         )
         visual_id = uuid.uuid4().hex
@@ -140,12 +208,12 @@ class VisualGenerator:
                 async with self._scheduler.slot(session_id):
                     image = await self.provider.generate(image_request)
             except GenerationFailed as exc:
-                return await self._failed(audience, result, req, ctx.current_topic, exc.reason)
+                return await self._failed(audience, result, req, subject, exc.reason)
             except Exception as exc:
                 logger.exception(
                     "VisualGenerator(%s) provider %s crashed", visual_id, self.provider.name
                 )
-                return await self._failed(audience, result, req, ctx.current_topic, repr(exc))
+                return await self._failed(audience, result, req, subject, repr(exc))
             result.mime, result.url, result.data = image.mime, image.url, image.data
             await self._cache.put(key, _to_entry(image))
         self._stats.visuals_done += 1
