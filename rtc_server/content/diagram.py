@@ -29,7 +29,7 @@ __all__ = [
     "cooccurrence",
     "matching_sequence",
     "sequence_svg",
-    "step_label",
+    "step_labels",
     "wrap",
 ]
 
@@ -148,14 +148,25 @@ def concept_map_svg(subject: str, labels: Sequence[str], title: str, footer: str
     return "".join(parts)
 
 
-def step_label(grounding: Grounding, step: SequenceStep) -> str:
-    """A step's box text: its key terms if it has some, else its opening words."""
+def step_labels(grounding: Grounding, steps: Sequence[SequenceStep], subject: str) -> list[str]:
+    """Each step's box text: its own key terms (not the subject's words, not terms in
+    most steps), else its opening words."""
     index = grounding.index
-    tokens = tokenize(step.text)
-    found = [t.label for t in index.key_terms if find_term(tokens, t.words)]
-    if found:
-        return ", ".join(found[:2])
-    return " ".join(step.text.split()[:5])
+    own = {t.term for t in tokenize(subject)}
+    in_step = [
+        [t for t in index.key_terms if find_term(tokenize(step.text), t.words)] for step in steps
+    ]
+    common = {
+        t.key
+        for terms in in_step
+        for t in terms
+        if sum(t in other for other in in_step) * 2 > len(steps)
+    }
+    labels = []
+    for step, terms in zip(steps, in_step, strict=True):
+        found = [t.label for t in terms if t.key not in common and not set(t.words) <= own]
+        labels.append(", ".join(found[:2]) if found else " ".join(step.text.split()[:5]))
+    return labels
 
 
 def sequence_svg(kind: str, subject: str, steps: Sequence[SequenceStep], grounding: Grounding,
@@ -163,6 +174,7 @@ def sequence_svg(kind: str, subject: str, steps: Sequence[SequenceStep], groundi
     head, tail = _frame(title, footer)
     parts = [head, _text(WIDTH / 2, 40, subject, size=20, width=44, lines=1, bold=True)]
     steps = list(steps)[: 2 * STEPS_PER_ROW]
+    labels = step_labels(grounding, steps, subject)
     per_row = min(STEPS_PER_ROW, len(steps))
     box_w, box_h, gap = 128, 96, 28
     left = (WIDTH - (per_row * box_w + (per_row - 1) * gap)) / 2
@@ -175,8 +187,7 @@ def sequence_svg(kind: str, subject: str, steps: Sequence[SequenceStep], groundi
             f'<rect x="{x:.0f}" y="{y:.0f}" width="{box_w}" height="{box_h}" rx="10" '
             'fill="#e8f0fb" stroke="#3b6ea8"/>'
             + _text(x + box_w / 2, y + 20, marker, size=15, width=16, lines=1, bold=True)
-            + _text(x + box_w / 2, y + 58, step_label(grounding, step), size=13, width=16,
-                    lines=3)
+            + _text(x + box_w / 2, y + 58, labels[i], size=13, width=16, lines=3)
         )
         if i + 1 < len(steps):
             if col + 1 < STEPS_PER_ROW:
@@ -194,11 +205,21 @@ def sequence_svg(kind: str, subject: str, steps: Sequence[SequenceStep], groundi
     return "".join(parts)
 
 
-def matching_sequence(grounding: Grounding) -> tuple[str, list[SequenceStep]] | None:
-    """A sequence in one of the two passages that match the request best."""
-    if not grounding.matched:
+_SEQUENCE_WORDS = frozenset(
+    "step steps stage stages order sequence process cycle timeline history 순서 과정 단계 순환 "
+    "연표 역사".split()
+)
+
+
+def matching_sequence(
+    grounding: Grounding, description: str
+) -> tuple[str, list[SequenceStep]] | None:
+    """The sequence to draw: the best-matching passage when it is one, or, when the
+    request asks for steps, a process or a timeline, one of the three best."""
+    if not grounding.matched or not grounding.hits:
         return None
-    for hit in grounding.hits[:2]:
+    asks = bool({t.term for t in tokenize(description)} & _SEQUENCE_WORDS)
+    for hit in grounding.hits[: 3 if asks else 1]:
         found = find_sequence(grounding.index, hit.index)
         if found is not None:
             return found

@@ -94,7 +94,7 @@ class LocalImageProvider:
         source = f" from “{grounding.index.title}”" if grounding is not None else ""
         footer = f"Drawn by the local composer{source} (not AI-generated)"
         if grounding is not None:
-            sequence = matching_sequence(grounding)
+            sequence = matching_sequence(grounding, request.description)
             if sequence is not None:
                 kind, steps = sequence
                 return sequence_svg(kind, subject, steps, grounding, request.description,

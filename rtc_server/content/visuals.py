@@ -42,44 +42,60 @@ GroundFn = Callable[[Sequence[Material], str], Awaitable[Grounding | None]]
 _PICTURE_WORDS = frozenset(
     "diagram diagrams picture image images drawing draw illustration illustrate chart map "
     "visual visualise visualize show showing shows poster sketch figure labelled labeled "
-    "timeline flowchart flow process steps "
+    "timeline flowchart flow process steps step order sequence stages stage happen happens "
+    "happening explain explains describe compare "
     "그림 도표 도식 그려 그려줘 보여줘 다이어그램".split()
 )
-MAX_SUBJECT_WORDS = 4
+MAX_SUBJECT_WORDS = 6
 LABELS = 6
 
 
 def visual_subject(description: str) -> str:
-    """The subject a description asks to draw: its first run of content words.
+    """The subject a description asks to draw: its first phrase of content words.
 
-    "A labelled diagram of the water cycle, showing evaporation" → "water cycle".
+    "A labelled diagram of the water cycle, showing evaporation" → "water cycle";
+    "evaporation and condensation" keeps its "and".
     """
-    run: list[str] = []
+    tokens = tokenize(description)
+    words: list[str] = []
+    pending: list[str] = []  # stop words kept only if a content word follows
     segment = -1
-    for token in tokenize(description):
-        usable = token.content and token.term not in _PICTURE_WORDS
-        usable = usable and token.surface.lower() not in _PICTURE_WORDS
-        if usable and (not run or token.segment == segment):
-            name = token.surface[:1].isupper() and not token.initial  # "French Revolution"
-            word = token.surface if token.hangul or name else token.surface.lower()
-            if token.josa == "의":
-                word += "의"  # "물의 순환": the genitive keeps the phrase going
-            run.append(word)
-            segment = token.segment
-            if len(run) == MAX_SUBJECT_WORDS or token.josa not in ("", "의"):
-                break
-        elif run:
+    for token in tokens:
+        picture = token.term in _PICTURE_WORDS or token.surface.lower() in _PICTURE_WORDS
+        if words and (token.segment != segment or picture):
             break
-    return " ".join(run) or description.strip()[:40]
+        if not token.content or picture:
+            if words and token.stop:
+                pending.append(token.surface.lower())
+            continue
+        name = token.surface[:1].isupper() and not token.initial  # "French Revolution"
+        word = token.surface if token.hangul or name else token.surface.lower()
+        if token.josa == "의":
+            word += "의"  # "물의 순환": the genitive keeps the phrase going
+        words += [*pending, word]
+        pending = []
+        segment = token.segment
+        if len(words) >= MAX_SUBJECT_WORDS or token.josa not in ("", "의"):
+            break
+    return " ".join(words) or description.strip()[:40]
 
 
 def _labels(subject: str, description: str, grounding: Grounding | None) -> tuple[str, ...]:
     """Labels around the subject: the matching passages' key terms, else the request's words."""
     own = {t.term for t in tokenize(subject)}
     if grounding is not None and grounding.matched:
-        scope = [h.index for h in grounding.hits[:3]]
-        terms = grounding.index.terms_in(scope, 3 * LABELS)
-        labels = [t.label for t in terms if not set(t.words) <= own]
+        index = grounding.index
+        hits = grounding.hits[:3]
+        scope = [h.index for h in hits]
+        terms = [t for t in index.terms_in(scope, 4 * LABELS) if not set(t.words) <= own]
+        # The terms the best-matching passages use most (weighted by how well each
+        # passage matches), not the material's overall favourites.
+        uses = {
+            t.key: sum(h.score * len(index.occurrences(t, [h.index])) for h in hits)
+            for t in terms
+        }
+        terms.sort(key=lambda t: -uses[t.key])  # stable: ties keep the material's ranking
+        labels = [t.label for t in terms]
     else:
         labels = [w for w in key_terms(description, limit=3 * LABELS)
                   if not {t.term for t in tokenize(w)} <= own]

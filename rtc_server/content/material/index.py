@@ -102,7 +102,8 @@ class MaterialIndex:
         self._labels = {p.label: i for i, p in enumerate(passages)}
         heading_texts = sorted({p.heading for p in passages if p.heading})
         titles = [m.title for m in self.materials]
-        self.bm25 = Bm25([index_terms(p.tokens) for p in passages])
+        # A passage's heading says what it is about: it is indexed with the passage.
+        self.bm25 = Bm25([index_terms((*tokenize(p.heading), *p.tokens)) for p in passages])
         self.key_terms = tuple(
             extract_key_terms(
                 [p.tokens for p in passages],

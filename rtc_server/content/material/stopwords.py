@@ -11,7 +11,7 @@ __all__ = ["ENGLISH_STOP", "JOSA", "KOREAN_STOP", "NOUN_EVIDENCE_JOSA"]
 
 ENGLISH_STOP = frozenset(
     """
-    a about above after again against all almost along also although always am among an
+    a about above after again against all almost along also although always am among an back
     and another any are around as at away be became because become becomes been before
     being below between both but by called can cannot could did do does doing done down
     during each either else enough etc even ever every few for from further get gets got
