@@ -79,6 +79,14 @@ _NOTE_WORDS = (
 ).split()
 
 
+_NOTE_TEMPLATES = (
+    "The {0} and the {1} shape the {2} of the {3}, while {4} follows {5} near the {6}.",
+    "Field notes record {0} after {1}; the {2} rose where the {3} met the {4}.",
+    "A {0} can hold {1} for months, so {2} and {3} matter for the {4} downstream.",
+    "Students measured {0}, {1} and {2} at the {3} and compared them with the {4}.",
+)
+
+
 def long_pdf(pages: int = 20, seed: int = 7) -> bytes:
     """A ``pages``-page reading: the water-cycle sections in turn plus generated notes.
 
@@ -94,10 +102,9 @@ def long_pdf(pages: int = 20, seed: int = 7) -> bytes:
         heading, _, body = section.partition("\n")
         notes = []
         for _ in range(6):
-            words = rng.sample(_NOTE_WORDS, 8)
-            notes.append(f"The {words[0]} and the {words[1]} change the {words[2]} of the "
-                         f"{words[3]}, while {words[4]} affects {words[5]} near the {words[6]} "
-                         f"and the {words[7]}.")
+            w = rng.sample(_NOTE_WORDS, 8)
+            template = rng.choice(_NOTE_TEMPLATES)
+            notes.append(template.format(*w))
         texts.append(f"## Part {number}: {heading}\n\n{body.strip()}\n\n## Notes {number}\n\n"
                      + " ".join(notes))
     return markdown_pdf("\f".join(texts), title="The Water Cycle (long reading)")

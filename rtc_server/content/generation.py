@@ -19,8 +19,7 @@ from .audience import Audience, Publish
 from .cache import CacheEntry
 from .chunker import Chunker, split_at_boundaries
 from .exceptions import GenerationFailed
-from .material.citations import cited_labels, section_citations, sources
-from .material.grounding import Grounding
+from .material.grounding import Grounding, cited_labels, section_citations, sources
 from .planner import CompletedSection, SectionTracker
 from .provider import SectionSpec, TextDelta, Usage
 from .scheduler import FairScheduler

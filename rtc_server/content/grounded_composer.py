@@ -25,8 +25,7 @@ from .grounded_parts import (
     term_lines,
     worked_example,
 )
-from .material.citations import cite
-from .material.grounding import Grounding
+from .material.grounding import Grounding, cite
 from .material.index import MaterialIndex
 from .material.questions import Question, hint_plan
 from .provider import LessonBrief, SectionSpec

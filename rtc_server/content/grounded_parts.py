@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .framing import phrase
-from .material.citations import cite
+from .material.grounding import cite
 from .material.index import MaterialIndex
 from .material.keyterms import KeyTerm, find_term
 from .material.outline import find_sequence, outline

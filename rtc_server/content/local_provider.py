@@ -56,7 +56,12 @@ class LocalTextProvider:
         return None
 
     async def stream(self, request: TextRequest) -> AsyncIterator[TextDelta]:
-        text = compose(request.brief)
+        if request.brief.grounding is not None:
+            # Teaching from a long reading takes milliseconds of CPU (summary, questions):
+            # off the event loop, which is busy streaming to the class meanwhile.
+            text = await asyncio.to_thread(compose, request.brief)
+        else:
+            text = compose(request.brief)
         pieces = word_pieces(text)
         if request.max_tokens is not None:
             pieces = pieces[: request.max_tokens]

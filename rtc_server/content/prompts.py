@@ -25,14 +25,7 @@ from .material.index import IndexedPassage
 from .material.material import detect_language
 from .material.passages import split_sentences
 from .planner import plan_sections, understanding_from_responses
-from .provider import (
-    ChatMessage,
-    Difficulty,
-    ImageRequest,
-    LessonBrief,
-    SectionSpec,
-    TextRequest,
-)
+from .provider import ChatMessage, Difficulty, ImageRequest, LessonBrief, SectionSpec, TextRequest
 from .requests import (
     AdaptRequest,
     LessonContext,
@@ -156,12 +149,8 @@ def select_passages(grounding: Grounding, budget_chars: int) -> list[IndexedPass
                 break
             kept.append(sentence)
         if kept:
-            chosen.append(_truncated(best, " ".join(kept)))
+            chosen.append(replace(best, passage=replace(best.passage, text=" ".join(kept))))
     return chosen
-
-
-def _truncated(passage: IndexedPassage, text: str) -> IndexedPassage:
-    return replace(passage, passage=replace(passage.passage, text=text))
 
 
 def _passage_entry(passage: IndexedPassage, text: str | None = None) -> str:

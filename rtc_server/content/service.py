@@ -31,10 +31,9 @@ from .cache import CacheEntry, ContentCache, cache_key
 from .chunker import DEFAULT_MAX_CHARS
 from .exceptions import GenerationNotFound, InvalidContentRequest
 from .generation import Generation
-from .material.grounding import Grounding
+from .material.grounding import Bm25Retriever, Grounding, Retriever
 from .material.index_cache import MaterialIndexCache
 from .material.material import Material
-from .material.retriever import Bm25Retriever, Retriever
 from .prompts import (
     DEFAULT_CONTEXT_BUDGET_CHARS,
     TextContentRequest,

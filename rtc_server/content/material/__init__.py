@@ -10,7 +10,6 @@ Pure modules (no I/O but pypdf reading bytes it is given) except
     cited_labels / sources / section_citations   citations in generated text
 """
 
-from .citations import cite, cited_labels, section_citations, sources
 from .embeddings import EmbeddingsRetriever
 from .extract import (
     DEFAULT_MAX_MATERIAL_BYTES,
@@ -19,7 +18,17 @@ from .extract import (
     material_from_text,
     material_kind,
 )
-from .grounding import Grounding
+from .grounding import (
+    DEFAULT_TOP_K,
+    Bm25Retriever,
+    Grounding,
+    Retriever,
+    cite,
+    cited_labels,
+    ground,
+    section_citations,
+    sources,
+)
 from .index import Hit, IndexedPassage, MaterialIndex, Sentence, build_index
 from .index_cache import MaterialIndexCache
 from .keyterms import KeyTerm, extract_key_terms
@@ -27,7 +36,6 @@ from .material import Material, MaterialKind, Passage, detect_language
 from .outline import OutlineSection, SequenceStep, find_sequence, outline
 from .passages import split_passages, split_sentences
 from .questions import BLANK, HintPlan, Question, hint_plan, make_questions
-from .retriever import DEFAULT_TOP_K, Bm25Retriever, Retriever, ground
 from .summary import summarise
 from .tokens import Token, strip_josa, tokenize
 

@@ -18,9 +18,8 @@ import numpy as np
 import openai
 from openai import AsyncOpenAI
 
-from .grounding import Grounding
+from .grounding import Bm25Retriever, Grounding, Retriever, opening
 from .index import Hit, MaterialIndex
-from .retriever import Bm25Retriever, Retriever, opening
 
 __all__ = ["EmbeddingsRetriever"]
 

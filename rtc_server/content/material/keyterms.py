@@ -98,10 +98,11 @@ def _defined(passages: Sequence[Sequence[Token]]) -> set[tuple[str, ...]]:
 def find_term(tokens: Sequence[Token], words: Sequence[str]) -> list[int]:
     """Indices where ``words`` (normalised) occur as consecutive tokens."""
     n = len(words)
+    first = words[0]
     return [
         i
-        for i in range(len(tokens) - n + 1)
-        if all(tokens[i + j].term == words[j] for j in range(n))
+        for i, token in enumerate(tokens[: len(tokens) - n + 1])
+        if token.term == first and (n == 1 or [t.term for t in tokens[i : i + n]] == list(words))
     ]
 
 

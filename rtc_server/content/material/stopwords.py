@@ -24,6 +24,7 @@ ENGLISH_STOP = frozenset(
     though through thus to together too toward towards under until up upon us use used uses
     using usually very via was way ways we well were what whatever when where whether which
     while who whom whose why will with within without would yet you your yours
+    affect affects affected include includes including contain contains
     explain teach lesson lessons student students class today please let learn learning
     topic example examples understand
     """.split()
