@@ -156,8 +156,11 @@ def test_supplement_quotes_the_passage_the_class_needs(water: MaterialIndex) -> 
                             "affected_users": ["ann"], "topic": "condensation"})
     says = section(text, "What the reading says")
     assert says and all(CITATION.search(ln) for ln in says)
-    assert "Hint: read passage [p" in text
-    assert "## Quick check" in text
+    check = section(text, "Quick check")
+    question, hint = check[0], check[-1]
+    prompt = re.sub(r"^1\. Choose the word that fits: | \[p\d+\]$", "", question)
+    assert BLANK in prompt and re.search(r"\bp\d+\b", hint)
+    assert prompt not in hint  # a hint that repeats the question is no hint
 
 
 def test_adapt_rewrites_only_the_given_text() -> None:

@@ -174,8 +174,10 @@ def grounded_supplement(brief: LessonBrief, grounding: Grounding) -> list[str]:
     if items:
         lines += ["", f"## {phrase(lang, 'h_check')}", *question_lines(items, lang)]
         plan = hint_plan(index, items[0].prompt, items[0].answer)
-        if plan is not None:
+        if plan is not None and plan.quote != items[0].prompt:
             lines.append(phrase(lang, "hint", cite=cite(plan.source), quote=plan.quote))
+        else:  # the sentence is the question itself: point to its passage instead
+            lines.append(phrase(lang, "hint_look", label=items[0].source, where=""))
     return lines
 
 

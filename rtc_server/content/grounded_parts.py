@@ -170,10 +170,12 @@ def answer_lines(items: Sequence[Question], *, start: int = 1) -> list[str]:
 def link_question(index: MaterialIndex, scope: Sequence[int], language: str) -> str | None:
     """Two key terms that share a passage: ask how they connect (a question, not a claim)."""
     for p in scope:
-        terms = index.terms_in([p], 2)
-        if len(terms) == 2:
-            return phrase(
-                language, "link", a=terms[0].label, b=terms[1].label,
-                cite=cite(index.passages[p].label),
-            )
+        terms = index.terms_in([p], 6)
+        for i, a in enumerate(terms):
+            # Two different ideas: "water" and "water vapor" would be one inside the other.
+            b = next((t for t in terms[i + 1 :] if not set(t.words) & set(a.words)), None)
+            if b is not None:
+                return phrase(
+                    language, "link", a=a.label, b=b.label, cite=cite(index.passages[p].label)
+                )
     return None
