@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from rtc_server.ai.provider import SectionSpec, TextDelta, Usage
+from rtc_server.material.grounding import Grounding, cited_labels, section_citations, sources
 
 from . import events as ev
 from .cache import CacheEntry
@@ -56,8 +57,10 @@ class Generation:
         chunk_max_chars: int,
         now_ms: Callable[[], float],
         stats: ContentStats,
+        grounding: Grounding | None = None,
     ) -> None:
         self.result = result
+        self.grounding = grounding
         self.audience = audience
         self._publish = publish
         self._tracker = SectionTracker(sections)
@@ -231,6 +234,11 @@ class Generation:
             "content": section.content,
             **section.spec.as_dict(),
         }
+        if self.grounding is not None:
+            index = self.grounding.index
+            payload["sources"] = [
+                lb for lb in cited_labels(section.content) if index.passage(lb) is not None
+            ]
         self.result.sections.append(payload)
         await self._publish(self.audience, ev.SECTION, payload)
 
@@ -238,21 +246,25 @@ class Generation:
         for section in self._tracker.finish():
             await self._publish_section(section)
         result = self.result
-        await self._publish(
-            self.audience,
-            ev.DONE,
-            {
-                "generation_id": self.generation_id,
-                "text": result.text,
-                "usage": result.usage.as_dict() if result.usage else None,
-                "ttft_ms": None if result.ttft_ms is None else round(result.ttft_ms, 3),
-                "chunks": result.chunks,
-                "tokens": result.tokens,
-                "provider": result.provider,
-                "model": result.model,
-                "cached": result.cached,
-            },
-        )
+        payload: dict[str, Any] = {
+            "generation_id": self.generation_id,
+            "text": result.text,
+            "usage": result.usage.as_dict() if result.usage else None,
+            "ttft_ms": None if result.ttft_ms is None else round(result.ttft_ms, 3),
+            "chunks": result.chunks,
+            "tokens": result.tokens,
+            "provider": result.provider,
+            "model": result.model,
+            "cached": result.cached,
+        }
+        if self.grounding is not None:
+            index = self.grounding.index
+            known, unknown = sources(result.text, index)
+            payload["sources"] = known
+            payload["citations"] = section_citations(result.text, index)
+            if unknown:
+                payload["unknown_sources"] = unknown
+        await self._publish(self.audience, ev.DONE, payload)
 
     async def _end(self, text: str, start_ms: float, exc: GenerationFailed | None = None) -> None:
         """Publishes ``content.stopped`` (no ``exc``) or ``content.failed``."""
