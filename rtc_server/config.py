@@ -91,6 +91,18 @@ class Config:
         default=False,
         metadata={"help": "development mode: open token minting at /dev/join and print demo links"},
     )
+    open_classes: bool = field(
+        default=False,
+        metadata={"help": "anyone may create a class on the start page and students join with "
+                          "its code and a name (a trusted network; on in --dev). Otherwise "
+                          "classes are created with the API secret"},
+    )
+    material_max_bytes: int = field(
+        default=10 * 1024 * 1024, metadata={"help": "largest material file a teacher may add"}
+    )
+    material_max_pages: int = field(
+        default=300, metadata={"help": "most pages of a material PDF"}
+    )
     # State
     redis_url: str | None = field(
         default=None, metadata={"help": "Redis URL for shared state and fan-out (none = in memory)"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -57,12 +57,17 @@ class TokenRequest(_Body):
     ttl_s: int | None = Field(default=None, gt=0, le=7 * 24 * 3600)
 
 
+Language = Annotated[str, Field(max_length=16, pattern=r"^([a-z]{2,3}(-[A-Za-z0-9]{2,8})?)?$")]
+
+
 class SessionCreate(_Body):
     session_id: Name | None = None
     teacher_id: Name | None = None
     subject: str = Field(default="", max_length=200)
     grade_level: str = Field(default="", max_length=50)
     current_topic: str = Field(default="", max_length=500)
+    language: Language = ""
+    planned_minutes: int = Field(default=0, ge=0, le=600)
     ai_context: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -70,6 +75,8 @@ class SessionPatch(_Body):
     subject: str | None = Field(default=None, max_length=200)
     grade_level: str | None = Field(default=None, max_length=50)
     current_topic: str | None = Field(default=None, max_length=500)
+    language: Language | None = None
+    planned_minutes: int | None = Field(default=None, ge=1, le=600)
 
 
 class GroupChange(_Body):
@@ -83,14 +90,25 @@ class EventPost(_Body):
     data: dict[str, Any] | None = None
 
 
-async def read_body(request: web.Request, model: type[M]) -> M:
+async def read_body(request: web.Request, model: type[M], *, max_bytes: int | None = None
+                    ) -> M:
+    """Parse and validate a JSON body (``max_bytes``: a larger limit than the API's)."""
+    limit = max_bytes or MAX_BODY_BYTES
     try:
-        raw = await request.read()
+        if max_bytes is None:
+            raw = await request.read()
+        else:
+            buffer = bytearray()
+            while chunk := await request.content.read(65536):
+                buffer += chunk
+                if len(buffer) > limit:
+                    raise web.HTTPRequestEntityTooLarge(limit, len(buffer))
+            raw = bytes(buffer)
     except web.HTTPRequestEntityTooLarge as exc:
         raise web.HTTPRequestEntityTooLarge(
-            MAX_BODY_BYTES, request.content_length or 0,
+            limit, request.content_length or 0,
             text=json.dumps({"error": {"code": "message_too_large",
-                                       "message": f"body over {MAX_BODY_BYTES} bytes"}}),
+                                       "message": f"body over {limit} bytes"}}),
             content_type="application/json",
         ) from exc
     try:
@@ -186,6 +204,7 @@ async def create_session(request: web.Request) -> web.Response:
     record = await classroom.create_session(
         session_id=session_id, teacher_id=teacher_id, subject=body.subject,
         grade_level=body.grade_level, current_topic=body.current_topic, ai_context=body.ai_context,
+        language=body.language, planned_minutes=body.planned_minutes,
     )
     return web.json_response(record.to_json(), status=201)
 
@@ -194,7 +213,8 @@ async def create_session(request: web.Request) -> web.Response:
 async def get_session(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
     who = acting_in(principal(request), session_id, staff=False, action="read the session")
-    record = await request.app[CLASSROOM].get_session(session_id)
+    record = await request.app[CLASSROOM].get_session(session_id, history=False,
+                                                       participants=who.is_staff)
     data = record.to_json()
     if not who.is_staff:
         data.pop("participants", None)

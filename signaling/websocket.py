@@ -20,6 +20,8 @@ from .tokens import RESUME, RESUME_TTL_S, mint_resume_token, verify_token
 logger = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
+#: What a client may say it is (``/ws?client=``): shown on the teacher's roster.
+DEVICES = frozenset({"browser", "app", "bot"})
 # A dead client is noticed within about two heartbeats, so the teacher sees "dropped" fast.
 WS_HEARTBEAT_S = 2.0
 
@@ -65,9 +67,13 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     conn = Connection(
         f"c-{secrets.token_hex(4)}", identity, ws, config, request.app[SERVICES].dispatcher,
         prefer_websocket=request.query.get("transport") == "websocket",
+        device=request.query.get("client", "") if request.query.get("client") in DEVICES
+        else "",
+        latency=classroom.latency,
     )
     try:
-        welcome = await classroom.join(conn, resume_after=resume_after)
+        welcome = await classroom.join(conn, resume_after=resume_after,
+                                       snapshot=request.query.get("snapshot") != "0")
     except ClassroomError as exc:
         await ws.send_str(error_reply(identity.session_id, exc.code, exc.message))
         await ws.close(code=4004, message=exc.code.encode())

@@ -124,7 +124,7 @@ async def test_unknown_session_raises_not_found(store: SessionStore) -> None:
 
 
 async def test_change_connections_counts_and_clamps(store: SessionStore) -> None:
-    await store.create(record())
+    created = await store.create(record())
     kw = dict(user_id="ann", role="student")
     part = await store.change_connections("s1", name="Ann", delta=1, now_ms=1000, **kw)
     assert (part.user_id, part.name, part.role, part.connections) == ("ann", "Ann", "student", 1)
@@ -138,14 +138,20 @@ async def test_change_connections_counts_and_clamps(store: SessionStore) -> None
         "s1", user_id="bob", name="Bob", role="observer", delta=1, now_ms=5000
     )
 
-    got = await store.get("s1")
+    got = await store.get("s1", participants=True)
     assert got is not None
     assert {u: (p.connections, p.role) for u, p in got.participants.items()} == {
         "ann": (0, "student"),
         "bob": (1, "observer"),
     }
     assert got.participants["ann"].last_seen_ms == 4000
-    assert got.updated_at_ms == 5000
+    # Presence is kept apart from the record: a plain read does not carry (or copy) it.
+    plain = await store.get("s1")
+    assert plain is not None and plain.participants == {}
+    assert plain.updated_at_ms == created.updated_at_ms  # presence is not a session change
+    part = await store.get_participant("s1", "bob")
+    assert part is not None and part.connections == 1
+    assert await store.get_participant("s1", "nobody") is None
     # The record survives the round trip through its JSON form.
     assert SessionRecord.from_json(got.to_json(history=True)) == got
 

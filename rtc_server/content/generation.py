@@ -68,6 +68,8 @@ class Generation:
         self._now_ms = now_ms
         self._stats = stats
         self.cancelled = False
+        #: The chunks published so far (a late joiner's snapshot shows them).
+        self.sent: list[str] = []
         self._pending: asyncio.Future[Any] | None = None
         self._pump: asyncio.Task[None] | None = None
         self._queue: asyncio.Queue[object] = asyncio.Queue()
@@ -75,6 +77,13 @@ class Generation:
     @property
     def generation_id(self) -> str:
         return self.result.generation_id
+
+    def progress(self) -> dict[str, Any]:
+        """What the audience has been sent so far (for a snapshot)."""
+        return {"generation_id": self.generation_id, "kind": self.result.kind,
+                "audience": self.audience.as_dict(), "provider": self.result.provider,
+                "text": "".join(self.sent), "sections": list(self.result.sections),
+                "done": False}
 
     def cancel(self) -> None:
         """Cancels the slot wait or the provider pump; the latter closes the upstream."""
@@ -222,6 +231,7 @@ class Generation:
         result = self.result
         payload = {"generation_id": self.generation_id, "index": result.chunks, "text": text}
         await self._publish(self.audience, ev.CHUNK, payload)
+        self.sent.append(text)
         result.chunks += 1
         for section in self._tracker.feed(text):
             await self._publish_section(section)

@@ -154,10 +154,18 @@ class ContentService:
     def running(self) -> list[str]:
         return list(self._runs)
 
-    def cancel(self, generation_id: str) -> None:
-        """Stops a queued or streaming generation; its upstream closes at once."""
+    def in_progress(self, session_id: str) -> list[Generation]:
+        """The session's generations streaming from this process now."""
+        return [g for g in self._runs.values() if g.result.session_id == session_id]
+
+    def cancel(self, generation_id: str, *, session_id: str | None = None) -> None:
+        """Stops a queued or streaming generation; its upstream closes at once.
+
+        With ``session_id``, only a generation of that session (a teacher stops only
+        their own class's)."""
         generation = self._runs.get(generation_id)
-        if generation is None:
+        if generation is None or (session_id is not None
+                                  and generation.result.session_id != session_id):
             raise GenerationNotFound(generation_id)
         generation.cancel()
 

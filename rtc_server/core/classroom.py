@@ -13,11 +13,17 @@ import logging
 from typing import Any
 
 from rtc_server.base.access import require_staff
-from rtc_server.base.exceptions import InvalidRequest, SessionEnded, SessionNotFound
+from rtc_server.base.exceptions import (
+    InvalidRequest,
+    PermissionDenied,
+    SessionEnded,
+    SessionNotFound,
+)
 from rtc_server.base.identity import Identity
 from rtc_server.base.protocol import (
     BUILTIN_GROUPS,
     GROUP_UPDATED,
+    PARTICIPANT_REMOVED,
     PRESENCE,
     SESSION_ENDED,
     SESSION_UPDATED,
@@ -31,6 +37,7 @@ from rtc_server.state.bus import EventBus
 from rtc_server.state.store import EDITABLE_FIELDS, SessionRecord, SessionStore
 
 from .connection import Connection
+from .delivery_latency import DeliveryLatency
 from .feature import Features
 from .room import Room
 
@@ -46,29 +53,49 @@ class Classroom:
         self.features = features if features is not None else Features()
         self.rooms: dict[str, Room] = {}
         self._room_locks: dict[str, asyncio.Lock] = {}
+        #: Publish-to-transport delay of this process's sends (connections record into it).
+        self.latency = DeliveryLatency()
+        self.joins = 0
+        self.resumes = 0
 
     # -- sessions ------------------------------------------------------------------------------
 
     async def create_session(
         self, *, session_id: str, teacher_id: str, subject: str = "", grade_level: str = "",
         current_topic: str = "", ai_context: dict[str, Any] | None = None,
+        language: str = "", planned_minutes: int = 0, join_code: bool = False,
     ) -> SessionRecord:
+        """A new class; with ``join_code`` it gets a short code students join with."""
         record = SessionRecord(
             id=session_id, teacher_id=teacher_id, subject=subject, grade_level=grade_level,
-            current_topic=current_topic, ai_context=dict(ai_context or {}),
+            current_topic=current_topic, ai_context=dict(ai_context or {}), language=language,
+            planned_minutes=planned_minutes,
         )
         created = await self.store.create(record)
+        if join_code:
+            created.join_code = await self.store.assign_join_code(session_id)
         logger.info("Session(%s) created by %s", session_id, teacher_id)
         return created
 
-    async def get_session(self, session_id: str) -> SessionRecord:
-        record = await self.store.get(session_id)
+    async def session_for_code(self, code: str) -> SessionRecord:
+        """The active class a join code names (codes are case-insensitive)."""
+        session_id = await self.store.session_for_code(code.strip().upper())
+        if session_id is None:
+            raise SessionNotFound(f"no class has the code {code.strip()!r}")
+        record = await self.get_session(session_id, history=False)
+        if record.status != "active":
+            raise SessionEnded(f"the class {record.subject or session_id!r} has ended")
+        return record
+
+    async def get_session(self, session_id: str, *, history: bool = True,
+                          participants: bool = False) -> SessionRecord:
+        record = await self.store.get(session_id, history=history, participants=participants)
         if record is None:
             raise SessionNotFound(f"session {session_id!r} does not exist")
         return record
 
-    async def active_session(self, session_id: str) -> SessionRecord:
-        record = await self.get_session(session_id)
+    async def active_session(self, session_id: str, *, history: bool = True) -> SessionRecord:
+        record = await self.get_session(session_id, history=history)
         if record.status != "active":
             raise SessionEnded(f"session {session_id!r} has ended")
         return record
@@ -111,12 +138,26 @@ class Classroom:
 
     async def is_staff_user(self, session_id: str, user_id: str) -> bool:
         """Whether ``user_id`` teaches (or administers) the session."""
-        record = await self.store.get(session_id)
-        if record is None:
-            return False
-        part = record.participants.get(user_id)
-        return record.teacher_id == user_id or (part is not None and part.role in
-                                                 ("teacher", "admin"))
+        part = await self.store.get_participant(session_id, user_id)
+        if part is not None:
+            return part.role in ("teacher", "admin")
+        record = await self.store.get(session_id, history=False)
+        return record is not None and record.teacher_id == user_id
+
+    async def remove_participant(self, who: Identity, user_id: str) -> None:
+        """Staff: take a user out of the class; their connections close, joins are refused."""
+        require_staff(who, "remove someone from the class")
+        await self.require_active(who.session_id)
+        if user_id == who.user_id:
+            raise InvalidRequest("you cannot remove yourself; end the session instead")
+        part = await self.store.remove_participant(who.session_id, user_id)
+        # The user's connections, in every process, close after this event (4003).
+        await self.publish(who.session_id, Audience.user(user_id), PARTICIPANT_REMOVED,
+                           {"user": user_id, "by": who.user_id})
+        await self.publish(who.session_id, Audience.teachers(), PRESENCE,
+                           {"user": user_id, "name": part.name, "role": part.role,
+                            "state": "removed", "connections": part.connections,
+                            "device": part.device})
 
     async def group_exists(self, session_id: str, name: str) -> bool:
         """A built-in group, or a named group with members."""
@@ -158,31 +199,53 @@ class Classroom:
                 self.rooms[session_id] = room
         return room
 
-    async def join(self, conn: Connection, *, resume_after: int | None = None) -> dict[str, Any]:
+    async def join(self, conn: Connection, *, resume_after: int | None = None,
+                   snapshot: bool = True) -> dict[str, Any]:
         """Register a connection; return the welcome payload. Events flow from here on.
 
         With ``resume_after`` (the last seq the client saw), everything addressed to it
         since then is queued first, in order; when the log no longer reaches back that
-        far the welcome carries a ``snapshot`` of the state instead. Without it, events
-        addressed to this user personally (or to a named group of theirs) while they were
-        away are delivered.
+        far the welcome carries a ``snapshot`` of the state instead. Without it (a new
+        page, a late joiner) the welcome carries the ``snapshot`` of the lesson so far
+        (unless ``snapshot`` is False: bots), and events addressed to this user
+        personally (or to a named group of theirs) while they were away are delivered.
+
+        Costs O(1) in the class size (the participant alone is read and written), except
+        for staff, whose welcome lists every participant.
         """
         who = conn.identity
-        record = await self.active_session(who.session_id)
-        room = await self._room(who.session_id)
+        sid = who.session_id
+        await self.require_active(sid)
+        known = await self.store.get_participant(sid, who.user_id)
+        if known is not None and known.removed:
+            raise PermissionDenied("the teacher removed you from this class")
+        room = await self._room(sid)
         conn.hold()
         room.add(conn)
-        part = await self.store.change_connections(
-            who.session_id, user_id=who.user_id, name=who.name, role=who.role, delta=1,
-            now_ms=now_ms(),
-        )
-        state = "back" if resume_after is not None else "joined"
-        last_seq = await self.bus.last_seq(who.session_id)
-        start_seq, extra = await self._catch_up(conn, room, resume_after, last_seq)
-        conn.release()
-        await self.publish(who.session_id, Audience.teachers(), PRESENCE,
+        try:
+            part = await self.store.change_connections(
+                sid, user_id=who.user_id, name=who.name, role=who.role, delta=1,
+                now_ms=now_ms(), device=conn.device,
+            )
+            state = "back" if resume_after is not None else "joined"
+            last_seq = await self.bus.last_seq(sid)
+            start_seq, extra = await self._catch_up(conn, room, resume_after, last_seq)
+            if snapshot and resume_after is None:
+                extra["snapshot"] = await self.snapshot(who, start_seq)
+            record = await self.store.get(sid, history=False, participants=who.is_staff)
+        except BaseException:
+            room.remove(conn)
+            raise
+        finally:
+            conn.release()
+        if record is None:
+            raise SessionNotFound(f"session {sid!r} does not exist")
+        self.joins += 1
+        self.resumes += resume_after is not None
+        await self.publish(sid, Audience.teachers(), PRESENCE,
                            {"user": who.user_id, "name": who.name, "role": who.role,
-                            "state": state, "connections": part.connections})
+                            "state": state, "connections": part.connections,
+                            "device": part.device})
         welcome: dict[str, Any] = {
             "connection_id": conn.id,
             "user": {"id": who.user_id, "name": who.name, "role": who.role},
@@ -247,8 +310,9 @@ class Classroom:
             cursor = backlog.events[-1].seq
 
     async def snapshot(self, who: Identity, at_seq: int) -> dict[str, Any]:
-        """The state a client needs when the log cannot fill its gap."""
-        record = await self.get_session(who.session_id)
+        """The state a client rebuilds from (a new page, or a gap the log cannot fill)."""
+        record = await self.get_session(who.session_id, history=False,
+                                        participants=who.is_staff)
         data: dict[str, Any] = {"at_seq": at_seq, "session": record.to_json()}
         if not who.is_staff:
             data["session"].pop("participants", None)
@@ -272,7 +336,8 @@ class Classroom:
             state = "left" if conn.left_cleanly else "dropped"
             await self.publish(who.session_id, Audience.teachers(), PRESENCE,
                                {"user": who.user_id, "name": who.name, "role": who.role,
-                                "state": state, "connections": part.connections})
+                                "state": state, "connections": part.connections,
+                                "device": part.device})
         except SessionNotFound:
             pass
         if room.empty:

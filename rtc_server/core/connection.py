@@ -29,10 +29,17 @@ from aiortc.exceptions import InvalidStateError
 
 from rtc_server.base.identity import Identity
 from rtc_server.base.messages import peek_message_id
-from rtc_server.base.protocol import SESSION_ENDED, Event, encode_reply, error_reply
+from rtc_server.base.protocol import (
+    PARTICIPANT_REMOVED,
+    SESSION_ENDED,
+    Event,
+    encode_reply,
+    error_reply,
+)
 from rtc_server.base.ratelimit import TokenBucket
 from rtc_server.config import Config
 
+from .delivery_latency import DeliveryLatency
 from .peer import EPHEMERAL_LABEL, EVENTS_LABEL, Peer
 
 logger = logging.getLogger(__name__)
@@ -49,6 +56,10 @@ CLOSE_NORMAL = 1000
 CLOSE_TOO_SLOW = 4008
 CLOSE_FLOOD = 4029
 CLOSE_SESSION_ENDED = 4010
+CLOSE_REMOVED = 4003
+#: Events after which the connection closes, once they are on the wire.
+CLOSING_EVENTS = {SESSION_ENDED.name: (CLOSE_SESSION_ENDED, "session ended"),
+                  PARTICIPANT_REMOVED.name: (CLOSE_REMOVED, "removed from the class")}
 CLOSE_WAIT_S = 5.0
 
 
@@ -79,12 +90,16 @@ class Connection:
         handler: MessageHandler,
         *,
         prefer_websocket: bool = False,
+        device: str = "",
+        latency: DeliveryLatency | None = None,
     ) -> None:
         self.id = conn_id
         self.identity = identity
         self.session_id = identity.session_id
         self.user_id = identity.user_id
         self.role = identity.role
+        self.device = device  # "browser", "app", "bot" or "" (what the client said)
+        self._latency = latency or DeliveryLatency()
         self.ws = ws
         self.peer: Peer | None = None
         self._config = config
@@ -101,7 +116,7 @@ class Connection:
         self._sent: deque[tuple[int, str, TransportName]] = deque(maxlen=RESEND_BUFFER_EVENTS)
         self.last_sent_seq = 0
         self._resend_after_dc_loss = False
-        self._close_when_flushed = False
+        self._close_after: tuple[int, str] | None = None
         self._holding = False
         self._held: list[Event] = []
         self._pump_busy = False  # the pump is between a wake-up and an empty queue
@@ -249,8 +264,9 @@ class Connection:
             return
         self._outbox.append(event)
         self._last_queued_seq = event.seq
-        if event.type == SESSION_ENDED.name:
-            self._close_when_flushed = True
+        closing = CLOSING_EVENTS.get(event.type)
+        if closing is not None:
+            self._close_after = closing
         self._wake.set()
 
     def _send_now(self, event: Event) -> bool:
@@ -263,7 +279,7 @@ class Connection:
         if (self._outbox or self._resend or self._pump_busy or self._resend_after_dc_loss
                 or self.transport != "datachannel" or self._wanted != "datachannel"
                 or channel is None or channel.readyState != "open"
-                or event.type == SESSION_ENDED.name
+                or event.type in CLOSING_EVENTS
                 or channel.bufferedAmount > DC_HIGH_WATER_BYTES):
             return False
         try:
@@ -275,6 +291,7 @@ class Connection:
         self.last_sent_seq = event.seq
         self.sent_frames += 1
         self.sent_events += 1
+        self._latency.sent(event.ts_ms)
         return True
 
     def send_backlog(self, events: list[Event]) -> None:
@@ -324,9 +341,9 @@ class Connection:
                             await self._send_batch(self._outbox, fresh=True)
                 finally:
                     self._pump_busy = False
-                if self._close_when_flushed and not self._outbox:
+                if self._close_after is not None and not self._outbox:
                     await asyncio.sleep(0.05)  # let the transport put it on the wire
-                    self._spawn(self.close(CLOSE_SESSION_ENDED, "session ended"), "close")
+                    self._spawn(self.close(*self._close_after), "close")
                     return
         except asyncio.CancelledError:
             pass
@@ -375,6 +392,7 @@ class Connection:
         via = self.transport
         await self._send_frame(text, via)
         self.sent_events += len(batch)
+        self._latency.sent(batch[0].ts_ms)
         if fresh:
             for event in batch:
                 self._sent.append((event.seq, event.wire, via))

@@ -21,6 +21,7 @@ from rtc_server.base.messages import (
     GroupSet,
     Leave,
     MessageRegistry,
+    ParticipantRemove,
     Ping,
     Replay,
     SdpAnswer,
@@ -54,6 +55,8 @@ class Dispatcher:
         self.config = classroom.config
         self.features = classroom.features
         self.counts: dict[str, int] = {}
+        #: Error replies sent, by code (``internal_error`` too): the admin page's error rate.
+        self.errors: dict[str, int] = {}
         self.registry = MessageRegistry(())
         self._handlers: dict[type, Handler] = {}
         self.add(SdpOffer, self._offer)
@@ -66,6 +69,7 @@ class Dispatcher:
         self.add(GroupSet, self._group_set)
         self.add(SessionUpdate, self._session_update)
         self.add(SessionEnd, self._session_end)
+        self.add(ParticipantRemove, self._participant_remove)
 
     def add(
         self, model: type[M], handler: Callable[[Connection, M, str],
@@ -111,6 +115,7 @@ class Dispatcher:
             if mid is None:
                 mid = peek_message_id(raw, max_bytes=self.config.max_message_bytes)
             logger.info("%r %s: %s", conn, exc.code, exc.message)
+            self.errors[exc.code] = self.errors.get(exc.code, 0) + 1
             await conn.reply(error_reply(conn.session_id, exc.code, exc.message, re=mid), via)
             return
         if result is not None:
@@ -179,10 +184,15 @@ class Dispatcher:
 
     async def _session_update(self, conn: Connection, msg: SessionUpdate, via: str) -> None:
         await self.classroom.update_session(conn.identity, msg.model_dump(
-            include={"subject", "grade_level", "current_topic"}))
+            include={"subject", "grade_level", "current_topic", "language", "planned_minutes"}))
 
     async def _session_end(self, conn: Connection, msg: SessionEnd, via: str) -> None:
         await self.classroom.end_session(conn.identity)
+
+    async def _participant_remove(self, conn: Connection, msg: ParticipantRemove,
+                                  via: str) -> dict[str, Any]:
+        await self.classroom.remove_participant(conn.identity, msg.user)
+        return {"type": "ack", "id": msg.id, "user": msg.user}
 
 
 def _peer_state(conn: Connection, state: str) -> None:

@@ -27,6 +27,7 @@ from .dispatcher import Dispatcher
 from .feature import Feature, Features
 from .load_monitor import LoadMonitor
 from .metrics import make_registry
+from .metrics_history import MetricsHistory
 
 __all__ = ["FeatureFactory", "Services"]
 
@@ -44,6 +45,7 @@ class Services:
     features: Features
     load: LoadMonitor
     registry: CollectorRegistry
+    history: MetricsHistory
     #: The configured model, or None (features fall back to their embedded versions).
     text_model: TextProvider | None = None
     image_model: ImageProvider | None = None
@@ -58,9 +60,10 @@ class Services:
         dispatcher = Dispatcher(classroom)
         load = LoadMonitor(classroom, features)
         text_model, image_model = make_model(config)
+        registry = make_registry(classroom, dispatcher, features, load)
         services = cls(config=config, storage=storage, classroom=classroom,
                        dispatcher=dispatcher, features=features, load=load,
-                       registry=make_registry(classroom, dispatcher, features, load),
+                       registry=registry, history=MetricsHistory(registry),
                        text_model=text_model, image_model=image_model)
         try:
             for build in factories:
@@ -74,12 +77,14 @@ class Services:
             raise
         if config.load_shedding:
             load.start()
+        services.history.start()
         logger.info("features: %s", ", ".join(f.name for f in features))
         return services
 
     async def close(self) -> None:
         """Shut down in a fixed order; every step runs even if an earlier one failed."""
         await self.load.stop()
+        await self.history.stop()
         # Features first: generations publish content.stopped while the class can hear it.
         await self.features.close()
         await self.tasks.close()

@@ -245,8 +245,7 @@ class Interactions:
         require_staff(who, "send hints")
         await self._active(who)
         sid = who.session_id
-        record = await self.classroom.get_session(sid)
-        part = record.participants.get(user_id)
+        part = await self.classroom.store.get_participant(sid, user_id)
         if part is None or part.role != "student":
             raise InvalidRequest(f"user {user_id!r} is not a student of this session")
         if text is None:
