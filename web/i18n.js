@@ -30,6 +30,19 @@ export function setLanguage(code, { save = false } = {}) {
 
 export function language() { return lang; }
 
+// Intl objects are costly to build: one of each per language and options, kept.
+const intlCache = new Map();
+function intl(kind, options = {}) {
+  const key = `${lang}|${kind}|${JSON.stringify(options)}`;
+  let made = intlCache.get(key);
+  if (!made) {
+    made = new Intl[kind](lang, options);
+    intlCache.set(key, made);
+  }
+  return made;
+}
+export function compareText(a, b) { return intl("Collator").compare(a, b); }
+
 /** t("roster.summary", {online: 3}): the string for the key, placeholders filled in.
  *  A value may be {one, other}: chosen by the plural rule of `n`. */
 export function t(key, vars = {}) {
@@ -39,7 +52,7 @@ export function t(key, vars = {}) {
     return key;
   }
   if (typeof value === "object") {
-    const rule = new Intl.PluralRules(lang).select(Number(vars.n ?? 0));
+    const rule = intl("PluralRules").select(Number(vars.n ?? 0));
     value = value[rule] ?? value.other;
   }
   return value.replace(/\{(\w+)\}/g, (_, name) => {
@@ -49,10 +62,10 @@ export function t(key, vars = {}) {
   });
 }
 
-export function formatNumber(n, options = {}) { return new Intl.NumberFormat(lang, options).format(n); }
-export function formatPercent(fraction) { return new Intl.NumberFormat(lang, { style: "percent", maximumFractionDigits: 0 }).format(fraction); }
-export function formatTime(ms) { return new Intl.DateTimeFormat(lang, { hour: "numeric", minute: "2-digit" }).format(new Date(ms)); }
-export function formatDateTime(ms) { return new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" }).format(new Date(ms)); }
+export function formatNumber(n, options = {}) { return intl("NumberFormat", options).format(n); }
+export function formatPercent(fraction) { return intl("NumberFormat", { style: "percent", maximumFractionDigits: 0 }).format(fraction); }
+export function formatTime(ms) { return intl("DateTimeFormat", { hour: "numeric", minute: "2-digit" }).format(new Date(ms)); }
+export function formatDateTime(ms) { return intl("DateTimeFormat", { dateStyle: "medium", timeStyle: "short" }).format(new Date(ms)); }
 
 /** 125 s -> "2:05" (a clock, the same in both languages). */
 export function formatClock(totalSeconds) {
@@ -66,7 +79,7 @@ export function formatClock(totalSeconds) {
 /** "3 minutes ago" in the page's language. */
 export function formatAgo(ms, now = Date.now()) {
   const seconds = Math.round((ms - now) / 1000);
-  const rtf = new Intl.RelativeTimeFormat(lang, { numeric: "auto" });
+  const rtf = intl("RelativeTimeFormat", { numeric: "auto" });
   if (Math.abs(seconds) < 60) return rtf.format(Math.min(0, seconds), "second");
   const minutes = Math.round(seconds / 60);
   if (Math.abs(minutes) < 60) return rtf.format(minutes, "minute");

@@ -4,7 +4,7 @@
 
 import { ClassroomClient, api, tokenClaims, tokenFromUrl } from "/client.js";
 import { el, liveRegions } from "/dom.js";
-import { chooseLanguage, formatClock, formatNumber, formatPercent, languagePicker, t } from "/i18n.js";
+import { chooseLanguage, formatClock, formatPercent, languagePicker, t } from "/i18n.js";
 import { connectionStatus, debugLog, problemPage } from "/shell.js";
 import { RosterModel } from "/panels/roster-model.js";
 import * as roster from "/panels/roster-teacher.js";
@@ -177,7 +177,6 @@ async function boot() {
     }
     try { await client.request({ type: "session.end" }); } catch (err) { /* the state says it */ }
   };
-  void formatNumber;
   await client.start().catch(() => {});
 }
 

@@ -19,7 +19,6 @@ export function mount(ctx, host) {
   host.append(el("div", { class: "card-head" }, el("h2", {}, t("inbox.title"), " ", unread)), empty, list, form);
   ctx.groupSelects = [...(ctx.groupSelects || []), to];
   const seen = new Set();
-  const replies = new Map(); // message id -> [reply payloads]
   let count = 0;
 
   function item(p) {
@@ -72,5 +71,4 @@ export function mount(ctx, host) {
       status.textContent = t("inbox.sent");
     } catch (err) { status.textContent = humanError(err); }
   };
-  void replies;
 }

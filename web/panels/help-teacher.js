@@ -19,7 +19,7 @@ export function mount(ctx, host) {
     const now = Date.now();
     list.replaceChildren(...queue.map((r) => el("li", { class: "queue-item", dataset: { helpId: r.id, user: r.user_id, onIt: String(onIt.has(r.id)) } },
       el("div", {}, el("strong", {}, r.name), " ",
-        el("span", { class: "badge badge-hand" }, r.kind === "hand" ? `✋ ${t("roster.hand")}` : t("roster.help")), " ",
+        el("span", { class: "badge badge-hand" }, r.kind === "hand" ? t("roster.hand") : t("roster.help")), " ",
         el("span", { class: "muted since" }, formatAgo(r.created_at_ms, now)),
         r.text ? el("p", { class: "queue-text" }, r.text) : null),
       el("div", { class: "button-row" },

@@ -79,7 +79,6 @@ export function mountNow(ctx, host) {
 
   async function submit(fields) {
     const q = current;
-    const status = questionBox.querySelector("#question-status");
     questionBox.querySelectorAll("button, textarea").forEach((b) => { b.disabled = true; });
     try {
       const receipt = await client.request({ type: "answer.submit", question_id: q.id, ...fields });
@@ -91,7 +90,6 @@ export function mountNow(ctx, host) {
       else { drawQuestion(); }
       const s = questionBox.querySelector("#question-status");
       if (s) s.textContent = humanError(err);
-      void status;
     }
   }
 
@@ -179,7 +177,7 @@ export function mountHints(ctx, host) {
 
 export function mountHelp(ctx, host) {
   const { client } = ctx;
-  const hand = el("button", { type: "button", class: "btn", id: "hand" }, "✋ ", t("help.raise_hand"));
+  const hand = el("button", { type: "button", class: "btn", id: "hand" }, t("help.raise_hand"));
   const helpText = el("input", { id: "help-text", maxlength: "1000", autocomplete: "off" });
   const helpSend = el("button", { type: "submit", class: "btn", id: "help-send" }, t("help.ask"));
   const confusedDetail = el("input", { id: "confused-detail", maxlength: "500", autocomplete: "off" });

@@ -12,7 +12,7 @@ export function mount(ctx, host) {
   host.dataset.panel = "media";
   const video = el("video", { id: "media-video", autoplay: true, playsinline: true, muted: true, "aria-label": t("media.teacher_video") });
   video.muted = true; // muted so that autoplay is allowed; the button turns the sound on
-  const unmute = el("button", { id: "media-unmute", type: "button", class: "btn btn-primary unmute" }, "🔊 ", t("media.sound_on"));
+  const unmute = el("button", { id: "media-unmute", type: "button", class: "btn btn-primary unmute" }, t("media.sound_on"));
   const waiting = el("p", { id: "media-state", class: "video-waiting", dataset: { video: "false" } }, t("media.waiting"));
   const rung = el("span", { id: "media-rung", dataset: { rung: "" } }, "");
   const reason = el("span", { id: "media-reason", class: "muted" });
@@ -34,7 +34,7 @@ export function mount(ctx, host) {
   client.on("reconnected", () => { for (const old of remote.getTracks().filter((x) => x.readyState === "ended")) remote.removeTrack(old); });
   unmute.onclick = () => {
     video.muted = !video.muted;
-    unmute.replaceChildren(video.muted ? "🔊 " : "🔇 ", video.muted ? t("media.sound_on") : t("media.sound_off"));
+    unmute.textContent = video.muted ? t("media.sound_on") : t("media.sound_off");
     unmute.classList.toggle("btn-primary", video.muted);
     video.play().catch(() => {});
   };

@@ -4,7 +4,7 @@
 // the ladder and the viewers (their rung and link quality feed the roster).
 
 import { el } from "/dom.js";
-import { formatNumber, humanError, t } from "/i18n.js";
+import { humanError, t } from "/i18n.js";
 
 const RUNGS = ["high", "medium", "low"];
 const POLL_MS = 3000;
@@ -135,6 +135,7 @@ export function mount(ctx, host) {
     const others = (body.sources || []).filter((s) => s.origin === "synthetic" || s.origin === "whip" || String(s.origin).startsWith("whip"));
     source.textContent = others.length ? t(others[0].origin === "synthetic" ? "media.source_synthetic" : "media.source_whip") : "";
     const ladder = (body.ladders || []).find((l) => l.kind === "video") || null;
+    rungs.hidden = !ladder;
     rungs.replaceChildren(...RUNGS.map((name) => {
       const r = ladder && ladder.rungs ? ladder.rungs[name] : null;
       const isOffered = offered.includes(name);
@@ -154,7 +155,8 @@ export function mount(ctx, host) {
       if (resp.ok) {
         const body = await resp.json();
         drawState(body);
-        model.viewers(body.viewers || []);
+        // A link estimate means something only while video flows to the viewer.
+        model.viewers((body.viewers || []).map((v) => (body.video ? v : { ...v, link: null })));
         host.dataset.polled = String(Date.now());
       }
     } catch (err) { /* shown by the connection state */ } finally { polling = false; }
@@ -164,5 +166,4 @@ export function mount(ctx, host) {
   client.on("media.state", () => refresh());
   client.on("media.quality", (env) => { model.quality(env.payload); refresh(); });
   drawState({ offered: RUNGS, ladders: [] });
-  void formatNumber;
 }

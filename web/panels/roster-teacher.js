@@ -5,7 +5,7 @@
 // Every render is timed (window.rosterTimings, main-thread ms) for the scale test.
 
 import { el, frameScheduler, announce } from "/dom.js";
-import { formatAgo, formatNumber, humanError, t } from "/i18n.js";
+import { compareText, formatAgo, formatNumber, humanError, t } from "/i18n.js";
 
 const ROW_PX = 60;
 const OVERSCAN = 6;
@@ -59,7 +59,7 @@ export function mount(ctx, host) {
       if (f === "wrong") return p.answer && p.answer.correct === false;
       return true;
     });
-    const byName = (a, b) => a.name.localeCompare(b.name);
+    const byName = (a, b) => compareText(a.name, b.name);
     const rank = {
       status: (p) => (p.state === "online" ? 0 : p.state === "reconnecting" ? 1 : 2),
       hand: (p) => (p.hand ? p.hand.since : Infinity),
@@ -97,7 +97,7 @@ export function mount(ctx, host) {
           p.muted ? ` · ${t("roster.muted")}` : "")),
       el("span", { class: "roster-badges" },
         p.hand ? el("span", { class: "badge badge-hand", title: p.hand.text || "" },
-          p.hand.kind === "hand" ? "✋ " : "? ", t(p.hand.kind === "hand" ? "roster.hand" : "roster.help"), " ",
+          t(p.hand.kind === "hand" ? "roster.hand" : "roster.help"), " ",
           el("span", { class: "since" }, formatAgo(p.hand.since, now))) : null,
         model.isConfused(p, now) ? el("span", { class: "badge badge-warn", title: p.confused.detail }, t("roster.confused")) : null,
         answerMark(p),
@@ -123,6 +123,7 @@ export function mount(ctx, host) {
     host.dataset.total = String(s.total);
     host.dataset.hands = String(s.hands);
     host.dataset.answered = String(s.answered);
+    host.dataset.shown = String(visible.length);
     empty.hidden = visible.length > 0;
     spacer.style.height = `${visible.length * ROW_PX}px`;
     const top = scroller.scrollTop;
