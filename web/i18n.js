@@ -43,7 +43,7 @@ function intl(kind, options = {}) {
 }
 export function compareText(a, b) { return intl("Collator").compare(a, b); }
 
-/** t("roster.summary", {online: 3}): the string for the key, placeholders filled in.
+/** t("roster.summary.online", {n: 3, total: 9}): the string for the key, placeholders filled in.
  *  A value may be {one, other}: chosen by the plural rule of `n`. */
 export function t(key, vars = {}) {
   let value = catalogue[key] ?? en[key];
