@@ -63,7 +63,7 @@ async function boot() {
   body.append(el("footer", { class: "page-foot" }, debugLog(client)));
 
   if (params.get("media") !== "0") media.mount(ctx, mediaCard);
-  const feed = el("div", { id: "content-feed", class: "content-feed", tabindex: "0", "aria-label": t("content.feed_label") });
+  const feed = el("div", { id: "content-feed", class: "content-feed", role: "region", tabindex: "0", "aria-label": t("content.feed_label") });
   const noContent = el("p", { class: "muted", id: "content-empty" }, t("content.nothing_yet"));
   contentCard.append(el("h2", { id: "content-title" }, t("content.title")), noContent, feed);
   new ContentFeed(client, feed, { announceNew: true, onChange: () => { noContent.hidden = feed.children.length > 0; } });

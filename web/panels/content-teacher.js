@@ -34,7 +34,7 @@ export function mount(ctx, host) {
     field("audience", t("common.send_to"), audience),
     el("div", { class: "button-row" }, request, stop), status);
   const timeline = el("div", { id: "plan-timeline", class: "plan-timeline", hidden: true });
-  const list = el("div", { id: "content-feed", class: "content-feed", tabindex: "0", "aria-label": t("content.feed_label") });
+  const list = el("div", { id: "content-feed", class: "content-feed", role: "region", tabindex: "0", "aria-label": t("content.feed_label") });
   host.append(el("h2", { class: "sr-only" }, t("tabs.lesson")), form, timeline, list);
   ctx.groupSelects = [...(ctx.groupSelects || []), audience];
 

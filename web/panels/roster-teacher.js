@@ -32,7 +32,7 @@ export function mount(ctx, host) {
   const spacer = el("div", { class: "roster-spacer" });
   const rows = el("div", { class: "roster-rows", role: "list", id: "roster-list", "aria-label": t("roster.title") });
   const empty = el("p", { class: "muted roster-empty", id: "roster-empty" }, t("roster.empty"));
-  const scroller = el("div", { class: "roster-scroll", id: "roster", tabindex: "0", "aria-label": t("roster.scroll_label") }, spacer, rows);
+  const scroller = el("div", { class: "roster-scroll", id: "roster", role: "region", tabindex: "0", "aria-label": t("roster.scroll_label") }, spacer, rows);
   spacer.append(rows);
   host.append(
     el("div", { class: "card-head" }, el("h2", { id: "roster-title" }, t("roster.title")), summary),
