@@ -162,11 +162,16 @@ async def lesson(browser, server: ServerProcess, base: str) -> None:
     seoyeon, seoyeon_errors = await page_in(browser, locale="ko-KR")
     await jae.goto(f"{base}/join.html?code=ZZZZZZ")
     await jae.locator("#join-status:text('no class with the code ZZZZZZ')").wait_for(timeout=10_000)
+    await assert_accessible(jae, "join page (phone), unknown code")
+    await assert_fits_phone(jae, "join page (phone)")
+    await screenshot(jae, "join-unknown-code-phone")
     await join(jae, base, code, "Jae")
     await join(mina, base, code, "Mina")
     await seoyeon.goto(f"{base}/join.html?code={code}")
     assert await seoyeon.locator("#join-title").inner_text() == "수업 들어가기"
+    await seoyeon.fill("#join-name", "서연")
     await assert_accessible(seoyeon, "join page (Korean)")
+    await screenshot(seoyeon, "join-korean-desktop")
     await join(seoyeon, base, code, "서연")
     await teacher.locator("#panel-roster[data-online='3'][data-total='3']").wait_for(
         state="attached", timeout=15_000)
@@ -218,6 +223,9 @@ async def lesson(browser, server: ServerProcess, base: str) -> None:
     assert "남음" in await seoyeon.locator("#question-countdown").inner_text()
     await assert_accessible(jae, "student page (phone), question open")
     await assert_fits_phone(jae, "student page (phone), question open")
+    # On the phone a bar at the top leads to the open question.
+    await jae.click("#now-jump")
+    await jae.wait_for_function("document.activeElement && document.activeElement.id === 'now'")
     await screenshot(jae, "student-question-phone")
     await mina.click("#question .choice[data-index='1']")
     await jae.click("#question .choice[data-index='0']")

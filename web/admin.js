@@ -115,7 +115,7 @@ function draw(main, data) {
       el("div", {}, el("dt", {}, t("admin.connections")), el("dd", {}, formatNumber(connections))),
       el("div", {}, el("dt", {}, t("admin.worker")), el("dd", {}, String(data.worker))),
       el("div", {}, el("dt", {}, t("admin.load")), el("dd", { id: "fact-load" }, t("admin.load_value", { load: formatNumber(Math.round((load.load || 0) * 100)), step: load.step ?? 0 })))));
-  const sessions = el("section", { class: "card", "aria-labelledby": "sessions-title" }, el("h2", { id: "sessions-title" }, t("admin.live_sessions")),
+  const sessions = el("section", { class: "card sessions-card", "aria-labelledby": "sessions-title" }, el("h2", { id: "sessions-title" }, t("admin.live_sessions")),
     data.sessions.length ? el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-labelledby": "sessions-title" }, el("table", { class: "table", id: "admin-sessions" },
       el("thead", {}, el("tr", {}, ...["admin.col_class", "admin.col_topic", "admin.col_students", "admin.col_teachers", "admin.col_connections", "admin.col_status"].map((k) => el("th", { scope: "col" }, t(k))))),
       el("tbody", {}, ...data.sessions.map((s) => el("tr", { dataset: { session: s.id } },
@@ -137,7 +137,7 @@ function draw(main, data) {
   const errorsNow = Object.entries(now).filter(([k, v]) => k.startsWith("classroom_error_replies_total{") && v > 0);
   const errors = el("section", { class: "card", "aria-labelledby": "errors-title" }, el("h2", { id: "errors-title" }, t("admin.errors_by_code")),
     errorsNow.length ? el("ul", { class: "plain" }, ...errorsNow.map(([k, v]) => el("li", {}, `${(/code="?([\w.]+)/.exec(k) || [])[1] || k}: ${formatNumber(v)}`))) : el("p", { class: "muted" }, t("admin.no_errors")));
-  main.replaceChildren(el("div", { class: "admin-grid" }, facts, sessions, errors), charts);
+  main.replaceChildren(el("div", { class: "admin-grid" }, facts, errors, sessions), charts);
 }
 
 boot();

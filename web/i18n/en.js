@@ -89,7 +89,7 @@ export default {
   "q.time_limit": "Time limit", "q.no_limit": "No limit", "q.auto_hint": "Send the first hint automatically to wrong answers", "q.ask": "Ask the class",
   "q.need_text": "Write the question first.", "q.need_choices": "Give at least two choices.", "q.choices_differ": "Each choice must be different.",
   "q.asked": "Question sent.", "q.closed": "Closed", "q.open_no_limit": "Open — no time limit", "q.time_left": "{time} left",
-  "q.n_of_m_answered": "{n} of {m} answered", "q.not_answered_yet": "{n} have not answered yet", "q.prepared_hints": "Prepared hints",
+  "q.n_of_m_answered": "{n} of {m} answered", "q.not_answered_yet": { one: "{n} student has not answered yet", other: "{n} students have not answered yet" }, "q.prepared_hints": "Prepared hints",
   "q.hint_to_wrong": "Send to wrong answers", "q.close_now": "Close now", "q.reveal": "Show students the answer", "q.revealed": "Answer shown to students",
   "q.closed_announce": "The question is closed.", "q.no_wrong_yet": "Nobody has answered wrong yet.", "q.hints_sent": { one: "Hint sent to {n} student", other: "Hint sent to {n} students" },
   "q.eval.right": "Right ({n})", "q.eval.partly": "Partly right ({n})", "q.eval.wrong": "Wrong ({n})", "q.eval.review": "Needs your review ({n})", "q.eval.pending": "Being checked ({n})",
@@ -119,7 +119,7 @@ export default {
   "chat.you": "You", "chat.to_you": "to you", "chat.to_class": "to the class", "chat.to_group": "to group {group}", "chat.to_teacher_short": "to the teacher",
   "chat.announce": "Message from {name}: {text}",
   "hints.title": "Hints", "hints.from": "Hint from {name}", "hints.announce": "Hint: {text}",
-  "now.title": "Now in class", "now.nothing": "Nothing open right now. Questions and polls appear here.",
+  "now.title": "Now in class", "now.jump_question": "A question is open — go to it", "now.jump_poll": "A poll is open — go to it", "now.nothing": "Nothing open right now. Questions and polls appear here.",
 
   "board.title": "Board", "board.tools": "Board tools", "board.tool_note": "Note", "board.tool_pen": "Pen", "board.tool_erase": "Eraser",
   "board.undo": "Undo", "board.clear": "Clear board", "board.note_label": "Note text", "board.add_note": "Add note",

@@ -119,7 +119,7 @@ export default {
   "chat.you": "나", "chat.to_you": "나에게", "chat.to_class": "반 전체에", "chat.to_group": "{group} 모둠에", "chat.to_teacher_short": "선생님께",
   "chat.announce": "{name}의 메시지: {text}",
   "hints.title": "힌트", "hints.from": "{name}의 힌트", "hints.announce": "힌트: {text}",
-  "now.title": "지금 수업에서", "now.nothing": "지금 열린 것이 없습니다. 질문과 투표가 여기에 나옵니다.",
+  "now.title": "지금 수업에서", "now.jump_question": "질문이 열렸어요 — 바로 가기", "now.jump_poll": "투표가 열렸어요 — 바로 가기", "now.nothing": "지금 열린 것이 없습니다. 질문과 투표가 여기에 나옵니다.",
 
   "board.title": "칠판", "board.tools": "칠판 도구", "board.tool_note": "메모", "board.tool_pen": "펜", "board.tool_erase": "지우개",
   "board.undo": "되돌리기", "board.clear": "칠판 지우기", "board.note_label": "메모 내용", "board.add_note": "메모 붙이기",

@@ -16,7 +16,16 @@ export function mountNow(ctx, host) {
   const results = new Map();  // question id -> answer.result payload
   let current = null;
   let ticker = null;
-  const refreshIdle = () => { idle.hidden = questionBox.dataset.state !== "none" || pollBox.dataset.state !== "none"; };
+  // On a phone the card is below the video and the lesson: a bar at the top leads to it.
+  const jump = el("a", { href: "#now", class: "now-jump", id: "now-jump", hidden: true });
+  document.querySelector("main")?.prepend(jump);
+  jump.addEventListener("click", () => setTimeout(() => host.focus(), 0));
+  const refreshIdle = () => {
+    idle.hidden = questionBox.dataset.state !== "none" || pollBox.dataset.state !== "none";
+    const open = questionBox.dataset.state === "open" ? "question" : pollBox.dataset.state === "open" ? "poll" : null;
+    jump.hidden = !open;
+    if (open) jump.textContent = t(`now.jump_${open}`);
+  };
 
   function drawQuestion() {
     clearInterval(ticker);

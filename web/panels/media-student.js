@@ -40,6 +40,8 @@ export function mount(ctx, host) {
   };
   const showSize = () => {
     host.dataset.videoHeight = String(video.videoHeight);
+    // Until the server says which rung (a media.quality event), the picture's own size.
+    if (!rung.dataset.rung && video.videoHeight) rung.textContent = `${video.videoHeight}p`;
     if (video.videoHeight) waiting.hidden = true;
   };
   video.addEventListener("resize", showSize);
