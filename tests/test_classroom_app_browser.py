@@ -37,6 +37,17 @@ ROOT = Path(__file__).resolve().parent.parent
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 CONNECTED = "document.body.dataset.connection === 'connected'"
+READING = """# Photosynthesis
+
+Plants make their own food by photosynthesis. Chlorophyll in the leaves absorbs light.
+The leaves take in carbon dioxide from the air through small pores called stomata.
+The roots take up water from the soil.
+
+## What plants make
+
+With the energy of light, plants turn carbon dioxide and water into glucose, a sugar.
+Oxygen is released into the air as a by-product. Plants store extra glucose as starch.
+"""
 
 
 def free_port(host: str) -> int:
@@ -191,8 +202,13 @@ async def lesson(browser, server: ServerProcess, base: str) -> None:
             "() => { const v = document.querySelector('#media-video');"
             " return v && v.videoWidth > 0 && v.currentTime > 0.5; }", timeout=30_000)
 
-    # -- AI lesson content streams to everyone --------------------------------------------------
+    # -- the teacher adds a reading; AI lesson content from it streams to everyone -------------
     await teacher.click("#tab-lesson")
+    await teacher.click("#material summary")
+    await teacher.set_input_files("#material-file", files=[{
+        "name": "photosynthesis.md", "mimeType": "text/markdown", "buffer": READING.encode()}])
+    await teacher.click("#material-add")
+    await teacher.locator("#material-list li:has-text('photosynthesis')").wait_for(timeout=15_000)
     await teacher.fill("#content-prompt", "Explain how plants make food from light")
     await teacher.fill("#content-topic", "photosynthesis")
     await teacher.click("#content-request")
@@ -203,7 +219,9 @@ async def lesson(browser, server: ServerProcess, base: str) -> None:
         await student.locator(f"#panel-content [data-generation-id='{gid}'][data-state='done']"
                               ).wait_for(timeout=30_000)
     text = await mina.locator(f"[data-generation-id='{gid}'] .content-body").inner_text()
-    assert "photosynthesis" in text.lower()
+    assert "chlorophyll" in text.lower() and "[p" in text  # taught from the reading, cited
+    assert "photosynthesis.md" in await mina.locator(
+        f"[data-generation-id='{gid}'] .content-sources").inner_text() or "Photosynthesis" in text
     await assert_accessible(teacher, "teacher console, AI lesson tab")
     await screenshot(teacher, "teacher-lesson-desktop")
 

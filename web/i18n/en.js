@@ -153,6 +153,12 @@ export default {
   "content.announce_new": "New from your teacher: {kind}", "content.announce_done": "The lesson text is complete.", "content.announce_visual": "A picture was added to the lesson.",
   "content.announce_confused": "{name} is confused",
 
+  "material.title": "Reading for the lesson", "material.help": "Add a reading (PDF, text or Markdown): lessons are written from it and cite its passages.",
+  "material.file": "File", "material.add": "Add reading", "material.choose": "Choose a file first.", "material.added": "Added: {title}",
+  "material.pages": { one: "{n} page", other: "{n} pages" },
+  "material.error.material_too_large": "That file is too large (10 MB at most).", "material.error.material_unsupported": "Use a PDF, a text or a Markdown file.",
+  "material.error.material_no_text": "No text could be read from it (a scan?).", "material.error.material_encrypted": "The PDF is locked with a password.",
+  "material.error.material_not_utf8": "The text file is not UTF-8.", "material.error.material_not_pdf": "That file is not a PDF.",
   "media.title": "Video", "media.start_camera": "Start camera and mic", "media.stop_camera": "Stop camera", "media.share_screen": "Share screen",
   "media.stop_screen": "Stop sharing", "media.mute_mic": "Mute mic", "media.unmute_mic": "Unmute mic", "media.not_publishing": "Students see no video from you yet.",
   "media.publishing_camera": "Students see your camera.", "media.publishing_screen": "Students see your screen.", "media.publishing_both": "Students see your screen (camera paused for them).",

@@ -153,6 +153,12 @@ export default {
   "content.announce_new": "선생님이 보낸 새 내용: {kind}", "content.announce_done": "수업 글이 다 나왔습니다.", "content.announce_visual": "수업에 그림이 추가되었습니다.",
   "content.announce_confused": "{name} 학생이 어려워합니다",
 
+  "material.title": "수업 읽기 자료", "material.help": "읽기 자료(PDF, 텍스트, 마크다운)를 추가하면 수업 글이 그 내용으로 쓰이고 출처를 밝힙니다.",
+  "material.file": "파일", "material.add": "자료 추가", "material.choose": "먼저 파일을 고르세요.", "material.added": "추가함: {title}",
+  "material.pages": "{n}쪽",
+  "material.error.material_too_large": "파일이 너무 큽니다 (최대 10MB).", "material.error.material_unsupported": "PDF, 텍스트, 마크다운 파일을 쓰세요.",
+  "material.error.material_no_text": "글자를 읽을 수 없습니다 (스캔본인가요?).", "material.error.material_encrypted": "암호가 걸린 PDF입니다.",
+  "material.error.material_not_utf8": "텍스트 파일이 UTF-8이 아닙니다.", "material.error.material_not_pdf": "PDF 파일이 아닙니다.",
   "media.title": "영상", "media.start_camera": "카메라와 마이크 켜기", "media.stop_camera": "카메라 끄기", "media.share_screen": "화면 공유",
   "media.stop_screen": "공유 중지", "media.mute_mic": "마이크 끄기", "media.unmute_mic": "마이크 켜기", "media.not_publishing": "학생에게 아직 영상이 보이지 않습니다.",
   "media.publishing_camera": "학생에게 카메라가 보입니다.", "media.publishing_screen": "학생에게 화면이 보입니다.", "media.publishing_both": "학생에게 화면이 보입니다 (카메라는 잠시 가려짐).",

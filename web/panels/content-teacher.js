@@ -47,9 +47,43 @@ export function mount(ctx, host) {
   kind.onchange = showFields;
   showFields();
 
+  // The class's reading: lessons are written from it and cite it ([p3]).
+  const file = el("input", { type: "file", id: "material-file", accept: ".pdf,.txt,.md,application/pdf,text/plain,text/markdown" });
+  const upload = el("button", { type: "button", class: "btn", id: "material-add" }, t("material.add"));
+  const materialStatus = el("p", { class: "form-status", role: "status", id: "material-status" });
+  const materialList = el("ul", { class: "plain", id: "material-list" });
+  host.insertBefore(el("details", { class: "material", id: "material" },
+    el("summary", {}, t("material.title")), el("p", { class: "muted" }, t("material.help")),
+    el("div", { class: "row-fields" }, el("label", { class: "field" }, el("span", {}, t("material.file")), file), upload),
+    materialStatus, materialList), form);
+  const showMaterials = (list) => {
+    materialList.replaceChildren(...list.map((m) => el("li", { dataset: { materialId: m.id } },
+      el("strong", {}, m.title), ` · ${t("material.pages", { n: m.pages || 1 })}`)));
+  };
+  upload.onclick = async () => {
+    const f = file.files && file.files[0];
+    if (!f) { materialStatus.textContent = t("material.choose"); file.focus(); return; }
+    const type = f.type || (f.name.endsWith(".md") ? "text/markdown" : f.name.endsWith(".pdf") ? "application/pdf" : "text/plain");
+    materialStatus.textContent = t("common.sending");
+    try {
+      const sid = client.welcome.session.id;
+      const resp = await fetch(`/api/sessions/${encodeURIComponent(sid)}/materials?filename=${encodeURIComponent(f.name)}&publish=1`, {
+        method: "POST", headers: { Authorization: `Bearer ${client.token}`, "Content-Type": type }, body: f });
+      const body = await resp.json().catch(() => ({}));
+      if (!resp.ok) throw Object.assign(new Error(""), { code: body.error ? body.error.code : "" });
+      materialStatus.textContent = t("material.added", { title: body.title });
+      file.value = "";
+    } catch (err) {
+      materialStatus.textContent = t(`material.error.${err.code}`) !== `material.error.${err.code}` ? t(`material.error.${err.code}`) : humanError(err);
+    }
+  };
+  client.on("materials", (env) => { if (!env.payload.published_only) showMaterials(env.payload.materials); });
+  client.on("snapshot", (snap) => showMaterials((snap.content || {}).materials || []));
+
   const running = new Set();
   const refreshStop = () => {
     for (const id of feed.running()) running.add(id);
+    if (status.dataset.generationId && !feed.running().includes(status.dataset.generationId) && feed.generations.has(status.dataset.generationId)) status.textContent = "";
     for (const id of [...running]) if (!feed.running().includes(id) && feed.generations.has(id)) running.delete(id);
     stop.disabled = running.size === 0;
     drawTimeline();
