@@ -131,6 +131,7 @@ export function mount(ctx, host) {
     const asked = model.audience();
     const answers = [...e.answers.values()];
     const counted = answers.length;
+    const askedCount = Math.max(asked.length, counted);
     const countdown = el("p", { class: "countdown", id: "q-countdown", role: "timer", "aria-live": "off" });
     const tick = () => {
       if (!isOpen) { countdown.textContent = t("q.closed"); return; }
@@ -145,8 +146,8 @@ export function mount(ctx, host) {
       el("div", { class: "card-head" }, el("h3", { id: "q-live-text" }, q.text),
         q.to && q.to.group ? el("span", { class: "badge badge-info" }, t("roster.in_group", { group: q.to.group })) : null),
       countdown,
-      el("p", { class: "answered-count", id: "q-answered", dataset: { n: String(counted), of: String(asked.length) } },
-        t("q.n_of_m_answered", { n: counted, m: asked.length })),
+      el("p", { class: "answered-count", id: "q-answered", dataset: { n: String(counted), of: String(askedCount) } },
+        t("q.n_of_m_answered", { n: counted, m: askedCount })),
     ];
     if (q.kind === "choice") {
       const counts = q.choices.map(() => 0);

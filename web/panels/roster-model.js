@@ -129,6 +129,8 @@ export class RosterModel extends EventTarget {
       if (p.answer) answered += 1;
       if (this.isConfused(p, now)) confused += 1;
     }
-    return { total: students.length, online, hands, answered, confused, asked: this.question ? this.audience().length : 0 };
+    // The group may have been dissolved since: never fewer asked than answered.
+    const asked = this.question ? Math.max(this.audience().length, answered) : 0;
+    return { total: students.length, online, hands, answered, confused, asked };
   }
 }
