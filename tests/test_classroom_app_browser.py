@@ -27,6 +27,7 @@ from tests.support.browser import (
     assert_fits_phone,
     chromium_in,
     screenshot,
+    wait_connected,
 )
 from tests.support.redis_util import delete_prefix, require_redis, unique_prefix
 from tests.support.server import SECRET
@@ -120,7 +121,7 @@ async def join(page, base: str, code: str, name: str) -> None:
     await page.fill("#join-name", name)
     await page.click("#join-go")
     await page.wait_for_url("**/student.html?token=*", timeout=10_000)
-    await page.wait_for_function(CONNECTED, timeout=20_000)
+    await wait_connected(page)
 
 
 @pytest.mark.timeout(900)
@@ -162,7 +163,7 @@ async def lesson(browser, server: ServerProcess, base: str) -> None:
     await screenshot(teacher, "start-created-desktop")
     await teacher.click("#created-teacher-link")
     await teacher.wait_for_url("**/teacher.html?token=*")
-    await teacher.wait_for_function(CONNECTED, timeout=20_000)
+    await wait_connected(teacher)
     assert await teacher.locator("#class-title").inner_text() == "Science · Grade 7"
     assert await teacher.locator("#class-topic").inner_text() == "Photosynthesis"
     assert "/ 45:00" in await teacher.locator("#lesson-timer").inner_text()
@@ -267,7 +268,7 @@ async def lesson(browser, server: ServerProcess, base: str) -> None:
     # -- a student reloads mid-question and sees the open question -----------------------------
     question_id = await seoyeon.locator("#question").get_attribute("data-question-id")
     await seoyeon.reload()
-    await seoyeon.wait_for_function(CONNECTED, timeout=20_000)
+    await wait_connected(seoyeon)
     reloaded = seoyeon.locator(f"#question[data-state='open'][data-question-id='{question_id}']")
     await reloaded.wait_for(timeout=10_000)
     assert "plants take in" in await reloaded.inner_text()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support import interactions_fixtures as fx
-from tests.support.browser import chromium_in
+from tests.support.browser import chromium_in, wait_connected
 
 pytestmark = pytest.mark.browser
 make_ix_server = fx.make_ix_server  # the fixture, visible to this module
@@ -23,8 +23,7 @@ async def test_teacher_asks_student_answers_teacher_sees_evaluation(netns, make_
         await teacher.goto(f"{base}/teacher.html?token={harness.token('teacher', 'teacher')}")
         await student.goto(f"{base}/student.html?token={harness.token('stu1', 'student')}")
         for page in (teacher, student):
-            await page.wait_for_function("document.body.dataset.connection === 'connected'",
-                                         timeout=20_000)
+            await wait_connected(page)
         await teacher.locator("#panel-roster[data-online='1']").wait_for(state="attached",
                                                                           timeout=10_000)
 

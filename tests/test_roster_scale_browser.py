@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestServer
 
 from signaling.app import create_app
 from signaling.keys import CLASSROOM
-from tests.support.browser import ConsoleErrors, chromium_in
+from tests.support.browser import ConsoleErrors, chromium_in, wait_connected
 from tests.support.server import Harness, server_config
 
 pytestmark = pytest.mark.browser
@@ -55,8 +55,7 @@ async def test_teacher_roster_with_300_students_updates_under_50ms(netns, aiohtt
         page = await browser.new_page(viewport={"width": 1440, "height": 900})
         errors = ConsoleErrors(page)
         await page.goto(f"{base}/teacher.html?token={harness.token('teacher', 'teacher')}")
-        await page.wait_for_function("document.body.dataset.connection === 'connected'",
-                                     timeout=20_000)
+        await wait_connected(page)
         # 300 students join, 20 at a time.
         for start in range(0, BOTS, 20):
             batch = await asyncio.gather(*(

@@ -121,3 +121,16 @@ async def screenshot(page: Any, name: str) -> None:
     if folder:
         os.makedirs(folder, exist_ok=True)
         await page.screenshot(path=os.path.join(folder, f"{name}.png"))
+
+
+async def wait_connected(page: Any, timeout_ms: int = 20_000) -> None:
+    """Until the page says "connected"; on a timeout, what it showed instead."""
+    try:
+        await page.wait_for_function("document.body.dataset.connection === 'connected'",
+                                     timeout=timeout_ms)
+    except Exception:
+        shown = await page.evaluate(
+            "() => [document.body.dataset.connection, document.querySelector('#conn')"
+            " && document.querySelector('#conn').innerText, window.classroom"
+            " && window.classroom.state, document.body.innerText.slice(0, 300)]")
+        raise AssertionError(f"{page.url} did not connect: {shown}") from None
