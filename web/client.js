@@ -96,7 +96,8 @@ export class ClassroomClient extends EventTarget {
       return await this.connect(false);
     } catch (err) {
       const code = err.code || await this.probe();
-      if (code && code !== "network") { this.setState("refused", { code }); throw err; }
+      if (code === "session_ended") { this.setState("ended"); throw err; }
+      if (code && code !== "network" && !code.startsWith("http_5")) { this.setState("refused", { code }); throw err; }
       this.scheduleRetry();
       return null;
     }
@@ -142,16 +143,18 @@ export class ClassroomClient extends EventTarget {
       await this.connect(Boolean(this.resumeToken));
       this.emit("reconnected", { lastSeq: this.lastSeq, resumed: this.welcome.resumed || null });
     } catch (err) {
-      if (err.code === "token_expired" || err.code === "token_invalid") {
-        // The resume credential is gone: a fresh join with the page's own token.
+      // A refused upgrade shows no reason to a WebSocket: ask the HTTP API with the token.
+      const code = err.code || await this.probe();
+      if (code === "session_ended") { this.setState("ended"); return; }
+      if (code === "forbidden") { this.setState("removed"); return; }
+      const reachable = code !== "network" && !String(code || "").startsWith("http_5");
+      if (reachable && this.resumeToken) {
+        // The server is up but refused the resume (its credential is gone): join afresh
+        // with the page's token next time; the snapshot catches the page up.
         this.resumeToken = null;
-      }
-      if (err.code === "session_ended") { this.setState("ended"); return; }
-      if (err.code === "forbidden") { this.setState("removed"); return; }
-      if (!this.resumeToken && !err.code) {
-        const code = await this.probe();
-        if (code === "session_ended") { this.setState("ended"); return; }
-        if (code && code !== "network" && !code.startsWith("http_5")) { this.setState("refused", { code }); return; }
+      } else if (reachable && code) {
+        this.setState("refused", { code });
+        return;
       }
       this.scheduleRetry();
     }
