@@ -11,8 +11,8 @@ import { humanError, t } from "/i18n.js";
 const NS = "http://www.w3.org/2000/svg";
 const W = 10000;
 const H = 6000;
-const NOTE_W = 1500;
-const NOTE_H = 900;
+const NOTE_W = 2300;
+const NOTE_H = 1300;
 const COLORS = ["#1e3a8a", "#b3261e", "#1b6e34", "#111827"];
 
 export class Board {
@@ -132,11 +132,11 @@ export class Board {
         const rect = document.createElementNS(NS, "rect");
         for (const [k, v] of Object.entries({ x: item.x, y: item.y, width: NOTE_W, height: NOTE_H, rx: 60, fill: item.color || "#fff59d", stroke: "#8a7a00", "stroke-width": 12 })) rect.setAttribute(k, v);
         g.append(rect);
-        wrap(item.text, 16).slice(0, 4).forEach((line, i) => {
+        wrap(item.text, 14).slice(0, 4).forEach((line, i) => {
           const text = document.createElementNS(NS, "text");
-          text.setAttribute("x", item.x + 80);
-          text.setAttribute("y", item.y + 230 + i * 190);
-          text.setAttribute("font-size", "170");
+          text.setAttribute("x", item.x + 120);
+          text.setAttribute("y", item.y + 340 + i * 280);
+          text.setAttribute("font-size", "250");
           text.setAttribute("fill", "#1d2330");
           text.textContent = line;
           g.append(text);
