@@ -103,6 +103,10 @@ class Config:
     material_max_pages: int = field(
         default=300, metadata={"help": "most pages of a material PDF"}
     )
+    shutdown_timeout_s: float = field(
+        default=5.0, metadata={"help": "how long a shutdown waits for clients and peers to "
+                                       "close before it stops anyway"}
+    )
     # State
     redis_url: str | None = field(
         default=None, metadata={"help": "Redis URL for shared state and fan-out (none = in memory)"}

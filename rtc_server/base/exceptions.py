@@ -6,6 +6,7 @@
     ├── PermissionDenied       (403: the role may not do this)
     ├── InvalidRequest         (422: well-formed but not acceptable now)
     ├── RateLimited            (429: the client sends faster than allowed)
+    ├── ServiceUnavailable     (503: shutting down, or shared state unreachable: retry)
     └── ProtocolError          (400: a client message the server cannot read)
         ├── MessageTooLarge
         ├── MalformedMessage   (not JSON, not an object, fields wrong)
@@ -51,6 +52,11 @@ class InvalidRequest(ClassroomError):
 class RateLimited(ClassroomError):
     code = "rate_limited"
     http_status = 429
+
+
+class ServiceUnavailable(ClassroomError):
+    code = "unavailable"
+    http_status = 503
 
 
 class ProtocolError(ClassroomError):

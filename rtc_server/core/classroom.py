@@ -16,6 +16,7 @@ from rtc_server.base.access import require_staff
 from rtc_server.base.exceptions import (
     InvalidRequest,
     PermissionDenied,
+    ServiceUnavailable,
     SessionEnded,
     SessionNotFound,
 )
@@ -36,7 +37,7 @@ from rtc_server.config import Config
 from rtc_server.state.bus import EventBus
 from rtc_server.state.store import EDITABLE_FIELDS, SessionRecord, SessionStore
 
-from .connection import Connection
+from .connection import CLOSE_GOING_AWAY, Connection
 from .delivery_latency import DeliveryLatency
 from .feature import Features
 from .room import Room
@@ -57,6 +58,7 @@ class Classroom:
         self.latency = DeliveryLatency()
         self.joins = 0
         self.resumes = 0
+        self.closing = False  # shutting down: joins are refused
 
     # -- sessions ------------------------------------------------------------------------------
 
@@ -215,6 +217,8 @@ class Classroom:
         """
         who = conn.identity
         sid = who.session_id
+        if self.closing:
+            raise ServiceUnavailable("the server is restarting; reconnect in a moment")
         await self.require_active(sid)
         known = await self.store.get_participant(sid, who.user_id)
         if known is not None and known.removed:
@@ -222,6 +226,7 @@ class Classroom:
         room = await self._room(sid)
         conn.hold()
         room.add(conn)
+        conn.backlog_source = lambda after: self._backlog(conn, room, after, personal=False)
         try:
             part = await self.store.change_connections(
                 sid, user_id=who.user_id, name=who.name, role=who.role, delta=1,
@@ -242,6 +247,7 @@ class Classroom:
             raise SessionNotFound(f"session {sid!r} does not exist")
         self.joins += 1
         self.resumes += resume_after is not None
+        conn.acked_seq = start_seq
         await self.publish(sid, Audience.teachers(), PRESENCE,
                            {"user": who.user_id, "name": who.name, "role": who.role,
                             "state": state, "connections": part.connections,
@@ -353,10 +359,22 @@ class Classroom:
         conn.send_backlog(events)
         return complete
 
-    async def close(self) -> None:
+    async def close(self, timeout_s: float = 5.0) -> None:
+        """Shutdown: refuse new joins, tell every connection 1001 (reconnect), wait (bounded).
+
+        Connections close at once and in parallel; each waits for its peer connection at
+        most a couple of seconds; what is still closing at ``timeout_s`` is left behind.
+        """
+        self.closing = True
+        conns = [c for room in self.rooms.values() for c in room.connections.values()]
+        if conns:
+            logger.info("closing %d connections (1001: server restarting)", len(conns))
+            closing = asyncio.gather(*(c.close(CLOSE_GOING_AWAY, "server restarting: reconnect")
+                                       for c in conns), return_exceptions=True)
+            try:
+                await asyncio.wait_for(closing, timeout_s)
+            except TimeoutError:
+                logger.warning("connections still closing after %.1f s", timeout_s)
         for room in list(self.rooms.values()):
-            await asyncio.gather(*(c.close(1001, "server shutting down")
-                                   for c in list(room.connections.values())),
-                                 return_exceptions=True)
             room.close()
         self.rooms.clear()

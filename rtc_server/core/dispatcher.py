@@ -128,6 +128,14 @@ class Dispatcher:
     # -- signaling -------------------------------------------------------------------------
 
     def _peer(self, conn: Connection) -> Peer:
+        old = conn.peer
+        if old is not None and (old.pc.connectionState in ("failed", "closed")
+                                or old.pc.signalingState == "closed"):
+            # aiortc has no ICE restart: after a failure, a new offer gets a new peer
+            # connection on the same WebSocket (the old one is closed or closing).
+            conn.data_channel_lost("replaced")
+            conn.peer = None
+            conn.spawn(old.close(), "close the replaced peer")
         if conn.peer is None:
             peer = Peer(conn.id, self.config, on_datachannel=conn.on_datachannel,
                         on_state=lambda state: _peer_state(conn, state), owner=conn,
@@ -137,8 +145,8 @@ class Dispatcher:
         return conn.peer
 
     async def _offer(self, conn: Connection, msg: SdpOffer, via: str) -> dict[str, Any]:
-        fresh = conn.peer is None
         peer = self._peer(conn)
+        fresh = not peer.answered
         try:
             sdp = await peer.answer(msg.sdp)
         except InvalidRequest:
@@ -171,6 +179,7 @@ class Dispatcher:
         return {"type": "replay", "after_seq": msg.after_seq, "complete": complete}
 
     async def _ping(self, conn: Connection, msg: Ping, via: str) -> dict[str, Any]:
+        conn.note_ping(via, msg.last_seq)
         if msg.rtt_ms is not None:
             self.features.ping(conn, msg.rtt_ms)
         return {"type": "pong", "t": msg.t, "server_ms": now_ms(),
