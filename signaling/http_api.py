@@ -132,12 +132,19 @@ def _bad(code: str, message: str) -> web.HTTPException:
 
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
-    classroom = request.app[CLASSROOM]
+    """200 ``ok``; 503 ``degraded`` while the shared state (Redis) is unreachable (what is
+    local keeps working: connected clients, replies), or ``stopping`` during shutdown."""
+    services = request.app[SERVICES]
+    classroom = services.classroom
+    reachable = await services.storage.check()
+    status = "stopping" if classroom.closing else "ok" if reachable else "degraded"
     return web.json_response({
-        "status": "ok",
+        "status": status,
+        "state": services.storage.backend,
+        "shared_state": "ok" if reachable else "unreachable",
         "sessions_here": len(classroom.rooms),
         "connections_here": sum(len(r.connections) for r in classroom.rooms.values()),
-    })
+    }, status=200 if status == "ok" else 503)
 
 
 @routes.get("/metrics")

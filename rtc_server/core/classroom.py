@@ -9,6 +9,8 @@ that has connections in this process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import logging
 from typing import Any
 
@@ -31,13 +33,14 @@ from rtc_server.base.protocol import (
     Audience,
     Event,
     EventType,
+    encode_reply,
     now_ms,
 )
 from rtc_server.config import Config
 from rtc_server.state.bus import EventBus
 from rtc_server.state.store import EDITABLE_FIELDS, SessionRecord, SessionStore
 
-from .connection import CLOSE_GOING_AWAY, Connection
+from .connection import CLOSE_GOING_AWAY, CLOSE_RESYNC, Connection
 from .delivery_latency import DeliveryLatency
 from .feature import Features
 from .room import Room
@@ -59,6 +62,9 @@ class Classroom:
         self.joins = 0
         self.resumes = 0
         self.closing = False  # shutting down: joins are refused
+        # The last record seen of each session with connections here: what a Redis that
+        # lost its data gets back (see handle_reset).
+        self._records: dict[str, SessionRecord] = {}
 
     # -- sessions ------------------------------------------------------------------------------
 
@@ -74,6 +80,7 @@ class Classroom:
             planned_minutes=planned_minutes,
         )
         created = await self.store.create(record)
+        self._records[session_id] = created
         if join_code:
             created.join_code = await self.store.assign_join_code(session_id)
         logger.info("Session(%s) created by %s", session_id, teacher_id)
@@ -92,6 +99,8 @@ class Classroom:
     async def get_session(self, session_id: str, *, history: bool = True,
                           participants: bool = False) -> SessionRecord:
         record = await self.store.get(session_id, history=history, participants=participants)
+        if record is not None and session_id in self.rooms:
+            self._records[session_id] = record
         if record is None:
             raise SessionNotFound(f"session {session_id!r} does not exist")
         return record
@@ -105,6 +114,11 @@ class Classroom:
     async def require_active(self, session_id: str) -> None:
         """Like :meth:`active_session` without reading the record (hot paths)."""
         status = await self.store.status(session_id)
+        if status is None and session_id in self._records and session_id in self.rooms:
+            # Connected here, yet unknown to the store: it lost its data (a Redis restart
+            # the reader has not reported yet). Restore now rather than refuse the class.
+            await self.handle_reset()
+            status = await self.store.status(session_id)
         if status is None:
             raise SessionNotFound(f"session {session_id!r} does not exist")
         if status != "active":
@@ -245,6 +259,7 @@ class Classroom:
             conn.release()
         if record is None:
             raise SessionNotFound(f"session {sid!r} does not exist")
+        self._records[sid] = record
         self.joins += 1
         self.resumes += resume_after is not None
         conn.acked_seq = start_seq
@@ -259,6 +274,7 @@ class Classroom:
             "groups": room.groups_of(who.user_id, who.role),
             "last_seq": start_seq,
             **extra,
+            "shared_state": "ok" if self.bus.healthy else "unreachable",
             "ice_servers": [s.to_json() for s in self.config.ice_servers],
             "limits": {"max_message_bytes": self.config.max_message_bytes,
                        "messages_per_s": self.config.rate_messages_per_s,
@@ -349,6 +365,7 @@ class Classroom:
         if room.empty:
             room.close()
             self.rooms.pop(conn.session_id, None)
+            self._records.pop(conn.session_id, None)
 
     async def replay(self, conn: Connection, after_seq: int) -> bool:
         """Queue the logged events for ``conn`` after ``after_seq``; False if the log is short."""
@@ -358,6 +375,48 @@ class Classroom:
         events, complete = await self._backlog(conn, room, after_seq, personal=False)
         conn.send_backlog(events)
         return complete
+
+    async def handle_reset(self) -> None:
+        """Redis came back without its data: restore what this process knows, resync clients.
+
+        Each session with connections here gets its record back (as last seen) and its
+        local participants' presence; its counter continues after the highest seq seen
+        here (no seq is ever used twice) with a reset mark, so a client resuming from
+        before it gets a snapshot; then every local connection is closed with 4012
+        ("resynchronise"): clients reconnect, get the snapshot, and say so. What only Redis
+        held (open questions, polls, the board, chat) is gone, and the snapshots say that
+        truthfully (empty) rather than leaving stale state on the pages.
+        """
+        for session_id, room in list(self.rooms.items()):
+            cached = self._records.get(session_id)
+            if cached is not None:
+                restored = copy.copy(cached)
+                restored.participants, restored.content_history = {}, []
+                restored.interaction_history, restored.history_counts = [], None
+                try:
+                    await self.store.create(restored)
+                except InvalidRequest:
+                    pass  # another process restored it first
+            for conn in list(room.connections.values()):
+                who = conn.identity
+                with contextlib.suppress(SessionNotFound):
+                    await self.store.change_connections(
+                        session_id, user_id=who.user_id, name=who.name, role=who.role,
+                        delta=1, now_ms=now_ms(), device=conn.device)
+            await self.bus.mark_reset(session_id)
+            logger.warning("Session(%s) restored after a Redis reset; resynchronising %d "
+                           "connections", session_id, len(room.connections))
+            for conn in list(room.connections.values()):
+                conn.spawn(conn.close(CLOSE_RESYNC, "resynchronise: reconnect"), "resync")
+
+    async def tell_staff(self, type: str, payload: dict[str, Any]) -> None:
+        """A reply (not a stream event) to the staff connected here: when the shared state
+        is unreachable, nothing can be published, but the teacher should still know."""
+        text = encode_reply(type, payload, session_id="")
+        for room in list(self.rooms.values()):
+            for conn in list(room.connections.values()):
+                if conn.identity.is_staff:
+                    await conn.reply(text, "websocket")
 
     async def close(self, timeout_s: float = 5.0) -> None:
         """Shutdown: refuse new joins, tell every connection 1001 (reconnect), wait (bounded).

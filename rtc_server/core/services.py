@@ -80,10 +80,18 @@ class Services:
             raise
         if config.load_shedding:
             load.start()
+        storage.on_reset(classroom.handle_reset)
+        storage.on_health(services._health_changed)
         services.history.start()
         services.liveness.start()
         logger.info("features: %s", ", ".join(f.name for f in features))
         return services
+
+    async def _health_changed(self, healthy: bool) -> None:
+        await self.classroom.tell_staff("server.status", {
+            "shared_state": "ok" if healthy else "unreachable",
+            "message": "shared state is back" if healthy else
+            "shared state (Redis) is unreachable: new events cannot be sent; retrying"})
 
     async def close(self) -> None:
         """Shut down in a fixed order; every step runs even if an earlier one failed."""

@@ -151,6 +151,14 @@ class SessionStore(ABC):
     async def session_for_code(self, code: str) -> str | None:
         """The session a join code belongs to, or None."""
 
+    async def heartbeat(self, now_ms: int) -> None:  # noqa: B027 - optional hook
+        """This process is alive (shared stores keep a lease per process)."""
+
+    async def reap_dead(self, now_ms: int) -> list[tuple[str, Participant]]:
+        """Connections of processes that died, taken out of presence: (session, participant)
+        changed. Nothing to do for a store only one process uses."""
+        return []
+
     @abstractmethod
     async def get_participant(self, session_id: str, user_id: str) -> Participant | None:
         """One participant (O(1)); None if the user never joined."""
