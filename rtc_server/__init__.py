@@ -1,11 +1,17 @@
-"""classroom-rtc server: peers, rooms, routing, media, AI content, state."""
+"""classroom-rtc server: peers, rooms, routing, media, AI content, state.
 
-from .bus import Backlog, EventBus
-from .classroom import Classroom
-from .config import Config, IceServer, load_config
-from .connection import Connection
-from .events import Audience, Event
-from .exceptions import (
+Layers, each importing only those below it (``docs/architecture.md``)::
+
+    chat | content | interactions | media     features (one folder, one contract)
+    core                                      classroom, rooms, connections, dispatcher
+    state | ai                                bus + stores; model access
+    base | patches                            vocabulary; aiortc/aioice workarounds
+    config                                    the one configuration object
+
+The public surface below is the core's; features are reached as subpackages.
+"""
+
+from .base.exceptions import (
     ClassroomError,
     InvalidRequest,
     PermissionDenied,
@@ -13,29 +19,22 @@ from .exceptions import (
     SessionEnded,
     SessionNotFound,
 )
-from .memory_bus import InProcessBus
-from .memory_store import MemoryStore
-from .store import Participant, SessionRecord, SessionStore
+from .base.identity import Identity
+from .base.protocol import Audience, Event, EventType
+from .config import Config, IceServer, load_config
 
 __all__ = [
     "Audience",
-    "Backlog",
-    "Classroom",
     "ClassroomError",
     "Config",
-    "Connection",
     "Event",
-    "EventBus",
+    "EventType",
     "IceServer",
-    "InProcessBus",
+    "Identity",
     "InvalidRequest",
-    "MemoryStore",
-    "Participant",
     "PermissionDenied",
     "RateLimited",
     "SessionEnded",
     "SessionNotFound",
-    "SessionRecord",
-    "SessionStore",
     "load_config",
 ]

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from .config import Config, load_config
+from rtc_server.config import Config, load_config
 
 logger = logging.getLogger("rtc_server")
 
@@ -25,9 +25,8 @@ def _links(config: Config, session: str) -> str:
 
 async def publish_synthetic(app: web.Application, session_id: str, spec: str) -> None:
     """Publish the synthetic test pattern and tone into a class, as its teacher's camera."""
+    from rtc_server.media import SyntheticAudioTrack, SyntheticVideoTrack
     from signaling.keys import MEDIA
-
-    from .media import SyntheticAudioTrack, SyntheticVideoTrack
 
     try:
         size, _, fps = spec.partition("@")
@@ -35,7 +34,7 @@ async def publish_synthetic(app: web.Application, session_id: str, spec: str) ->
         rate = float(fps or 30)
     except ValueError as exc:
         raise SystemExit(f"--synthetic-source must look like 1280x720@30, not {spec!r}") from exc
-    media = app[MEDIA].session(session_id)
+    media = app[MEDIA].hub.session(session_id)
     await media.publish(SyntheticVideoTrack(width, height, rate), origin="synthetic",
                         role="camera")
     await media.publish(SyntheticAudioTrack(), origin="synthetic", role="microphone")

@@ -99,6 +99,13 @@ class Config:
         default="crtc:", metadata={"help": "prefix of every Redis key (several deployments "
                                    "can share one Redis)"}
     )
+    redis_max_connections: int = field(
+        default=200, metadata={"help": "connections in this process's Redis pool (callers wait "
+                               "for a free one rather than fail)"}
+    )
+    redis_pool_timeout_s: float = field(
+        default=10.0, metadata={"help": "how long a Redis call waits for a free pool connection"}
+    )
     event_log_max: int = field(
         default=10_000, metadata={"help": "events kept per session for replay"}
     )
@@ -185,7 +192,7 @@ class Config:
     sctp_tuning: bool = field(
         default=True,
         metadata={"help": "trim aiortc's per-message data-channel overhead (see "
-                  "rtc_server/sctp_tuning.py; only on the aiortc/aioice versions it was "
+                  "rtc_server/patches/sctp.py; only on the aiortc/aioice versions it was "
                   "written for)"},
     )
     # Runtime

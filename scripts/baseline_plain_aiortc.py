@@ -18,7 +18,7 @@ import time
 from aiohttp import WSMsgType, web
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from rtc_server.ice import restrict_host_addresses
+from rtc_server.patches.ice import restrict_host_addresses
 
 
 class Plain:

@@ -68,7 +68,7 @@ from adaptive import (
     QualityPolicy,
     start_level,
 )
-from tests.adaptive_traces import (
+from tests.support.adaptive_traces import (
     TICK_MS,
     LinkSimulator,
     Report,

@@ -29,10 +29,11 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from rtc_server.base.protocol import EventType
 from rtc_server.content import (
-    Audience,
     ContentCache,
     ContentService,
+    Destination,
     LocalImageProvider,
     LocalTextProvider,
     parse_content_request,
@@ -75,8 +76,10 @@ class SerialisingPublish:
         self.events = 0
         self.bytes = 0
 
-    async def __call__(self, audience: Audience, type: str, payload: dict[str, Any]) -> None:
-        data = json.dumps({"type": type, "audience": audience.as_dict(), "payload": payload})
+    async def __call__(self, audience: Destination, type: EventType, payload: dict[str, Any]
+                       ) -> None:
+        data = json.dumps({"type": type.name, "audience": audience.as_dict(),
+                           "payload": payload})
         self.events += 1
         self.bytes += len(data)
 
@@ -114,7 +117,7 @@ async def run(
         batch = range(start, min(start + concurrent, generations))
         results = await asyncio.gather(
             *(
-                service.generate(f"s{i}", request(i), Audience.session(f"s{i}"), context=CONTEXT)
+                service.generate(f"s{i}", request(i), Destination.session(f"s{i}"), context=CONTEXT)
                 for i in batch
             )
         )

@@ -38,9 +38,9 @@ from aiortc.mediastreams import MediaStreamTrack
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from rtc_server.ice import restrict_host_addresses
 from rtc_server.media import Ladder, SyntheticVideoTrack, add_counting_transceiver, add_rung_track
 from rtc_server.media.encoding import VIDEO_RUNGS
+from rtc_server.patches.ice import restrict_host_addresses
 
 RUNG_HEIGHTS = {r.name: r.height_px for r in VIDEO_RUNGS}
 SCRIPT = os.path.abspath(__file__)

@@ -8,7 +8,7 @@ broadcast phase (not the joins).
     .venv/bin/python scripts/profile_fanout.py profile --peers 100 --rate 20 --duration 8
     # same with pyinstrument (sampling, less distortion of small functions)
     .venv/bin/python scripts/profile_fanout.py profile --profiler pyinstrument
-    # with rtc_server.sctp_tuning.apply() in the server
+    # with rtc_server.patches.sctp.apply() in the server
     .venv/bin/python scripts/profile_fanout.py profile --tune
 
     # deterministic micro-benchmark of sctp_tuning (two peers in one process)
@@ -54,7 +54,7 @@ def serve(argv: list[str]) -> None:
     ns = parser.parse_args(argv)
     rest = [a for a in ns.rest if a != "--"]
     if ns.tune:
-        from rtc_server import sctp_tuning
+        from rtc_server.patches import sctp as sctp_tuning
 
         sctp_tuning.apply()
     if ns.profile_out:
@@ -230,7 +230,7 @@ async def ab(ns: argparse.Namespace) -> None:
 
     if ns.client_delayed_sack:
         # Browser-like clients: SACK every 2nd packet / 200 ms (both A and B runs).
-        from rtc_server import sctp_tuning
+        from rtc_server.patches import sctp as sctp_tuning
 
         sctp_tuning.apply_delayed_sack()
     kinds = [("classroom", "datachannel"), ("plain", "datachannel")]
@@ -279,12 +279,12 @@ async def micro_one(tune: bool, n: int) -> float:
     """Two aiortc peers in this process, one message in flight at a time (as in the
     fan-out: 1 DATA out, 1 SACK back per message); process CPU per message, both ends."""
     if tune:
-        from rtc_server import sctp_tuning
+        from rtc_server.patches import sctp as sctp_tuning
 
         sctp_tuning.apply()
     from aiortc import RTCPeerConnection
 
-    from rtc_server.ice import restrict_host_addresses
+    from rtc_server.patches.ice import restrict_host_addresses
 
     restrict_host_addresses(["127.0.0.1"])
     a, b = RTCPeerConnection(), RTCPeerConnection()

@@ -32,4 +32,6 @@ export CLASSROOM_REQUIRE_REDIS=1
 
 .venv/bin/ruff check .
 .venv/bin/mypy rtc_server signaling adaptive
+# The layers contract (pyproject.toml [tool.importlinter], docs/architecture.md).
+.venv/bin/lint-imports
 exec .venv/bin/python -m pytest "$@"

@@ -1,30 +1,16 @@
-"""Signaling: aiohttp HTTP/WebSocket endpoints, join tokens, message schemas, the client."""
+"""The edge and the composition root: aiohttp HTTP/WebSocket/WHIP endpoints, join tokens,
+the installed feature list (:mod:`.app`), and the Python client (:mod:`.client`)."""
 
-from .exceptions import (
-    MalformedMessage,
-    MessageTooLarge,
-    ProtocolError,
-    SignalingError,
-    TokenError,
-    TokenExpired,
-    TokenInvalid,
-    TokenMissing,
-    UnknownMessageType,
-)
-from .tokens import ROLES, Identity, mint_token, verify_token
+from .exceptions import SignalingError, TokenError, TokenExpired, TokenInvalid, TokenMissing
+from .tokens import ROLES, mint_token, verify_token
 
 __all__ = [
     "ROLES",
-    "Identity",
-    "MalformedMessage",
-    "MessageTooLarge",
-    "ProtocolError",
     "SignalingError",
     "TokenError",
     "TokenExpired",
     "TokenInvalid",
     "TokenMissing",
-    "UnknownMessageType",
     "mint_token",
     "verify_token",
 ]

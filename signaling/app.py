@@ -1,133 +1,65 @@
-"""The aiohttp application: routes, static client, and the objects it owns."""
+"""The aiohttp application: the composition root.
+
+It chooses what runs — the installed features, in :data:`FEATURES` — and wires
+the edge (HTTP API, WebSocket, WHIP, static pages) to the core. Adding a feature
+is writing its folder and adding its ``build`` here.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from aiohttp import web
 
-from rtc_server import sctp_tuning
-from rtc_server.bus import EventBus
-from rtc_server.classroom import Classroom
+from rtc_server import chat, content, interactions, media, patches
+from rtc_server.chat import ChatFeature
 from rtc_server.config import Config
-from rtc_server.content import LOCAL_PROVIDER_NAME
-from rtc_server.content.classroom_content import ClassroomContent
-from rtc_server.content.classroom_content import install as install_content
-from rtc_server.dispatcher import Dispatcher
-from rtc_server.ice import restrict_host_addresses
-from rtc_server.interactions import install as install_interactions
-from rtc_server.interactions.evaluator import TextProviderEvaluator
-from rtc_server.interactions.hints import TextProviderHintProvider
-from rtc_server.load_monitor import LoadMonitor
-from rtc_server.media.handlers import install as install_media
-from rtc_server.media.hub import MediaHub
-from rtc_server.media.quality_control import QualityController
-from rtc_server.memory_bus import InProcessBus
-from rtc_server.memory_store import MemoryStore
-from rtc_server.metrics import make_registry
-from rtc_server.store import SessionStore
+from rtc_server.content import ContentFeature
+from rtc_server.core.feature import Feature
+from rtc_server.core.services import FeatureFactory, Services
+from rtc_server.interactions import InteractionsFeature
+from rtc_server.media import MediaFeature
 
 from . import http_api, media_api, websocket
-from .keys import (
-    CLASSROOM,
-    CONFIG,
-    CONTENT,
-    DISPATCHER,
-    INTERACTIONS,
-    LOAD,
-    MEDIA,
-    QUALITY,
-    REGISTRY,
-)
-from .whip import setup_whip
+from .keys import CHAT, CLASSROOM, CONFIG, CONTENT, INTERACTIONS, MEDIA, SERVICES
+from .whip_api import setup_whip
 
 logger = logging.getLogger(__name__)
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
 
-
-async def make_state(config: Config) -> tuple[EventBus, SessionStore]:
-    """The storage and bus for ``config``: Redis when a URL is given, else in memory."""
-    if config.redis_url:
-        from rtc_server.redis_bus import RedisBus
-        from rtc_server.redis_store import RedisStore
-
-        prefix = config.redis_key_prefix
-        bus: EventBus = RedisBus(config.redis_url, max_events=config.event_log_max,
-                                 key_prefix=prefix)
-        store: SessionStore = RedisStore(config.redis_url, key_prefix=prefix)
-    else:
-        bus, store = InProcessBus(max_events=config.event_log_max), MemoryStore()
-    await bus.start()
-    return bus, store
+#: The features this server runs, in installation order (later ones close first).
+FEATURES: tuple[FeatureFactory, ...] = (
+    chat.build,
+    interactions.build,
+    content.build,
+    media.build,
+)
 
 
-def ai_helpers(content: ClassroomContent) -> dict[str, Any]:
-    """Model-backed evaluator and hints when a model is configured; local ones otherwise."""
-    provider = content.service.text_provider
-    if provider.name == LOCAL_PROVIDER_NAME:
-        return {}
-    return {"evaluator": TextProviderEvaluator(provider),
-            "hint_provider": TextProviderHintProvider(provider)}
-
-
-def create_app(config: Config) -> web.Application:
+def create_app(config: Config, *, features: Sequence[FeatureFactory] = FEATURES
+               ) -> web.Application:
     config = config.with_secret()
-    restrict_host_addresses(config.ice_host_addresses)
-    if config.sctp_tuning:
-        sctp_tuning.apply()
+    patches.apply(config)
     app = web.Application(middlewares=[http_api.errors_middleware],
                           client_max_size=http_api.MAX_BODY_BYTES)
     app[CONFIG] = config
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        bus, store = await make_state(config)
-        classroom = Classroom(config, bus, store)
-        dispatcher = Dispatcher(classroom)
-        content = ClassroomContent(classroom, config)
-        install_content(dispatcher, content)
-        interactions = install_interactions(
-            dispatcher, classroom, redis_url=config.redis_url,
-            key_prefix=config.redis_key_prefix,
-            # "AI when available": a configured model evaluates free text and writes hints.
-            **ai_helpers(content),
-        )
-        interactions.on_evaluated.append(content.answer_evaluated)
-        media = MediaHub(classroom, initial_rung=config.media_initial_rung)
-        dispatcher.peer_listeners.append(media)
-        classroom.on_leave.append(media.connection_left)
-        install_media(dispatcher, media)
-        quality = QualityController(media)
-        dispatcher.on_ping_rtt.append(lambda conn, rtt: quality.on_ping_rtt(conn.id, rtt))
-        if config.adaptive_quality:
-            quality.start()
-        app[MEDIA] = media
-        app[QUALITY] = quality
-        classroom.snapshot_providers["interactions"] = interactions.snapshot
-        app[INTERACTIONS] = interactions
-        app[CLASSROOM] = classroom
-        app[DISPATCHER] = dispatcher
-        app[CONTENT] = content
-        load = LoadMonitor(classroom, content)
-        load.on_max_level.append(media.apply_server_cap)
-        app[LOAD] = load
-        app[REGISTRY] = make_registry(classroom, dispatcher, content, load)
-        if config.load_shedding:
-            load.start()
+        services = await Services.open(config, features)
+        app[SERVICES] = services
+        app[CLASSROOM] = services.classroom
+        # The edge's endpoints reach the features they serve by type (a feature left out
+        # of the list leaves its key unset, and its endpoints answer 404/500 plainly).
+        _expose(app, services, CHAT, ChatFeature)
+        _expose(app, services, CONTENT, ContentFeature)
+        _expose(app, services, INTERACTIONS, InteractionsFeature)
+        _expose(app, services, MEDIA, MediaFeature)
         yield
-        await load.stop()
-        await quality.stop()
-        await interactions.close()
-        # Shutdown order: stop accepting (aiohttp did), stop generations (the class gets
-        # content.stopped), close each peer, then storage.
-        await content.close()
-        await classroom.close()
-        await media.close()
-        await bus.close()
-        await store.close()
+        await services.close()
 
     app.cleanup_ctx.append(lifecycle)
     app.add_routes(http_api.routes)
@@ -142,3 +74,13 @@ def create_app(config: Config) -> web.Application:
     app.router.add_get("/", index)
     app.router.add_static("/", web_root, show_index=False)
     return app
+
+
+F = TypeVar("F", bound=Feature)
+
+
+def _expose(app: web.Application, services: Services, key: web.AppKey[F], kind: type[F]
+            ) -> None:
+    for feature in services.features:
+        if isinstance(feature, kind):
+            app[key] = feature

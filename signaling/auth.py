@@ -1,4 +1,9 @@
-"""Who is calling an HTTP endpoint: the server's API secret, or a join token's bearer."""
+"""Who is calling an HTTP endpoint, and as whom they act in a session.
+
+A caller holds either the server's API secret (a trusted backend: it acts as
+the system actor) or a join token (it acts as the participant the token names,
+in that token's session only).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,15 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from rtc_server.base.access import require_staff
+from rtc_server.base.exceptions import PermissionDenied
+from rtc_server.base.identity import Identity
+
 from .exceptions import TokenMissing
-from .tokens import Identity, verify_token
+from .keys import CONFIG
+from .tokens import verify_token
+
+__all__ = ["Principal", "acting_in", "authenticate", "bearer", "principal"]
 
 
 @dataclass(frozen=True)
@@ -37,3 +49,19 @@ def authenticate(request: web.Request, secret: str) -> Principal:
     if hmac.compare_digest(token.encode(), secret.encode()):
         return Principal(identity=None)
     return Principal(identity=verify_token(secret, token))
+
+
+def principal(request: web.Request) -> Principal:
+    return authenticate(request, request.app[CONFIG].api_secret)
+
+
+def acting_in(caller: Principal, session_id: str, *, staff: bool, action: str) -> Identity:
+    """The identity acting on ``session_id``: the token's, or the system actor for the API."""
+    if caller.identity is None:
+        return Identity.system(session_id, "api")
+    who = caller.identity
+    if who.session_id != session_id:
+        raise PermissionDenied(f"your token is for session {who.session_id!r}, not {session_id!r}")
+    if staff:
+        require_staff(who, action)
+    return who

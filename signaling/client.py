@@ -29,8 +29,8 @@ import aiohttp
 from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 
 from rtc_server.config import IceServer
-from rtc_server.ice import restrict_host_addresses, rtc_configuration
 from rtc_server.media.counting import CountingReceiver, add_counting_transceiver
+from rtc_server.patches.ice import restrict_host_addresses, rtc_configuration
 
 logger = logging.getLogger(__name__)
 

@@ -1,16 +1,14 @@
-"""Errors raised by the signaling layer.
+"""Errors of the HTTP/WebSocket edge: credentials.
 
     SignalingError
-    ├── TokenError               (code 401 before the WebSocket upgrade)
-    │   ├── TokenMissing
-    │   ├── TokenInvalid         (forged, malformed, wrong signature)
-    │   └── TokenExpired
-    └── ProtocolError            (a client message the server cannot accept)
-        ├── MessageTooLarge
-        ├── MalformedMessage     (not JSON, not an object, fields wrong)
-        └── UnknownMessageType
+    └── TokenError               (401, before the WebSocket upgrade)
+        ├── TokenMissing
+        ├── TokenInvalid         (forged, malformed, wrong signature)
+        └── TokenExpired
 
-Each carries a stable ``code`` that goes on the wire (see docs/protocol.md).
+Errors about client *messages* are domain errors
+(:class:`rtc_server.base.exceptions.ProtocolError`); each carries a stable
+``code`` that goes on the wire (see docs/protocol.md).
 """
 
 from __future__ import annotations
@@ -38,19 +36,3 @@ class TokenInvalid(TokenError):
 
 class TokenExpired(TokenError):
     code = "token_expired"
-
-
-class ProtocolError(SignalingError):
-    code = "bad_message"
-
-
-class MessageTooLarge(ProtocolError):
-    code = "message_too_large"
-
-
-class MalformedMessage(ProtocolError):
-    code = "malformed_message"
-
-
-class UnknownMessageType(ProtocolError):
-    code = "unknown_type"

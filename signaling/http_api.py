@@ -10,16 +10,16 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from rtc_server.classroom import Classroom, require_staff
-from rtc_server.dispatcher import target_audience
-from rtc_server.exceptions import ClassroomError, PermissionDenied
-from rtc_server.metrics import render
+from rtc_server.base.access import require_staff
+from rtc_server.base.exceptions import ClassroomError, PermissionDenied
+from rtc_server.base.messages import Name, Target
+from rtc_server.core.classroom import Classroom
+from rtc_server.core.metrics import render
 
-from .auth import Principal, authenticate
+from .auth import acting_in, principal
 from .exceptions import SignalingError, TokenError
-from .keys import CLASSROOM, CONFIG, DISPATCHER, REGISTRY
-from .messages import Name, Target
-from .tokens import ROLES, Identity, mint_token
+from .keys import CHAT, CLASSROOM, CONFIG, SERVICES
+from .tokens import ROLES, mint_token
 
 routes = web.RouteTableDef()
 M = TypeVar("M", bound=BaseModel)
@@ -112,23 +112,6 @@ def _bad(code: str, message: str) -> web.HTTPException:
     )
 
 
-def _principal(request: web.Request) -> Principal:
-    return authenticate(request, request.app[CONFIG].api_secret)
-
-
-def _acting_in(principal: Principal, session_id: str, *, staff: bool, action: str) -> Identity:
-    """The identity acting on ``session_id``: the token's, or a synthetic admin for the API."""
-    if principal.identity is None:
-        return Identity(session_id=session_id, user_id="api", name="api", role="admin",
-                        expires_at=0)
-    who = principal.identity
-    if who.session_id != session_id:
-        raise PermissionDenied(f"your token is for session {who.session_id!r}, not {session_id!r}")
-    if staff:
-        require_staff(who, action)
-    return who
-
-
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
     classroom = request.app[CLASSROOM]
@@ -141,13 +124,13 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    return web.Response(body=render(request.app[REGISTRY]),
+    return web.Response(body=render(request.app[SERVICES].registry),
                         content_type="text/plain", charset="utf-8")
 
 
 @routes.post("/api/tokens")
 async def create_token(request: web.Request) -> web.Response:
-    if not _principal(request).is_api:
+    if not principal(request).is_api:
         raise PermissionDenied("minting tokens needs the API secret, not a join token")
     body = await read_body(request, TokenRequest)
     return _mint(request, body)
@@ -187,15 +170,15 @@ async def dev_join(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/api/sessions")
 async def create_session(request: web.Request) -> web.Response:
-    principal = _principal(request)
+    caller = principal(request)
     body = await read_body(request, SessionCreate)
     classroom = request.app[CLASSROOM]
-    if principal.identity is None:
+    if caller.identity is None:
         if not body.session_id or not body.teacher_id:
             raise _bad("invalid_body", "session_id and teacher_id are required with the API secret")
         session_id, teacher_id = body.session_id, body.teacher_id
     else:
-        who = principal.identity
+        who = caller.identity
         require_staff(who, "create a session")
         if body.session_id not in (None, who.session_id):
             raise PermissionDenied(f"your token is for session {who.session_id!r}")
@@ -210,7 +193,7 @@ async def create_session(request: web.Request) -> web.Response:
 @routes.get("/api/sessions/{session_id}")
 async def get_session(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
-    who = _acting_in(_principal(request), session_id, staff=False, action="read the session")
+    who = acting_in(principal(request), session_id, staff=False, action="read the session")
     record = await request.app[CLASSROOM].get_session(session_id)
     data = record.to_json()
     if not who.is_staff:
@@ -221,7 +204,7 @@ async def get_session(request: web.Request) -> web.Response:
 @routes.patch("/api/sessions/{session_id}")
 async def patch_session(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
-    who = _acting_in(_principal(request), session_id, staff=True, action="change the session")
+    who = acting_in(principal(request), session_id, staff=True, action="change the session")
     body = await read_body(request, SessionPatch)
     record = await request.app[CLASSROOM].update_session(who, body.model_dump())
     return web.json_response(record.to_json())
@@ -230,7 +213,7 @@ async def patch_session(request: web.Request) -> web.Response:
 @routes.post("/api/sessions/{session_id}/end")
 async def end_session(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
-    who = _acting_in(_principal(request), session_id, staff=True, action="end the session")
+    who = acting_in(principal(request), session_id, staff=True, action="end the session")
     record = await request.app[CLASSROOM].end_session(who)
     return web.json_response(record.to_json())
 
@@ -238,7 +221,7 @@ async def end_session(request: web.Request) -> web.Response:
 @routes.put("/api/sessions/{session_id}/groups/{group}")
 async def put_group(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
-    who = _acting_in(_principal(request), session_id, staff=True, action="change groups")
+    who = acting_in(principal(request), session_id, staff=True, action="change groups")
     body = await read_body(request, GroupChange)
     group = request.match_info["group"]
     members = await request.app[CLASSROOM].set_group(who, group, body.add, body.remove)
@@ -249,13 +232,12 @@ async def put_group(request: web.Request) -> web.Response:
 async def post_event(request: web.Request) -> web.Response:
     """Send a ``message`` event into the session (a backend or the teacher's tools)."""
     session_id = request.match_info["session_id"]
-    who = _acting_in(_principal(request), session_id, staff=True, action="broadcast")
+    who = acting_in(principal(request), session_id, staff=True, action="broadcast")
     body = await read_body(request, EventPost)
-    to = target_audience(body.to)
     classroom: Classroom = request.app[CLASSROOM]
     await classroom.require_active(session_id)
-    event = await classroom.send_message(who, to, body.text, body.data, None)
+    event = await request.app[CHAT].chat.send(who, body.to.audience(), body.text, body.data)
     return web.json_response({"seq": event.seq, "ts": event.ts_ms}, status=202)
 
 
-__all__ = ["routes", "errors_middleware", "DISPATCHER"]
+__all__ = ["errors_middleware", "json_error", "read_body", "routes"]

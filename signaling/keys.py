@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 
-from rtc_server.classroom import Classroom
+from rtc_server.chat import ChatFeature
 from rtc_server.config import Config
-from rtc_server.content.classroom_content import ClassroomContent
-from rtc_server.dispatcher import Dispatcher
-from rtc_server.interactions import Interactions
-from rtc_server.load_monitor import LoadMonitor
-from rtc_server.media.hub import MediaHub
-from rtc_server.media.quality_control import QualityController
+from rtc_server.content import ContentFeature
+from rtc_server.core.classroom import Classroom
+from rtc_server.core.services import Services
+from rtc_server.interactions import InteractionsFeature
+from rtc_server.media import MediaFeature
 
 CONFIG = web.AppKey("config", Config)
+SERVICES = web.AppKey("services", Services)
 CLASSROOM = web.AppKey("classroom", Classroom)
-DISPATCHER = web.AppKey("dispatcher", Dispatcher)
-REGISTRY = web.AppKey("registry", CollectorRegistry)
-CONTENT = web.AppKey("content", ClassroomContent)
-LOAD = web.AppKey("load", LoadMonitor)
-INTERACTIONS = web.AppKey("interactions", Interactions)
-MEDIA = web.AppKey("media", MediaHub)
-QUALITY = web.AppKey("quality", QualityController)
+CHAT = web.AppKey("chat", ChatFeature)
+CONTENT = web.AppKey("content", ContentFeature)
+INTERACTIONS = web.AppKey("interactions", InteractionsFeature)
+MEDIA = web.AppKey("media", MediaFeature)

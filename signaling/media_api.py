@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict
 
 from rtc_server.media.messages import Rung
 
-from .http_api import _acting_in, _principal, read_body
+from .auth import acting_in, principal
+from .http_api import read_body
 from .keys import MEDIA
 
 routes = web.RouteTableDef()
@@ -24,8 +25,8 @@ class RungBody(BaseModel):
 async def media_state(request: web.Request) -> web.Response:
     """Ladders (encoders, subscribers per rung) and each viewer's rung; staff only."""
     session_id = request.match_info["session_id"]
-    _acting_in(_principal(request), session_id, staff=True, action="read media state")
-    hub = request.app[MEDIA]
+    acting_in(principal(request), session_id, staff=True, action="read media state")
+    hub = request.app[MEDIA].hub
     media = hub.sessions.get(session_id)
     return web.json_response(media.stats() if media else {"video": False, "audio": False,
                                                           "ladders": [], "viewers": []})
@@ -34,8 +35,8 @@ async def media_state(request: web.Request) -> web.Response:
 @routes.put("/api/sessions/{session_id}/media/viewers/{user}")
 async def set_viewer_rung(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
-    who = _acting_in(_principal(request), session_id, staff=True, action="set a viewer's rung")
+    who = acting_in(principal(request), session_id, staff=True, action="set a viewer's rung")
     body = await read_body(request, RungBody)
-    changed = await request.app[MEDIA].set_rung(True, session_id, request.match_info["user"],
+    changed = await request.app[MEDIA].hub.set_rung(True, session_id, request.match_info["user"],
                                                 body.rung, by=who.user_id)
     return web.json_response({"viewers": changed})

@@ -12,36 +12,24 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
-from typing import Literal, cast, get_args
+from typing import cast
 
 import jwt
 
+from rtc_server.base.identity import ROLES, Identity, Role
+
 from .exceptions import TokenExpired, TokenInvalid, TokenMissing
 
-Role = Literal["teacher", "student", "observer", "admin"]
-ROLES: tuple[str, ...] = get_args(Role)
+__all__ = ["RESUME", "RESUME_TTL_S", "ROLES", "Identity", "mint_resume_token", "mint_token",
+           "verify_token"]
+
 ISSUER = "classroom-rtc"
 ALGORITHM = "HS256"
 LEEWAY_S = 5
 JOIN = "join"
 RESUME = "resume"  # issued in the welcome; accepted only by /ws?resume=...
-
-
-@dataclass(frozen=True, kw_only=True)
-class Identity:
-    """Who a verified token says the bearer is."""
-
-    session_id: str
-    user_id: str
-    name: str
-    role: Role
-    expires_at: int
-
-    @property
-    def is_staff(self) -> bool:
-        """Teachers and admins run the class."""
-        return self.role in ("teacher", "admin")
+#: A resume token lives as long as a session's state is kept.
+RESUME_TTL_S = 24 * 3600
 
 
 def mint_token(

@@ -7,15 +7,15 @@ import secrets
 
 from aiohttp import WSMsgType, web
 
-from rtc_server.connection import Connection
-from rtc_server.events import encode_reply, error_reply
-from rtc_server.exceptions import ClassroomError, SessionNotFound
+from rtc_server.base.exceptions import ClassroomError, SessionNotFound
+from rtc_server.base.protocol import encode_reply, error_reply
+from rtc_server.core.connection import Connection
 
 from .auth import bearer
 from .exceptions import TokenError
 from .http_api import json_error
-from .keys import CLASSROOM, CONFIG, DISPATCHER
-from .tokens import RESUME, verify_token
+from .keys import CLASSROOM, CONFIG, SERVICES
+from .tokens import RESUME, RESUME_TTL_S, mint_resume_token, verify_token
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                                max_msg_size=config.max_message_bytes * 4)
     await ws.prepare(request)
     conn = Connection(
-        f"c-{secrets.token_hex(4)}", identity, ws, config, request.app[DISPATCHER],
+        f"c-{secrets.token_hex(4)}", identity, ws, config, request.app[SERVICES].dispatcher,
         prefer_websocket=request.query.get("transport") == "websocket",
     )
     try:
@@ -72,6 +72,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         await ws.send_str(error_reply(identity.session_id, exc.code, exc.message))
         await ws.close(code=4004, message=exc.code.encode())
         return ws
+    welcome["resume_token"] = mint_resume_token(config.api_secret, identity, ttl_s=RESUME_TTL_S)
     await ws.send_str(encode_reply("welcome", welcome, session_id=identity.session_id))
     conn.start()
     logger.info("%r joined session %s", conn, identity.session_id)

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from rtc_server.events import Audience
+from rtc_server.base.protocol import Audience
 from signaling.client import ClientError
-from tests.conftest import Harness
+from tests.support.server import TICK, Harness
 
 
 def _errors(client) -> list[dict]:
@@ -32,10 +32,10 @@ async def bystander(server: Harness):
 
 
 async def _bystander_still_receives(server: Harness, bystander) -> None:
-    event = await server.classroom.publish("s1", Audience.session(), "check", {"ok": 1})
+    event = await server.classroom.publish("s1", Audience.session(), TICK, {"ok": 1})
     async with asyncio.timeout(5):
         while True:
-            got = await bystander.next_event("check")
+            got = await bystander.next_event("tick")
             if got["seq"] == event.seq:
                 return
 

@@ -7,8 +7,8 @@ from aiohttp.test_utils import TestServer
 
 from signaling.app import create_app
 from signaling.keys import CLASSROOM
-from tests.browser import chromium_in
-from tests.conftest import server_config
+from tests.support.browser import chromium_in
+from tests.support.server import server_config
 
 pytestmark = pytest.mark.browser
 
@@ -18,7 +18,7 @@ async def test_student_page_joins_over_webrtc_and_shows_datachannel_event(netns,
     server: TestServer = await aiohttp_server(app, host=netns.host_ip)
     classroom = app[CLASSROOM]
     await classroom.create_session(session_id="s1", teacher_id="teacher", subject="Science")
-    from tests.conftest import Harness
+    from tests.support.server import Harness
 
     harness = Harness(server)
     token = harness.token("stu1", "student")

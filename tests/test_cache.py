@@ -8,7 +8,7 @@ import pytest
 from rtc_server.content import CacheEntry, ContentCache, DiskLayer, MemoryLayer, RedisLayer
 from rtc_server.content.cache import cache_key
 
-# Fixture import until tests/conftest.py imports tests.conftest_content; then delete.
+# Fixture import until tests/conftest.py imports tests.support.conftest_content; then delete.
 
 
 def test_cache_key_normalises_case_whitespace_and_order() -> None:

@@ -7,8 +7,8 @@ from aiohttp.test_utils import TestServer
 
 from signaling.app import create_app
 from signaling.keys import CLASSROOM
-from tests.browser import ConsoleErrors, chromium_in
-from tests.conftest import Harness, server_config
+from tests.support.browser import ConsoleErrors, chromium_in
+from tests.support.server import Harness, server_config
 
 pytestmark = pytest.mark.browser
 

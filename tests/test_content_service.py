@@ -9,23 +9,22 @@ from typing import Any
 
 import pytest
 
+from rtc_server.ai import OpenAIImageProvider, OpenAISettings, OpenAITextProvider
+from rtc_server.base.protocol import EventType
 from rtc_server.content import (
-    Audience,
     ContentCache,
     ContentService,
+    Destination,
     InvalidContentRequest,
     LocalImageProvider,
     LocalTextProvider,
-    OpenAIImageProvider,
-    OpenAISettings,
-    OpenAITextProvider,
 )
 
-# Fixture import until tests/conftest.py imports tests.conftest_content; then delete.
-from tests.fake_openai import Behaviour, FakeOpenAI
+# Fixture import until tests/conftest.py imports tests.support.conftest_content; then delete.
+from tests.support.fake_openai import Behaviour, FakeOpenAI
 
 SESSION = "s1"
-ROOM = Audience.session(SESSION)
+ROOM = Destination.session(SESSION)
 CONTEXT = {"subject": "Biology", "grade": 7, "current_topic": "Photosynthesis"}
 LESSON = {"kind": "lesson", "prompt": "Explain how plants make sugar from sunlight"}
 
@@ -34,11 +33,12 @@ class Recorder:
     """The publish callable: collects (audience, type, payload) in order."""
 
     def __init__(self) -> None:
-        self.events: list[tuple[Audience, str, dict[str, Any]]] = []
+        self.events: list[tuple[Destination, str, dict[str, Any]]] = []
         self.changed = asyncio.Event()
 
-    async def __call__(self, audience: Audience, type: str, payload: dict[str, Any]) -> None:
-        self.events.append((audience, type, payload))
+    async def __call__(self, audience: Destination, type: EventType, payload: dict[str, Any]
+                       ) -> None:
+        self.events.append((audience, type.name, payload))
         self.changed.set()
 
     def of(self, type: str, generation_id: str | None = None) -> list[dict[str, Any]]:
@@ -290,7 +290,9 @@ async def test_personalized_one_generation_per_group() -> None:
     assert all(a.kind == "group" for a, _, _ in rec.events)
     texts = {out.results[n].text for n in names}
     assert len(texts) == 2  # adapted per profile
-    assert "Justify" in out.results[names[0]].text
+    assert "Level: advanced" in out.results[names[0]].text
+    assert "card" in out.results[names[0]].text  # kinesthetic activity
+    assert "Level: beginner" in out.results[names[1]].text
     assert "concept map" in out.results[names[1]].text
 
 
@@ -300,7 +302,7 @@ async def test_identical_request_is_served_from_cache() -> None:
     service = make_service(rec, provider=provider)
     first = await service.generate(SESSION, LESSON, ROOM, context=CONTEXT)
     spaced = {"kind": "lesson", "prompt": "  Explain how plants make   SUGAR from sunlight "}
-    second = await service.generate("s2", spaced, Audience.session("s2"), context=CONTEXT)
+    second = await service.generate("s2", spaced, Destination.session("s2"), context=CONTEXT)
     assert provider.calls == 1
     assert second.cached and second.text == first.text
     done = rec.of("content.done", second.generation_id)[0]
@@ -315,7 +317,7 @@ async def test_hanging_session_does_not_delay_another(fake_openai: FakeOpenAI, c
     rec = Recorder()
     service = make_service(rec, provider=openai_text(fake_openai, timeout_s=30), max_concurrent=2)
     closing(service)
-    room_a, room_b = Audience.session("A"), Audience.session("B")
+    room_a, room_b = Destination.session("A"), Destination.session("B")
     hung = asyncio.create_task(service.generate("A", LESSON, room_a, context=CONTEXT))
     queued = asyncio.create_task(
         service.generate("A", {"kind": "lesson", "prompt": "Other"}, room_a, context=CONTEXT)
@@ -356,7 +358,7 @@ async def test_bad_request_raises_invalid_and_publishes_nothing(request_data, fi
 async def test_supplement_started_is_marked_with_trigger() -> None:
     rec = Recorder()
     service = make_service(rec)
-    audience = Audience.group(SESSION, "supplement:confusion")
+    audience = Destination.group(SESSION, "supplement:confusion")
     request = {
         "kind": "supplement",
         "trigger": "confusion",

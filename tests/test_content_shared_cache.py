@@ -12,9 +12,9 @@ import pytest
 from scripts.bench_common import ServerProcess, free_port, wait_ready
 from signaling.client import ClassroomClient
 from signaling.tokens import mint_token
-from tests.conftest import LOOPBACK, SECRET
-from tests.fake_openai import Behaviour
-from tests.redis_util import delete_prefix, require_redis, unique_prefix
+from tests.support.fake_openai import Behaviour
+from tests.support.redis_util import delete_prefix, require_redis, unique_prefix
+from tests.support.server import LOOPBACK, SECRET
 
 pytestmark = pytest.mark.redis
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from signaling.client import ClientError
-from tests.conftest import Harness
-from tests.fake_openai import Behaviour
+from tests.support.fake_openai import Behaviour
+from tests.support.server import Harness
 
 
 async def content_events(client, generation_id: str, timeout: float = 20.0) -> list[dict]:

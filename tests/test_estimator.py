@@ -6,8 +6,7 @@ import pytest
 
 from adaptive import BandwidthEstimator
 from adaptive.estimator import INITIAL_BPS, REMB_STALE_MS, RTT_STALE_MS
-
-from .adaptive_traces import LinkSimulator, Trace, feed, steps
+from tests.support.adaptive_traces import LinkSimulator, Trace, feed, steps
 
 
 def test_estimate_without_inputs_is_initial_and_unconfident() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.conftest import Harness
+from tests.support.server import TICK, Harness
 
 
 async def collect(client, n: int, timeout: float = 10.0) -> list[dict]:
@@ -92,7 +92,7 @@ async def test_switching_transport_mid_stream_misses_nothing(server: Harness):
 
     async def blast() -> None:
         for i in range(total):
-            await server.classroom.publish("s1", _session(), "tick", {"i": i})
+            await server.classroom.publish("s1", _session(), TICK, {"i": i})
             if i % 10 == 0:
                 await asyncio.sleep(0.002)
 
@@ -119,18 +119,18 @@ async def test_datachannel_loss_falls_back_to_websocket_without_gaps(server: Har
     await server.client("teacher", "teacher")
     student = await server.client("sue")
     for i in range(10):
-        await server.classroom.publish("s1", _session(), "tick", {"i": i})
+        await server.classroom.publish("s1", _session(), TICK, {"i": i})
     first = await drain(student, "tick", 10)
     # Kill the peer connection under the client: the server must notice and resend.
     await student.pc.close()
     for i in range(10, 30):
-        await server.classroom.publish("s1", _session(), "tick", {"i": i})
+        await server.classroom.publish("s1", _session(), TICK, {"i": i})
     rest = await drain(student, "tick", 20, timeout=15)
     assert [e["payload"]["i"] for e in first + rest] == list(range(30))
     assert student.events_via == "websocket"
 
 
 def _session():
-    from rtc_server.events import Audience
+    from rtc_server.base.protocol import Audience
 
     return Audience.session()

@@ -11,8 +11,8 @@ from rtc_server.interactions.board import BoardState, apply, check_applicable
 from rtc_server.interactions.exceptions import InvalidBoardOp
 from rtc_server.interactions.questions import Answer
 from signaling.client import ClientError
-from tests import interactions_fixtures as fx
-from tests.interactions_fixtures import IxHarness, Recorder
+from tests.support import interactions_fixtures as fx
+from tests.support.interactions_fixtures import IxHarness, Recorder
 
 # The fixtures, made visible to this module (they are not in conftest.py).
 ix_kind, make_ix_server, ix_server = fx.ix_kind, fx.make_ix_server, fx.ix_server

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests import interactions_fixtures as fx
-from tests.browser import chromium_in
+from tests.support import interactions_fixtures as fx
+from tests.support.browser import chromium_in
 
 pytestmark = pytest.mark.browser
 make_ix_server = fx.make_ix_server  # the fixture, visible to this module

@@ -18,18 +18,26 @@ from rtc_server.interactions import (
     RedisInteractionStore,
 )
 from rtc_server.interactions.store import INTERACTION_TTL_S
-from tests.redis_util import delete_prefix, prefixed_keys, require_redis, unique_prefix
+from tests.support.redis_util import (
+    delete_prefix,
+    prefixed_keys,
+    redis_client,
+    require_redis,
+    unique_prefix,
+)
 
 
 @pytest.fixture
 async def redis_ix() -> AsyncIterator[tuple[RedisInteractionStore, str, str]]:
     url = require_redis()
     prefix = unique_prefix()
-    store = RedisInteractionStore(url, key_prefix=prefix)
+    client = redis_client(url)
+    store = RedisInteractionStore(client, key_prefix=prefix)
     try:
         yield store, url, prefix
     finally:
         await store.close()
+        await client.aclose()
         await delete_prefix(url, prefix)
 
 
@@ -168,7 +176,8 @@ async def test_redis_keys_expire_a_day_after_last_activity(redis_ix):
 async def test_redis_stores_in_two_processes_agree(redis_ix):
     """Two store objects (as two server processes would have) see one state."""
     store, url, prefix = redis_ix
-    other = RedisInteractionStore(url, key_prefix=prefix)
+    other_client = redis_client(url)
+    other = RedisInteractionStore(other_client, key_prefix=prefix)
     try:
         await store.add_question("s1", question())
         a, b = await asyncio.gather(store.submit_answer("s1", answer(1), now_ms=3000),
@@ -177,3 +186,4 @@ async def test_redis_stores_in_two_processes_agree(redis_ix):
         assert await other.answers("s1", "q1") == await store.answers("s1", "q1")
     finally:
         await other.close()
+        await other_client.aclose()

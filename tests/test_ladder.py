@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpSender
 
-from rtc_server.ice import restrict_host_addresses
 from rtc_server.media import (
     VIDEO_RUNGS,
     CountingReceiver,
@@ -21,6 +20,7 @@ from rtc_server.media import (
     SyntheticVideoTrack,
     add_rung_track,
 )
+from rtc_server.patches.ice import restrict_host_addresses
 
 FPS = 10
 # Long natural keyframe interval: any keyframe seen within a test was forced.

@@ -10,7 +10,7 @@ import pytest
 from rtc_server.media import SyntheticAudioTrack, SyntheticVideoTrack
 from signaling.client import ClientError
 from signaling.keys import MEDIA
-from tests.conftest import Harness
+from tests.support.server import Harness
 
 
 async def wait_size(client, size: tuple[int, int], timeout: float = 20.0) -> None:
@@ -33,7 +33,7 @@ async def lesson(server: Harness):
     """A teacher publishing a 1080p synthetic source (10 fps keeps CPU low) and a tone."""
     teacher = await server.client("teacher", "teacher", publish=[
         SyntheticVideoTrack(1920, 1080, 10), SyntheticAudioTrack()])
-    hub = server.app[MEDIA]
+    hub = server.app[MEDIA].hub
     await wait_until(lambda: hub.sessions.get("s1") and hub.sessions["s1"].current("video")
                      and hub.sessions["s1"].current("video").source_size == (1920, 1080))
     return teacher, hub.sessions["s1"]

@@ -13,8 +13,8 @@ from aiohttp.test_utils import TestServer
 
 from signaling.app import create_app
 from signaling.keys import CLASSROOM, MEDIA
-from tests.browser import ConsoleErrors, chromium_in
-from tests.conftest import Harness, server_config
+from tests.support.browser import ConsoleErrors, chromium_in
+from tests.support.server import Harness, server_config
 
 pytestmark = pytest.mark.browser
 
@@ -62,7 +62,7 @@ async def test_teacher_camera_reaches_student_page_and_rung_change_shows(
         except Exception:
             status = await teacher.locator("#media-status").inner_text()
             raise AssertionError(f"not publishing: {status!r}; {teacher_errors.errors}") from None
-        media = app[MEDIA].sessions["s1"]
+        media = app[MEDIA].hub.sessions["s1"]
         # The fake camera gives 1280x720 when asked; the ladder then offers medium and low.
         await wait_until(
             lambda: (

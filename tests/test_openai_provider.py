@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from rtc_server.content import (
+from rtc_server.ai import (
     GenerationFailed,
     GenerationTimeout,
     LessonBrief,
@@ -17,10 +17,10 @@ from rtc_server.content import (
     OpenAITextProvider,
     TextRequest,
 )
-from rtc_server.content.provider import ChatMessage, ImageRequest
+from rtc_server.ai.provider import ChatMessage, ImageRequest
 
-# Fixture import until tests/conftest.py imports tests.conftest_content; then delete.
-from tests.fake_openai import DEFAULT_TOKENS, PNG_1X1, Behaviour, FakeOpenAI
+# Fixture import until tests/conftest.py imports tests.support.conftest_content; then delete.
+from tests.support.fake_openai import DEFAULT_TOKENS, PNG_1X1, Behaviour, FakeOpenAI
 
 REQUEST = TextRequest(
     brief=LessonBrief(kind="lesson", topic="photosynthesis"),

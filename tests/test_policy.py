@@ -24,8 +24,15 @@ from adaptive import (
 )
 from adaptive.policy import MIN_DWELL_MS
 from adaptive.probe_controller import PROBE_DURATION_MS
-
-from .adaptive_traces import TICK_MS, Timeline, Trace, constant, run_policy, square_wave, steps
+from tests.support.adaptive_traces import (
+    TICK_MS,
+    Timeline,
+    Trace,
+    constant,
+    run_policy,
+    square_wave,
+    steps,
+)
 
 MINUTE_MS = 60_000
 

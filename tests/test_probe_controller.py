@@ -17,8 +17,7 @@ from adaptive.probe_controller import (
     probe_bps_for,
     up_threshold_bps,
 )
-
-from .adaptive_traces import Trace, run_policy, steps
+from tests.support.adaptive_traces import Trace, run_policy, steps
 
 
 def _estimate(now_ms: float, available_bps: float, **fields: object) -> Estimate:

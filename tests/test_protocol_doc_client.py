@@ -14,7 +14,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from rtc_server.config import Config
 from signaling.keys import CONFIG
-from tests.conftest import Harness
+from tests.support.server import Harness
 
 
 async def test_minimal_client_from_the_protocol_document(server: Harness):

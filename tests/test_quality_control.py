@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from rtc_server.media import SyntheticAudioTrack, SyntheticVideoTrack
-from signaling.keys import MEDIA, QUALITY
+from signaling.keys import MEDIA
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ async def test_unconstrained_viewer_climbs_to_the_top_rung_with_reasons(adaptive
     async with asyncio.timeout(10):
         while counter.frame_size != (1920, 1080):
             await asyncio.sleep(0.1)
-    status = server.app[QUALITY].status(next(iter(server.app[MEDIA].sessions["s1"].viewers)))
+    status = server.app[MEDIA].quality.status(next(iter(server.app[MEDIA].hub.sessions["s1"].viewers)))
     assert status["policy_level"] == "high" and status["estimate"]["loss"] < 0.02
 
 
@@ -47,7 +47,7 @@ async def test_manual_rung_stops_adaptation_until_auto(adaptive):
     await server.client("man", media=True)
     await teacher.request({"type": "media.set_rung", "user": "man", "rung": "low"})
     await asyncio.sleep(12)  # longer than the policy needs to step up on loopback
-    media = server.app[MEDIA].sessions["s1"]
+    media = server.app[MEDIA].hub.sessions["s1"]
     (viewer,) = [v for v in media.viewers.values() if v.user_id == "man"]
     assert viewer.manual and media.effective(viewer) == "low"
     await teacher.request({"type": "media.set_rung", "user": "man", "rung": "auto"})

@@ -18,8 +18,7 @@ from adaptive import (
     QualityPolicy,
 )
 from adaptive.reasons import compare, notice
-
-from .adaptive_traces import Trace, constant, run_policy, square_wave, steps
+from tests.support.adaptive_traces import Trace, constant, run_policy, square_wave, steps
 
 _COMPARISON = re.compile(r"(\d+\.\d+) Mbps (<=|>=|<|>) (\d+\.\d+) Mbps")
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}

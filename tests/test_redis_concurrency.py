@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from rtc_server.events import Event
-from rtc_server.redis_bus import RedisBus
-from rtc_server.redis_store import RedisStore
-from rtc_server.store import SessionRecord
-from tests.redis_util import delete_prefix, require_redis, unique_prefix
+from rtc_server.base.protocol import Event
+from rtc_server.state.redis_bus import RedisBus
+from rtc_server.state.redis_store import RedisStore
+from rtc_server.state.store import SessionRecord
+from tests.support.redis_util import delete_prefix, redis_client, require_redis, unique_prefix
 
 pytestmark = pytest.mark.redis
 
@@ -38,7 +38,7 @@ async def run_workers(mode: str, url: str, prefix: str, session: str, count: int
         await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "tests.redis_worker",
+            "tests.support.redis_worker",
             mode,
             url,
             prefix,
@@ -76,13 +76,14 @@ async def run_workers(mode: str, url: str, prefix: str, session: str, count: int
 
 async def test_concurrent_context_updates_lose_nothing(redis_prefix: tuple[str, str]) -> None:
     url, prefix = redis_prefix
-    store = RedisStore(url, key_prefix=prefix)
+    client = redis_client(url)
+    store = RedisStore(client, key_prefix=prefix)
     try:
         await store.create(SessionRecord(id="s1", teacher_id="teacher"))
         await run_workers("context", url, prefix, "s1", 200)
         record = await store.get("s1")
     finally:
-        await store.close()
+        await client.aclose()
     assert record is not None
     context = record.ai_context
     expected = {f"w{w}-{i}": i for w in range(WORKERS) for i in range(200)}
@@ -94,7 +95,8 @@ async def test_concurrent_publishers_give_one_gap_free_sequence(
     redis_prefix: tuple[str, str],
 ) -> None:
     url, prefix = redis_prefix
-    bus = RedisBus(url, key_prefix=prefix)
+    client = redis_client(url)
+    bus = RedisBus(client, key_prefix=prefix)
     await bus.start()
     got: list[Event] = []
     try:
@@ -107,6 +109,7 @@ async def test_concurrent_publishers_give_one_gap_free_sequence(
         backlog = await bus.read_after("s1", 0, 1000)
     finally:
         await bus.close()
+        await client.aclose()
 
     assert [e.seq for e in got] == list(range(1, 601))
     wires = [json.loads(e.wire) for e in got]

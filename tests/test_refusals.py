@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from signaling.client import ClassroomClient, ConnectRefused
-from tests.conftest import LOOPBACK, Harness
+from tests.support.server import LOOPBACK, Harness
 
 
 async def _ws_status(server: Harness, query: str) -> tuple[int, dict]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from rtc_server.events import Audience
+from rtc_server.base.protocol import Audience
 from signaling.app import create_app
 from signaling.keys import CLASSROOM
-from tests.conftest import Harness, server_config
-from tests.redis_util import delete_prefix, require_redis, unique_prefix
+from tests.support.redis_util import delete_prefix, require_redis, unique_prefix
+from tests.support.server import TICK, Harness, server_config
 
 pytestmark = pytest.mark.redis
 
@@ -23,12 +23,12 @@ async def test_restart_keeps_session_history_and_resume(aiohttp_server):
         student = await first.client("stu")
         await first.classroom.store.append_history("s1", "content", {"text": "lesson one"})
         for i in range(5):
-            await first.classroom.publish("s1", Audience.session(), "tick", {"i": i})
+            await first.classroom.publish("s1", Audience.session(), TICK, {"i": i})
         got = [(await student.next_event("tick"))["payload"]["i"] for _ in range(5)]
         assert got == list(range(5))
         await student.drop()
         for i in range(5, 8):
-            await first.classroom.publish("s1", Audience.session(), "tick", {"i": i})
+            await first.classroom.publish("s1", Audience.session(), TICK, {"i": i})
 
         await first.server.close()  # the first server process is gone
 

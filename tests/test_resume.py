@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from rtc_server.events import Audience
-from tests.conftest import Harness
-from tests.redis_util import delete_prefix, require_redis, unique_prefix
+from rtc_server.base.protocol import Audience
+from tests.support.redis_util import delete_prefix, require_redis, unique_prefix
+from tests.support.server import TICK, Harness
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
@@ -33,7 +33,7 @@ async def server(make_server, state) -> Harness:
 
 async def publish_ticks(server: Harness, start: int, count: int, audience=None) -> None:
     for i in range(start, start + count):
-        await server.classroom.publish("s1", audience or Audience.session(), "tick", {"i": i})
+        await server.classroom.publish("s1", audience or Audience.session(), TICK, {"i": i})
 
 
 async def ticks(client, n: int, timeout: float = 10.0) -> list[int]:
@@ -162,7 +162,7 @@ async def test_random_disconnects_during_a_stream_lose_nothing(server: Harness):
 
     async def produce() -> None:
         for i in range(total):
-            await server.classroom.publish("s1", Audience.session(), "tick", {"i": i})
+            await server.classroom.publish("s1", Audience.session(), TICK, {"i": i})
             if i % 5 == 0:
                 await asyncio.sleep(0.01)
 

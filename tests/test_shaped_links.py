@@ -20,8 +20,8 @@ from aiohttp import web
 from rtc_server.media import SyntheticAudioTrack, SyntheticVideoTrack
 from signaling.app import create_app
 from signaling.keys import CLASSROOM, MEDIA
-from tests.conftest import SECRET, server_config
-from tests.netns import Namespace, run
+from tests.support.netns import Namespace, run
+from tests.support.server import SECRET, server_config
 
 pytestmark = [pytest.mark.netns, pytest.mark.timeout(420)]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -100,7 +100,7 @@ async def test_rung_follows_a_shaped_link_and_spares_the_other_student():
         for host in (shaped_ns.host_ip, free_ns.host_ip):
             await web.TCPSite(runner, host, 8765).start()
         await app[CLASSROOM].create_session(session_id="s1", teacher_id="teacher")
-        media = app[MEDIA].session("s1")
+        media = app[MEDIA].hub.session("s1")
         await media.publish(SyntheticVideoTrack(1920, 1080, 15), origin="synthetic",
                             role="camera")
         await media.publish(SyntheticAudioTrack(), origin="synthetic", role="microphone")

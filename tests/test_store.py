@@ -7,22 +7,29 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio
 
-from rtc_server.exceptions import InvalidRequest, SessionNotFound
-from rtc_server.memory_store import MemoryStore
-from rtc_server.redis_store import RedisStore
-from rtc_server.store import HISTORY_MAX, SESSION_TTL_S, SessionRecord, SessionStore
-from tests.redis_util import delete_prefix, prefixed_keys, require_redis, unique_prefix
+from rtc_server.base.exceptions import InvalidRequest, SessionNotFound
+from rtc_server.state.memory_store import MemoryStore
+from rtc_server.state.redis_store import RedisStore
+from rtc_server.state.store import HISTORY_MAX, SESSION_TTL_S, SessionRecord, SessionStore
+from tests.support.redis_util import (
+    delete_prefix,
+    prefixed_keys,
+    redis_client,
+    require_redis,
+    unique_prefix,
+)
 
 
 @pytest.fixture
 async def redis_store() -> AsyncIterator[RedisStore]:
     url = require_redis()
     prefix = unique_prefix()
-    store = RedisStore(url, key_prefix=prefix)
+    client = redis_client(url)
+    store = RedisStore(client, key_prefix=prefix)
     try:
         yield store
     finally:
-        await store.close()
+        await client.aclose()
         await delete_prefix(url, prefix)
 
 

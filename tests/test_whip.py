@@ -12,8 +12,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from rtc_server.media import SyntheticAudioTrack, SyntheticVideoTrack
 from signaling.app import create_app
 from signaling.keys import CLASSROOM, MEDIA
-from signaling.whip import WHIP, setup_whip
-from tests.conftest import SECRET, Harness, server_config
+from tests.support.server import SECRET, Harness, server_config
 
 SDP = "application/sdp"
 
@@ -27,8 +26,6 @@ async def wait_until(predicate, timeout: float = 15.0) -> None:
 @pytest.fixture
 async def server(aiohttp_server):
     app = create_app(server_config())
-    if WHIP not in app:  # until create_app calls setup_whip itself
-        setup_whip(app)
     harness = Harness(await aiohttp_server(app))
     await app[CLASSROOM].create_session(session_id="s1", teacher_id="teacher", subject="Art")
     yield harness
@@ -96,7 +93,7 @@ async def test_whip_publish_reaches_viewers_and_delete_ends_it(server: Harness, 
     assert "a=candidate:" in answer  # no trickle: every server candidate is in the answer
     await publisher.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
 
-    media = server.app[MEDIA].sessions["s1"]
+    media = server.app[MEDIA].hub.sessions["s1"]
     resource_id = location.rsplit("/", 1)[1]
     assert {(s.origin, s.role) for s in media.sources} == {
         (f"whip:{resource_id}", "camera"),
@@ -114,7 +111,7 @@ async def test_whip_publish_reaches_viewers_and_delete_ends_it(server: Harness, 
         async with http.delete(f"{server.url}{location}") as again:
             assert again.status == 404  # it is gone
     assert media.sources == []
-    assert resource_id not in server.app[WHIP].resources
+    assert resource_id not in server.app[MEDIA].whip.resources
     await asyncio.sleep(0.5)  # packets already in flight may still land
     frames = video.frames
     await asyncio.sleep(1.5)
@@ -127,11 +124,11 @@ async def test_whip_publisher_closing_its_connection_unpublishes(server: Harness
     resp, answer = await post_offer(server, await publisher.offer(), SECRET)  # the API secret
     assert resp.status == 201, answer
     await publisher.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-    media = server.app[MEDIA].sessions["s1"]
+    media = server.app[MEDIA].hub.sessions["s1"]
     ladder = media.current("video")
     await wait_until(lambda: ladder.source_size == (640, 480))
     await publisher.close()
-    await wait_until(lambda: media.sources == [] and not server.app[WHIP].resources, timeout=40)
+    await wait_until(lambda: media.sources == [] and not server.app[MEDIA].whip.resources, timeout=40)
 
 
 async def test_whip_shutdown_closes_every_publisher(server: Harness, publishers):
@@ -141,12 +138,12 @@ async def test_whip_shutdown_closes_every_publisher(server: Harness, publishers)
     )
     assert resp.status == 201, answer
     await publisher.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-    whip = server.app[WHIP]
+    whip = server.app[MEDIA].whip
     (resource,) = whip.resources.values()
     await whip.close()
     assert whip.resources == {}
-    assert resource.pc.connectionState == "closed"
-    assert server.app[MEDIA].sessions["s1"].sources == []
+    assert resource.peer.pc.connectionState == "closed"
+    assert server.app[MEDIA].hub.sessions["s1"].sources == []
     resp, _ = await post_offer(server, await publishers().offer(), SECRET)
     assert resp.status == 422  # refused while shutting down
 
@@ -168,7 +165,7 @@ async def test_whip_without_a_valid_token_is_401(server: Harness, publishers, cr
             credential
         ]
     )
-    assert server.app[WHIP].resources == {}
+    assert server.app[MEDIA].whip.resources == {}
 
 
 async def test_whip_student_or_other_sessions_teacher_is_403(server: Harness, publishers):
@@ -177,7 +174,7 @@ async def test_whip_student_or_other_sessions_teacher_is_403(server: Harness, pu
     other, body = await post_offer(server, offer, server.token("t2", "teacher", session="s2"))
     assert student.status == 403 and other.status == 403
     assert "s2" in json.loads(body)["error"]["message"]
-    assert server.app[WHIP].resources == {}
+    assert server.app[MEDIA].whip.resources == {}
 
 
 async def test_whip_wrong_content_type_is_415(server: Harness, publishers):
@@ -212,8 +209,8 @@ async def test_whip_bad_offers_are_400_naming_the_problem(server: Harness, publi
     await receive_only.close()
     assert recv.status == 400
     assert "sendonly" in json.loads(body)["error"]["message"]
-    assert server.app[WHIP].resources == {}
-    assert not server.app[MEDIA].sessions.get("s1") or not server.app[MEDIA].sessions["s1"].sources
+    assert server.app[MEDIA].whip.resources == {}
+    assert not server.app[MEDIA].hub.sessions.get("s1") or not server.app[MEDIA].hub.sessions["s1"].sources
 
 
 async def test_whip_unknown_or_ended_session_is_404_or_410(server: Harness, publishers):

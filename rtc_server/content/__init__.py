@@ -1,34 +1,42 @@
-"""AI lesson-content pipeline: providers, chunking, caching and streaming.
+"""The content feature: AI lesson content streamed to the class as the model writes it.
 
-The server core constructs one :class:`ContentService` per app and passes a
-:class:`~rtc_server.content.audience.Publish` callable; everything else in
-this package is plain objects and pure functions.
+:class:`~.feature.ContentFeature` plugs into the core (``build`` is in the
+app's feature list); :class:`ContentService` streams generations to a
+:class:`~.destination.Destination` through a
+:class:`~.destination.Publish` callable; everything else in this package is
+plain objects and pure functions. Model access (the provider contract, the
+OpenAI-compatible provider) is :mod:`rtc_server.ai`; the embedded local
+composer is here.
 """
 
-from .audience import Audience, Publish, profile_group_name
+from rtc_server.material import (
+    Bm25Retriever,
+    EmbeddingsRetriever,
+    Grounding,
+    Material,
+    MaterialIndex,
+    MaterialIndexCache,
+    Retriever,
+    extract_material,
+    material_from_text,
+)
+
 from .cache import CacheEntry, ContentCache, DiskLayer, MemoryLayer, RedisLayer, cache_key
 from .chunker import Chunker
+from .destination import Destination, Publish, profile_group_name
 from .exceptions import (
     ContentError,
     GenerationFailed,
     GenerationNotFound,
     GenerationTimeout,
     InvalidContentRequest,
+    MaterialError,
 )
+from .feature import ContentFeature, build
+from .grounded_composer import material_hints
 from .local_provider import LOCAL_PROVIDER_NAME, LocalImageProvider, LocalTextProvider
-from .openai_provider import OpenAIImageProvider, OpenAISettings, OpenAITextProvider
 from .planner import plan_sections, understanding_from_responses
-from .provider import (
-    ImageProvider,
-    ImageRequest,
-    ImageResult,
-    LessonBrief,
-    SectionSpec,
-    TextDelta,
-    TextProvider,
-    TextRequest,
-    Usage,
-)
+from .prompts import build_evaluation_request, build_hints_request
 from .requests import (
     AdaptRequest,
     ContentRequest,
@@ -52,53 +60,56 @@ from .visuals import VisualResult
 __all__ = [
     "LOCAL_PROVIDER_NAME",
     "AdaptRequest",
-    "Audience",
+    "Bm25Retriever",
     "CacheEntry",
     "Chunker",
     "ContentCache",
     "ContentError",
+    "ContentFeature",
     "ContentRecord",
     "ContentRequest",
     "ContentService",
     "ContentStats",
+    "Destination",
     "DiskLayer",
+    "EmbeddingsRetriever",
     "FairScheduler",
     "GenerationFailed",
     "GenerationNotFound",
     "GenerationResult",
     "GenerationTimeout",
+    "Grounding",
     "HistoryCallback",
-    "ImageProvider",
-    "ImageRequest",
-    "ImageResult",
     "InvalidContentRequest",
-    "LessonBrief",
     "LessonContext",
     "LessonRequest",
     "LocalImageProvider",
     "LocalTextProvider",
+    "Material",
+    "MaterialError",
+    "MaterialIndex",
+    "MaterialIndexCache",
     "MemoryLayer",
-    "OpenAIImageProvider",
-    "OpenAISettings",
-    "OpenAITextProvider",
     "PersonalizedRequest",
     "PersonalizedResult",
     "PlanRequest",
     "ProfileGroup",
     "Publish",
     "RedisLayer",
-    "SectionSpec",
+    "Retriever",
     "StudentProfile",
     "SupplementPolicy",
     "SupplementRequest",
-    "TextDelta",
-    "TextProvider",
-    "TextRequest",
-    "Usage",
     "VisualRequest",
     "VisualResult",
+    "build",
+    "build_evaluation_request",
+    "build_hints_request",
     "cache_key",
+    "extract_material",
     "group_profiles",
+    "material_from_text",
+    "material_hints",
     "parse_content_request",
     "plan_sections",
     "profile_group_name",

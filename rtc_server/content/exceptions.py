@@ -4,15 +4,28 @@
 
     ContentError
     ├── InvalidContentRequest     a request failed validation (names the field)
-    ├── GenerationFailed          the provider failed; carries partial text
-    │   └── GenerationTimeout     no bytes within the provider timeout
     └── GenerationNotFound        cancel() for an unknown or finished generation
 
-Only the aiohttp handlers in the server core turn these into HTTP status
-codes or error events.
+A teacher's file that cannot be used raises
+:class:`rtc_server.material.exceptions.MaterialError` (re-exported here).
+
+A failing model raises :class:`rtc_server.ai.exceptions.GenerationFailed`
+(re-exported here). The feature turns these into domain errors; only the edge
+turns those into HTTP statuses or error replies.
 """
 
 from __future__ import annotations
+
+from rtc_server.ai.exceptions import GenerationFailed, GenerationTimeout
+from rtc_server.material.exceptions import (
+    MaterialEncrypted,
+    MaterialError,
+    MaterialNoText,
+    MaterialNotPdf,
+    MaterialNotUtf8,
+    MaterialTooLarge,
+    MaterialUnsupported,
+)
 
 __all__ = [
     "ContentError",
@@ -20,6 +33,13 @@ __all__ = [
     "GenerationNotFound",
     "GenerationTimeout",
     "InvalidContentRequest",
+    "MaterialEncrypted",
+    "MaterialError",
+    "MaterialNoText",
+    "MaterialNotPdf",
+    "MaterialNotUtf8",
+    "MaterialTooLarge",
+    "MaterialUnsupported",
 ]
 
 
@@ -34,37 +54,6 @@ class InvalidContentRequest(ContentError):
         super().__init__(f"invalid content request: {field}: {message}")
         self.field = field
         self.message = message
-
-
-class GenerationFailed(ContentError):
-    """The provider failed before or during streaming.
-
-    ``stage`` is ``"connect"`` (before the first token, after all retries) or
-    ``"stream"`` (mid-stream, never retried).  ``partial_text`` is whatever
-    text had been produced when the failure happened.
-    """
-
-    def __init__(
-        self,
-        reason: str,
-        *,
-        provider: str,
-        stage: str,
-        partial_text: str = "",
-        attempts: int = 1,
-        status_code: int | None = None,
-    ) -> None:
-        super().__init__(f"{provider}: generation failed during {stage}: {reason}")
-        self.reason = reason
-        self.provider = provider
-        self.stage = stage
-        self.partial_text = partial_text
-        self.attempts = attempts
-        self.status_code = status_code
-
-
-class GenerationTimeout(GenerationFailed):
-    """The provider sent nothing within its timeout."""
 
 
 class GenerationNotFound(ContentError):

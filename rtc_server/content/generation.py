@@ -15,12 +15,15 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from .audience import Audience, Publish
+from rtc_server.ai.provider import SectionSpec, TextDelta, Usage
+from rtc_server.material.grounding import Grounding, cited_labels, section_citations, sources
+
+from . import events as ev
 from .cache import CacheEntry
 from .chunker import Chunker, split_at_boundaries
+from .destination import Destination, Publish
 from .exceptions import GenerationFailed
 from .planner import CompletedSection, SectionTracker
-from .provider import SectionSpec, TextDelta, Usage
 from .scheduler import FairScheduler
 from .stats import ContentStats, GenerationResult
 
@@ -46,7 +49,7 @@ class Generation:
     def __init__(
         self,
         result: GenerationResult,
-        audience: Audience,
+        audience: Destination,
         publish: Publish,
         *,
         sections: tuple[SectionSpec, ...],
@@ -54,8 +57,10 @@ class Generation:
         chunk_max_chars: int,
         now_ms: Callable[[], float],
         stats: ContentStats,
+        grounding: Grounding | None = None,
     ) -> None:
         self.result = result
+        self.grounding = grounding
         self.audience = audience
         self._publish = publish
         self._tracker = SectionTracker(sections)
@@ -216,7 +221,7 @@ class Generation:
     async def _publish_chunk(self, text: str) -> None:
         result = self.result
         payload = {"generation_id": self.generation_id, "index": result.chunks, "text": text}
-        await self._publish(self.audience, "content.chunk", payload)
+        await self._publish(self.audience, ev.CHUNK, payload)
         result.chunks += 1
         for section in self._tracker.feed(text):
             await self._publish_section(section)
@@ -229,28 +234,37 @@ class Generation:
             "content": section.content,
             **section.spec.as_dict(),
         }
+        if self.grounding is not None:
+            index = self.grounding.index
+            payload["sources"] = [
+                lb for lb in cited_labels(section.content) if index.passage(lb) is not None
+            ]
         self.result.sections.append(payload)
-        await self._publish(self.audience, "content.section", payload)
+        await self._publish(self.audience, ev.SECTION, payload)
 
     async def _finish(self) -> None:
         for section in self._tracker.finish():
             await self._publish_section(section)
         result = self.result
-        await self._publish(
-            self.audience,
-            "content.done",
-            {
-                "generation_id": self.generation_id,
-                "text": result.text,
-                "usage": result.usage.as_dict() if result.usage else None,
-                "ttft_ms": None if result.ttft_ms is None else round(result.ttft_ms, 3),
-                "chunks": result.chunks,
-                "tokens": result.tokens,
-                "provider": result.provider,
-                "model": result.model,
-                "cached": result.cached,
-            },
-        )
+        payload: dict[str, Any] = {
+            "generation_id": self.generation_id,
+            "text": result.text,
+            "usage": result.usage.as_dict() if result.usage else None,
+            "ttft_ms": None if result.ttft_ms is None else round(result.ttft_ms, 3),
+            "chunks": result.chunks,
+            "tokens": result.tokens,
+            "provider": result.provider,
+            "model": result.model,
+            "cached": result.cached,
+        }
+        if self.grounding is not None:
+            index = self.grounding.index
+            known, unknown = sources(result.text, index)
+            payload["sources"] = known
+            payload["citations"] = section_citations(result.text, index)
+            if unknown:
+                payload["unknown_sources"] = unknown
+        await self._publish(self.audience, ev.DONE, payload)
 
     async def _end(self, text: str, start_ms: float, exc: GenerationFailed | None = None) -> None:
         """Publishes ``content.stopped`` (no ``exc``) or ``content.failed``."""
@@ -260,9 +274,9 @@ class Generation:
         payload: dict[str, Any] = {"generation_id": self.generation_id, "text": text}
         if exc is None:
             result.outcome = "stopped"
-            await self._publish(self.audience, "content.stopped", payload)
+            await self._publish(self.audience, ev.STOPPED, payload)
             return
         result.outcome = "failed"
         result.error = exc.reason
         payload.update(error=exc.reason, stage=exc.stage, provider=exc.provider)
-        await self._publish(self.audience, "content.failed", payload)
+        await self._publish(self.audience, ev.FAILED, payload)

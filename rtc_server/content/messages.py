@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from signaling.messages import ClientMessageBase, Target
+from rtc_server.base.messages import ClientMessageBase, Target
 
 
 class ContentRequestMessage(ClientMessageBase):

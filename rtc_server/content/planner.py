@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .provider import Difficulty, SectionSpec
+from rtc_server.ai.provider import Difficulty, SectionSpec
 
 __all__ = [
     "HIGH_UNDERSTANDING",

@@ -23,9 +23,10 @@ from pydantic import (
     field_validator,
 )
 
-from .audience import profile_group_name
+from rtc_server.ai.provider import Difficulty
+
+from .destination import profile_group_name
 from .exceptions import InvalidContentRequest
-from .provider import Difficulty
 
 __all__ = [
     "DEFAULT_MAX_PROMPT_CHARS",
@@ -183,6 +184,8 @@ class LessonContext(BaseModel):
     grade: str = ""
     current_topic: str = ""
     covered_topics: tuple[str, ...] = ()
+    #: The session's language ("en", "ko", ...); "" when the session sets none.
+    language: str = Field(default="", max_length=35)
 
     @field_validator("grade", mode="before")
     @classmethod

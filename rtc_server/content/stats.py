@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from .provider import Usage
+from rtc_server.ai.provider import Usage
 
 __all__ = ["ContentStats", "GenerationResult", "percentile"]
 

@@ -2,14 +2,15 @@
 
 The pure rules live in :mod:`.questions`, :mod:`.polls`, :mod:`.board` and
 :mod:`.help`; state in an :class:`InteractionStore` (memory or Redis); the
-domain API is :class:`Interactions`; :func:`install` wires it into a
-dispatcher. Event types are listed in :mod:`.events`, replies in
-:mod:`.handlers`.
+domain API is :class:`Interactions`; :class:`~.feature.InteractionsFeature`
+plugs it into the core (``build`` is in the app's feature list). Event types
+are listed in :mod:`.events`, replies in :mod:`.handlers`.
 """
 
 from .board import BoardState, apply, check_applicable, parse_op
 from .evaluator import Evaluator, LocalEvaluator, TextProviderEvaluator
 from .exceptions import AlreadyAnswered, InvalidBoardOp, NotFound, PollClosed, QuestionClosed
+from .feature import InteractionsFeature, build
 from .help import HelpRequest
 from .hints import HintProvider, LocalHintProvider, TextProviderHintProvider
 from .messages import MESSAGES
@@ -17,7 +18,6 @@ from .polls import Poll, tally
 from .questions import Answer, Evaluation, Question
 from .redis_store import RedisInteractionStore
 from .service import Interactions
-from .setup import install, install_interactions, make_store
 from .store import BoardEntry, InteractionStore, MemoryInteractionStore, SubmitResult, VoteResult
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "HelpRequest",
     "HintProvider",
     "InteractionStore",
+    "InteractionsFeature",
     "Interactions",
     "InvalidBoardOp",
     "LocalEvaluator",
@@ -48,9 +49,7 @@ __all__ = [
     "VoteResult",
     "apply",
     "check_applicable",
-    "install",
-    "install_interactions",
-    "make_store",
+    "build",
     "parse_op",
     "tally",
 ]

@@ -16,7 +16,7 @@ import logging
 import re
 from typing import Any, Protocol, runtime_checkable
 
-from rtc_server.content.provider import ChatMessage, LessonBrief, TextProvider, TextRequest
+from rtc_server.ai.provider import ChatMessage, LessonBrief, TextProvider, TextRequest
 
 from .questions import Answer, Evaluation, Question, evaluate_choice
 

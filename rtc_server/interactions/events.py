@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rtc_server.base.protocol import EventCatalogue, EventType
+
 from .questions import Answer
 from .store import BoardEntry
 
@@ -39,7 +41,7 @@ __all__ = [
     "ANSWER_RECEIVED",
     "BOARD_OP",
     "BOARD_PERMIT",
-    "EVENT_TYPES",
+    "INTERACTION_EVENTS",
     "HELP_QUEUE",
     "HELP_REQUESTED",
     "HELP_RESOLVED",
@@ -56,29 +58,31 @@ __all__ = [
     "board_payload",
 ]
 
-QUESTION_OPENED = "question.opened"
-QUESTION_CLOSED = "question.closed"
-QUESTION_SUMMARY = "question.summary"
-ANSWER_RECEIVED = "answer.received"
-ANSWER_EVALUATED = "answer.evaluated"
-HINTS_READY = "hints.ready"
-HINT = "hint"
-HELP_QUEUE = "help.queue"
-HELP_RESOLVED = "help.resolved"
-POLL_OPENED = "poll.opened"
-POLL_TALLY = "poll.tally"
-POLL_CLOSED = "poll.closed"
-BOARD_OP = "board.op"
-BOARD_PERMIT = "board.permit"
+QUESTION_OPENED = EventType("question.opened", "session",
+                            "a question is open (without the correct answer)")
+QUESTION_CLOSED = EventType("question.closed", "session", "a question closed (time or teacher)")
+QUESTION_SUMMARY = EventType("question.summary", "group teacher",
+                             "counts and scores of a closed question")
+ANSWER_RECEIVED = EventType("answer.received", "group teacher", "a student's answer arrived")
+ANSWER_EVALUATED = EventType("answer.evaluated", "group teacher", "an answer was evaluated")
+HINTS_READY = EventType("hints.ready", "group teacher", "prepared hints of a question")
+HINT = EventType("hint", "user", "a hint for one student")
+HELP_QUEUE = EventType("help.queue", "group teacher", "the help queue changed")
+HELP_RESOLVED = EventType("help.resolved", "user", "the teacher resolved your help request")
+POLL_OPENED = EventType("poll.opened", "session", "a poll is open")
+POLL_TALLY = EventType("poll.tally", "group teacher or session", "a poll's counts")
+POLL_CLOSED = EventType("poll.closed", "session", "a poll closed")
+BOARD_OP = EventType("board.op", "session", "one operation on the shared board")
+BOARD_PERMIT = EventType("board.permit", "session", "students may (not) draw on the board")
 # History-only kinds (not events).
 HELP_REQUESTED = "help.requested"
 POLL_VOTE = "poll.vote"
 
-EVENT_TYPES = frozenset({
+INTERACTION_EVENTS = EventCatalogue("interactions", (
     QUESTION_OPENED, QUESTION_CLOSED, QUESTION_SUMMARY, ANSWER_RECEIVED, ANSWER_EVALUATED,
     HINTS_READY, HINT, HELP_QUEUE, HELP_RESOLVED, POLL_OPENED, POLL_TALLY, POLL_CLOSED,
     BOARD_OP, BOARD_PERMIT,
-})
+))
 
 
 def answer_payload(answer: Answer) -> dict[str, Any]:

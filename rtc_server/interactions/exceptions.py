@@ -1,6 +1,6 @@
 """Domain errors of live interactions; all are classroom errors, so they become ``error`` replies.
 
-    ClassroomError                       (rtc_server.exceptions)
+    ClassroomError                       (rtc_server.base.exceptions)
     ├── PermissionDenied                 forbidden: the role may not do this
     └── InvalidRequest                   invalid_request
         ├── NotFound                     not_found: no question/poll/help request with that id
@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from rtc_server.exceptions import InvalidRequest, PermissionDenied
+from rtc_server.base.exceptions import InvalidRequest, PermissionDenied
 
 __all__ = [
     "AlreadyAnswered",

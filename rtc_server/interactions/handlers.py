@@ -33,8 +33,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rtc_server.connection import Connection
-from rtc_server.dispatcher import Dispatcher
+from rtc_server.core.connection import Connection
+from rtc_server.core.feature import Route
 
 from .messages import (
     AnswerSubmit,
@@ -53,11 +53,11 @@ from .messages import (
 )
 from .service import Interactions
 
-__all__ = ["install"]
+__all__ = ["routes"]
 
 
-def install(dispatcher: Dispatcher, interactions: Interactions) -> None:
-    """Register every interaction message with its handler."""
+def routes(interactions: Interactions) -> tuple[Route[Any], ...]:
+    """Every interaction message with its handler."""
     ix = interactions
 
     async def question_ask(conn: Connection, msg: QuestionAsk, via: str) -> dict[str, Any]:
@@ -123,16 +123,11 @@ def install(dispatcher: Dispatcher, interactions: Interactions) -> None:
     ) -> dict[str, Any]:
         return {"type": "interactions.snapshot", **await ix.snapshot(conn.identity)}
 
-    dispatcher.add(QuestionAsk, question_ask)
-    dispatcher.add(QuestionClose, question_close)
-    dispatcher.add(AnswerSubmit, answer_submit)
-    dispatcher.add(HintSend, hint_send)
-    dispatcher.add(HelpRequestMessage, help_request)
-    dispatcher.add(HelpResolve, help_resolve)
-    dispatcher.add(PollStart, poll_start)
-    dispatcher.add(PollVote, poll_vote)
-    dispatcher.add(PollClose, poll_close)
-    dispatcher.add(BoardOpMessage, board_op)
-    dispatcher.add(BoardSync, board_sync)
-    dispatcher.add(BoardPermit, board_permit)
-    dispatcher.add(InteractionsSync, interactions_sync)
+    return (
+        Route(QuestionAsk, question_ask), Route(QuestionClose, question_close),
+        Route(AnswerSubmit, answer_submit), Route(HintSend, hint_send),
+        Route(HelpRequestMessage, help_request), Route(HelpResolve, help_resolve),
+        Route(PollStart, poll_start), Route(PollVote, poll_vote), Route(PollClose, poll_close),
+        Route(BoardOpMessage, board_op), Route(BoardSync, board_sync),
+        Route(BoardPermit, board_permit), Route(InteractionsSync, interactions_sync),
+    )

@@ -13,7 +13,7 @@ import json
 import logging
 from typing import Protocol, runtime_checkable
 
-from rtc_server.content.provider import ChatMessage, LessonBrief, TextProvider, TextRequest
+from rtc_server.ai.provider import ChatMessage, LessonBrief, TextProvider, TextRequest
 
 from .evaluator import keywords
 from .questions import Question

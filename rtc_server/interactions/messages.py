@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from signaling.messages import ClientMessageBase, MessageId, Name
+from rtc_server.base.messages import ClientMessageBase, MessageId, Name
 
 from .help import MAX_HELP_TEXT
 from .polls import MAX_OPTIONS

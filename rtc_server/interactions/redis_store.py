@@ -165,9 +165,9 @@ def _entry(raw: str) -> BoardEntry:
 
 class RedisInteractionStore(InteractionStore):
     def __init__(
-        self, url: str, *, key_prefix: str = "crtc:", ttl_s: int = INTERACTION_TTL_S
+        self, client: Redis, *, key_prefix: str = "crtc:", ttl_s: int = INTERACTION_TTL_S
     ) -> None:
-        self._redis: Redis = Redis.from_url(url, decode_responses=True)
+        self._redis = client  # shared, owned by the Storage (decode_responses=True)
         self._prefix = key_prefix
         self.ttl_s = ttl_s
         self._scripts = {
@@ -353,4 +353,4 @@ class RedisInteractionStore(InteractionStore):
         return await self._redis.hget(self._key(session_id, "meta"), "board_students") == "1"
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        """The client belongs to the Storage; nothing of this store's own to release."""

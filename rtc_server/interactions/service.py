@@ -14,17 +14,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-from rtc_server.classroom import Classroom
-from rtc_server.events import GROUP_TEACHER, Audience, now_ms
-from rtc_server.exceptions import SessionNotFound
-from signaling.tokens import Identity
+from rtc_server.base.access import require_board_writer, require_staff, require_student
+from rtc_server.base.background import BackgroundTasks
+from rtc_server.base.exceptions import SessionNotFound
+from rtc_server.base.identity import Identity
+from rtc_server.base.protocol import Audience, EventType, now_ms
+from rtc_server.core.classroom import Classroom
+from rtc_server.core.feature import AnswerEvaluated
 
-from ..background import BackgroundTasks
 from . import events as ev
-from .access import require_board_writer, require_staff, require_student
 from .board import parse_op
 from .evaluator import Evaluator, LocalEvaluator
 from .exceptions import (
@@ -56,7 +57,7 @@ __all__ = ["Clock", "Interactions"]
 
 logger = logging.getLogger(__name__)
 Clock = Callable[[], int]
-TEACHERS = Audience.group(GROUP_TEACHER)
+TEACHERS = Audience.teachers()
 
 
 def _new_id(prefix: str) -> str:
@@ -80,19 +81,19 @@ class Interactions:
         self._timers: dict[tuple[str, str], asyncio.Task[None]] = {}
         # Which hint level each student got last (process-local: a teacher's "next hint").
         self._hint_levels: dict[tuple[str, str, str], int] = {}
-        # Called with (session_id, user_id, correct, question text) after each evaluation;
-        # the content feature uses it to notice a class going wrong.
-        self.on_evaluated: list[Callable[[str, str, bool, str], Awaitable[None]]] = []
+        # Each evaluation is told to the other features through the core (the content
+        # feature notices a class going wrong).
+        self._features = classroom.features
 
     # -- plumbing ------------------------------------------------------------------------------
 
     async def _publish(
-        self, session_id: str, audience: Audience, type: str, payload: dict[str, Any]
+        self, session_id: str, audience: Audience, type: EventType, payload: dict[str, Any]
     ) -> int:
         return (await self.classroom.publish(session_id, audience, type, payload)).seq
 
-    async def _history(self, session_id: str, kind: str, **fields: Any) -> None:
-        entry = {"kind": kind, "ts_ms": self.clock(), **fields}
+    async def _history(self, session_id: str, kind: str | EventType, **fields: Any) -> None:
+        entry = {"kind": str(kind), "ts_ms": self.clock(), **fields}
         try:
             await self.classroom.store.append_history(session_id, "interaction", entry)
         except SessionNotFound:
@@ -213,13 +214,12 @@ class Interactions:
                             question_id=question.id, user=answer.user_id,
                             correct=evaluation.correct, score=evaluation.score,
                             evaluator=evaluation.evaluator)
-        for callback in self.on_evaluated:
-            await callback(session_id, answer.user_id, bool(evaluation.correct), question.text)
+        await self._features.answer_evaluated(AnswerEvaluated(
+            session_id, answer.user_id, bool(evaluation.correct), question.text))
         if question.auto_hint and evaluation.correct is False:
-            # The automatic rule: the first prepared hint, sent as the server.
-            rule = Identity(session_id=session_id, user_id="auto-hint", name="automatic hint",
-                            role="admin", expires_at=0)
-            await self.send_hint(rule, user_id=answer.user_id, question_id=question.id,
+            # The automatic rule: the first prepared hint, sent by the server itself.
+            await self.send_hint(Identity.system(session_id, "auto-hint", name="automatic hint"),
+                                 user_id=answer.user_id, question_id=question.id,
                                  text=None, level=0)
 
     # -- hints ---------------------------------------------------------------------------------

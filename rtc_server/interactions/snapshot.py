@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from signaling.tokens import Identity
+from rtc_server.base.identity import Identity
 
 from .events import answer_payload
 from .help import queue_json

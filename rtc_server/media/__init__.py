@@ -22,10 +22,11 @@ from .encoding import (
     VideoRungSpec,
     parse_vp8_keyframe_size,
 )
+from .feature import MediaFeature, build
 from .ladder import Ladder
+from .negotiation import add_rung_track
 from .rung import Rung
 from .rung_track import RungTrack
-from .sender import add_rung_track, route_keyframe_requests
 from .synthetic import SyntheticAudioTrack, SyntheticVideoTrack, read_burned_in
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "CountingReceiver",
     "EncodedPacket",
     "Ladder",
+    "MediaFeature",
     "Rung",
     "RungTrack",
     "SyntheticAudioTrack",
@@ -45,7 +47,7 @@ __all__ = [
     "VideoRungSpec",
     "add_counting_transceiver",
     "add_rung_track",
+    "build",
     "parse_vp8_keyframe_size",
     "read_burned_in",
-    "route_keyframe_requests",
 ]

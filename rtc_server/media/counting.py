@@ -9,18 +9,14 @@ capture time of :mod:`rtc_server.media.synthetic` are read only on request:
 thread, so latency samples are taken from keyframes (see
 docs/benchmarks.md (section 5) for what that means for the figures).
 
-Workaround (aiortc 1.16, ``RTCRtpReceiver``): the receiver always starts a
-decoder thread fed by its private ``__decoder_queue`` and offers no way to get
-encoded frames. :meth:`CountingReceiver.attach` swaps that queue, before the
-receiver starts, for one that counts frames on the event loop and only passes
-the stop sentinel on (so the idle decoder thread still exits on stop). It can
-go when aiortc exposes encoded frames (an encoded-transform style hook).
+aiortc decodes every received track and offers no way to get encoded frames;
+:meth:`CountingReceiver.attach` diverts them with
+:func:`rtc_server.patches.divert_encoded_frames` (the workaround lives there).
 """
 
 from __future__ import annotations
 
 import asyncio
-import queue
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +25,8 @@ import av
 from aiortc import RTCPeerConnection, RTCRtpReceiver
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+from rtc_server.patches import divert_encoded_frames
 
 from .encoding import parse_vp8_keyframe_size
 from .synthetic import read_burned_in
@@ -49,21 +47,6 @@ class BurnedInSample:
     @property
     def latency_ms(self) -> int:
         return self.arrival_ms - self.capture_ms
-
-
-class _CountingQueue(queue.Queue[Any]):
-    """Stands in for the receiver's decoder queue (see module docstring)."""
-
-    def __init__(self, owner: CountingReceiver) -> None:
-        super().__init__()
-        self._owner = owner
-
-    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        if item is None:
-            super().put(None, block, timeout)
-        else:
-            codec, frame = item
-            self._owner._on_frame(codec, frame)
 
 
 class CountingReceiver:
@@ -90,10 +73,8 @@ class CountingReceiver:
         That is: on the client, right after ``addTransceiver``; on the
         answering side, in the ``pc.on("track")`` handler.
         """
-        if getattr(receiver, "_RTCRtpReceiver__started", True):
-            raise RuntimeError("cannot attach a counter to a receiver that already started")
         counter = cls()
-        receiver._RTCRtpReceiver__decoder_queue = _CountingQueue(counter)  # type: ignore[attr-defined]
+        divert_encoded_frames(receiver, counter._on_frame)
         return counter
 
     def stats(self) -> dict[str, Any]:

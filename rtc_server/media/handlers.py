@@ -1,18 +1,17 @@
-"""Registers the media messages with the dispatcher."""
+"""The media messages and their handlers."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from rtc_server.core.connection import Connection
+from rtc_server.core.feature import Route
 
 from .hub import MediaHub
 from .messages import MaxRung, SetRung
 
-if TYPE_CHECKING:
-    from ..connection import Connection
-    from ..dispatcher import Dispatcher
 
-
-def install(dispatcher: Dispatcher, hub: MediaHub) -> None:
+def routes(hub: MediaHub) -> tuple[Route[Any], ...]:
     async def on_set_rung(conn: Connection, msg: SetRung, via: str) -> dict[str, Any]:
         changed = await hub.set_rung(conn.identity.is_staff, conn.session_id, msg.user,
                                      msg.rung, by=conn.user_id)
@@ -25,5 +24,4 @@ def install(dispatcher: Dispatcher, hub: MediaHub) -> None:
                                        else "pin removed", pinned_max=msg.rung)
         return {"type": "ack", "id": msg.id, "viewers": changed}
 
-    dispatcher.add(SetRung, on_set_rung)
-    dispatcher.add(MaxRung, on_max_rung)
+    return (Route(SetRung, on_set_rung), Route(MaxRung, on_max_rung))

@@ -13,6 +13,7 @@ load-shedding cap. Students who joined without media have no viewer at all.
 Limit: media stays in the process that holds the publisher's peer connection;
 students who want media must reach that process (route a session to one
 process, as the README explains). Events and state are shared through the bus.
+The media feature (:mod:`.feature`) connects the hub to the core.
 """
 
 from __future__ import annotations
@@ -26,18 +27,19 @@ from aiortc import MediaStreamTrack, RTCRtpSender
 from aiortc.sdp import SessionDescription
 
 from adaptive.levels import LEVELS, QualityLevel, level_by_name
+from rtc_server.base.background import BackgroundTasks
+from rtc_server.base.exceptions import InvalidRequest, PermissionDenied
+from rtc_server.base.protocol import Audience
 
-from ..background import BackgroundTasks
-from ..events import GROUP_TEACHER, Audience
-from ..exceptions import InvalidRequest, PermissionDenied
+from .events import MEDIA_QUALITY, MEDIA_STATE
 from .ladder import Ladder
-from .sender import add_rung_track
+from .negotiation import add_rung_track
 from .viewer_track import ViewerTrack
 
 if TYPE_CHECKING:
-    from ..classroom import Classroom
-    from ..connection import Connection
-    from ..peer import Peer
+    from rtc_server.core.classroom import Classroom
+    from rtc_server.core.connection import Connection
+    from rtc_server.core.peer import Peer
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +126,7 @@ class SessionMedia:
                 self._apply(viewer)
 
     async def _announce(self) -> None:
-        await self.hub.classroom.publish(self.session_id, Audience.session(), "media.state",
+        await self.hub.classroom.publish(self.session_id, Audience.session(), MEDIA_STATE,
                                          self.state())
 
     def state(self) -> dict[str, Any]:
@@ -202,9 +204,9 @@ class SessionMedia:
                    "previous": changed[0]["previous"], "pinned_max": viewer.pinned_max,
                    "by": by, "reason": reason}
         await self.hub.classroom.publish(self.session_id, Audience.user(user_id),
-                                         "media.quality", payload)
-        await self.hub.classroom.publish(self.session_id, Audience.group(GROUP_TEACHER),
-                                         "media.quality", payload)
+                                         MEDIA_QUALITY, payload)
+        await self.hub.classroom.publish(self.session_id, Audience.teachers(),
+                                         MEDIA_QUALITY, payload)
         return changed
 
     def stats(self) -> dict[str, Any]:
@@ -242,9 +244,9 @@ class MediaHub:
     def spawn(self, coro: Coroutine[Any, Any, Any], what: str = "task") -> None:
         self._tasks.spawn(coro, what)
 
-    # -- PeerListener ------------------------------------------------------------------------
+    # -- reactions to peers (called by the media feature) -------------------------------------
 
-    def before_answer(self, peer: Peer, offer: SessionDescription, first: bool) -> None:
+    def peer_offer(self, peer: Peer, offer: SessionDescription, first: bool) -> None:
         conn: Connection = peer.owner
         if not first or conn is None:
             return
@@ -253,7 +255,7 @@ class MediaHub:
         if receive and not conn.identity.is_staff:
             self.session(conn.session_id).add_viewer(conn, peer, receive)
 
-    def on_track(self, peer: Peer, track: MediaStreamTrack) -> None:
+    def peer_track(self, peer: Peer, track: MediaStreamTrack) -> None:
         conn: Connection = peer.owner
         if conn is None or not conn.identity.is_staff:
             logger.info("%r sent a %s track; only staff publish, ignoring it", conn, track.kind)

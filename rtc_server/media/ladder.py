@@ -161,7 +161,8 @@ class Ladder:
 
     # -- internals --------------------------------------------------------
 
-    def _forget(self, track: RungTrack) -> None:
+    def forget(self, track: RungTrack) -> None:
+        """A subscriber track stopped."""
         self._tracks.discard(track)
 
     def _end_tracks(self) -> None:

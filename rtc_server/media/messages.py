@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from signaling.messages import ClientMessageBase, Name
+from rtc_server.base.messages import ClientMessageBase, Name
 
 Rung = Literal["high", "medium", "low"]
 

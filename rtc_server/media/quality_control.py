@@ -19,11 +19,8 @@ seconds (the viewer's track switches, ``viewer.wanted`` does not): if the
 link carries it the policy commits, if loss or delay appear it aborts and the
 viewer goes back. A failed probe backs off (see the policy).
 
-Workaround (aiortc 1.16, ``RTCRtpSender._handle_rtcp_packet``): REMB only
-reaches the sender's own encoder, which is idle for pre-encoded packets, and
-is not in ``getStats()``. Wrapping that method on the viewer's sender (one
-instance, in :func:`_capture_remb`) passes REMB on. It can go when aiortc
-exposes REMB in stats or as an event.
+aiortc keeps REMB to the sender's own (idle) encoder;
+:func:`rtc_server.patches.capture_remb` passes it on.
 """
 
 from __future__ import annotations
@@ -34,12 +31,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aiortc import RTCRtpSender
-from aiortc.rtp import RTCP_PSFB_APP, RtcpPsfbPacket, unpack_remb_fci
-
 from adaptive.estimator import BandwidthEstimator
 from adaptive.levels import RUNGS, QualityLevel, level_by_name
 from adaptive.policy import QualityPolicy
+from rtc_server.patches import capture_remb
 
 if TYPE_CHECKING:
     from .hub import MediaHub, SessionMedia, Viewer
@@ -66,22 +61,6 @@ class ViewerLink:
 
 def _now_ms() -> float:
     return time.monotonic() * 1000
-
-
-def _capture_remb(sender: RTCRtpSender, link: ViewerLink) -> None:
-    original = sender._handle_rtcp_packet
-
-    async def handle(packet: Any) -> None:
-        if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
-            try:
-                bitrate, _ = unpack_remb_fci(packet.fci)
-            except ValueError:
-                pass
-            else:
-                link.estimator.on_remb(_now_ms(), float(bitrate))
-        await original(packet)
-
-    sender._handle_rtcp_packet = handle  # type: ignore[method-assign]
 
 
 class QualityController:
@@ -117,7 +96,8 @@ class QualityController:
                                             probe_by_trial=True, ladder=RUNGS))
             sender = viewer.senders.get("video")
             if sender is not None:
-                _capture_remb(sender, link)
+                estimator = link.estimator
+                capture_remb(sender, lambda bps: estimator.on_remb(_now_ms(), bps))
             self.links[viewer.conn_id] = link
         return link
 

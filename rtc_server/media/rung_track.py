@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.frame import Frame
@@ -28,8 +28,18 @@ from .encoder import EncodedPacket
 from .encoding import Kind
 
 if TYPE_CHECKING:
-    from .ladder import Ladder
     from .rung import Rung
+
+
+class RungSource(Protocol):
+    """What a track needs of its :class:`~.ladder.Ladder` (kept abstract: the ladder
+    imports this module, so naming it here would make an import cycle)."""
+
+    def resolve(self, requested: str) -> str: ...
+
+    def rung(self, name: str) -> Rung: ...
+
+    def forget(self, track: RungTrack) -> None: ...
 
 __all__ = ["RungTrack"]
 
@@ -47,7 +57,7 @@ class RungTrack(MediaStreamTrack):
     RTCPeerConnection with :func:`rtc_server.media.add_rung_track`.
     """
 
-    def __init__(self, ladder: Ladder, kind: Kind, *, max_queue_packets: int) -> None:
+    def __init__(self, ladder: RungSource, kind: Kind, *, max_queue_packets: int) -> None:
         super().__init__()
         self.kind = kind
         self._ladder = ladder
@@ -157,7 +167,7 @@ class RungTrack(MediaStreamTrack):
             for rung in (self._rung, self._switching_to):
                 if rung is not None:
                     rung.remove(self)
-            self._ladder._forget(self)
+            self._ladder.forget(self)
         self._queue.clear()
         super().stop()
         self._ready.set()

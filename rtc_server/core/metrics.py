@@ -1,0 +1,67 @@
+"""Prometheus metrics, read from live server state when scraped.
+
+prometheus_client gives the exposition format and a registry per app (no
+module-level metrics), so several servers can live in one test process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from .classroom import Classroom
+    from .dispatcher import Dispatcher
+    from .feature import Features
+    from .load_monitor import LoadMonitor
+
+
+class ClassroomCollector(Collector):
+    def __init__(self, classroom: Classroom, dispatcher: Dispatcher,
+                 features: Features, load: LoadMonitor) -> None:
+        self._classroom = classroom
+        self._dispatcher = dispatcher
+        self._features = features
+        self._load = load
+
+    def collect(self) -> Iterator[Metric]:
+        rooms = self._classroom.rooms
+        conns = [c for r in rooms.values() for c in r.connections.values()]
+        yield GaugeMetricFamily("classroom_sessions_local", "Sessions with connections here",
+                                value=len(rooms))
+        by_transport = GaugeMetricFamily("classroom_connections", "Open connections",
+                                         labels=["transport"])
+        for name in ("websocket", "datachannel"):
+            by_transport.add_metric([name], sum(1 for c in conns if c.transport == name))
+        yield by_transport
+        yield CounterMetricFamily("classroom_events_delivered", "Events handed to connections",
+                                  value=sum(r.delivered for r in rooms.values()))
+        received = CounterMetricFamily("classroom_client_messages", "Client messages by type",
+                                       labels=["type"])
+        for mtype, count in sorted(self._dispatcher.counts.items()):
+            received.add_metric([mtype], count)
+        yield received
+        status = self._load.status()
+        for name in ("step", "load", "cpu_fraction", "loop_lag_ms"):
+            yield GaugeMetricFamily(f"classroom_load_{name}", f"Load shedding: {name}",
+                                    value=float(status[name]))
+        for name in ("visuals_allowed", "expensive_ai_allowed"):
+            yield GaugeMetricFamily(f"classroom_load_{name}", f"Load shedding: {name} (0/1)",
+                                    value=float(status[name]))
+        yield from self._features.collect()
+
+
+def make_registry(classroom: Classroom, dispatcher: Dispatcher,
+                  features: Features, load: LoadMonitor) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(ClassroomCollector(classroom, dispatcher, features, load))
+    return registry
+
+
+def render(registry: CollectorRegistry) -> bytes:
+    return generate_latest(registry)

@@ -1,0 +1,97 @@
+"""What every feature is built from, and the one start-up and shutdown routine.
+
+:meth:`Services.open` builds the core in a fixed order — storage (memory or
+Redis, :class:`~rtc_server.state.Storage`), the installed-feature list, the
+classroom, the dispatcher, the model (an OpenAI-compatible endpoint when one is
+configured, else None: each feature then uses its embedded fallback) — then
+builds each feature from the factories it is given, installs its messages and
+starts it. :meth:`Services.close` tears down in the reverse order: load
+monitoring, features (newest first), connections, storage.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry
+
+from rtc_server.ai import ImageProvider, TextProvider, make_model
+from rtc_server.base.background import BackgroundTasks
+from rtc_server.config import Config
+from rtc_server.state import Storage
+
+from .classroom import Classroom
+from .dispatcher import Dispatcher
+from .feature import Feature, Features
+from .load_monitor import LoadMonitor
+from .metrics import make_registry
+
+__all__ = ["FeatureFactory", "Services"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(eq=False, kw_only=True)
+class Services:
+    """The core a feature is built from (``build(services) -> Feature``)."""
+
+    config: Config
+    storage: Storage
+    classroom: Classroom
+    dispatcher: Dispatcher
+    features: Features
+    load: LoadMonitor
+    registry: CollectorRegistry
+    #: The configured model, or None (features fall back to their embedded versions).
+    text_model: TextProvider | None = None
+    image_model: ImageProvider | None = None
+    tasks: BackgroundTasks = field(default_factory=lambda: BackgroundTasks("Services"))
+
+    @classmethod
+    async def open(cls, config: Config, factories: Sequence[FeatureFactory]) -> Services:
+        storage = Storage(config)
+        await storage.start()
+        features = Features()
+        classroom = Classroom(config, storage.bus, storage.store, features)
+        dispatcher = Dispatcher(classroom)
+        load = LoadMonitor(classroom, features)
+        text_model, image_model = make_model(config)
+        services = cls(config=config, storage=storage, classroom=classroom,
+                       dispatcher=dispatcher, features=features, load=load,
+                       registry=make_registry(classroom, dispatcher, features, load),
+                       text_model=text_model, image_model=image_model)
+        try:
+            for build in factories:
+                feature = build(services)
+                features.add(feature)
+                dispatcher.install(feature)
+            for feature in features:
+                await feature.start()
+        except BaseException:
+            await services.close()
+            raise
+        if config.load_shedding:
+            load.start()
+        logger.info("features: %s", ", ".join(f.name for f in features))
+        return services
+
+    async def close(self) -> None:
+        """Shut down in a fixed order; every step runs even if an earlier one failed."""
+        await self.load.stop()
+        # Features first: generations publish content.stopped while the class can hear it.
+        await self.features.close()
+        await self.tasks.close()
+        try:
+            await self.classroom.close()
+        finally:
+            for model in (self.text_model, self.image_model):
+                aclose = getattr(model, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+            await self.storage.close()
+
+
+#: What the composition root lists: builds one feature from the core's services.
+FeatureFactory = Callable[[Services], Feature]

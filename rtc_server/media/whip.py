@@ -1,0 +1,212 @@
+"""WHIP ingest (RFC 9725), the domain side: an encoder's peer connection publishing into a class.
+
+One WHIP session is a server :class:`~rtc_server.core.peer.Peer` answering the
+encoder's offer; its tracks are published into the session's media like a
+teacher's camera and microphone (origin ``whip:<resource id>``), so students
+see them through the same ladder. The HTTP endpoint (status codes, headers,
+CORS, credentials) is the edge's: ``signaling/whip_api.py``.
+
+A resource whose peer connection fails, closes, or does not connect within
+:data:`CONNECT_TIMEOUT_S` is removed and unpublished. No trickle ICE: the answer
+carries all of the server's candidates (aiortc gathers them before it answers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import MediaStreamTrack
+from aiortc.sdp import SessionDescription
+
+from rtc_server.base.background import BackgroundTasks
+from rtc_server.base.exceptions import ClassroomError, InvalidRequest
+from rtc_server.config import Config
+from rtc_server.core.peer import Peer, check_offer_sdp
+
+from .hub import Role, SessionMedia
+
+__all__ = ["InvalidOffer", "WhipResource", "WhipResourceNotFound", "WhipResources"]
+
+logger = logging.getLogger(__name__)
+
+#: A publisher that has not connected by then (gone after its POST, or blocked UDP) is dropped.
+CONNECT_TIMEOUT_S = 30.0
+#: Closing a peer connection on shutdown should take milliseconds; never wait longer than this.
+CLOSE_TIMEOUT_S = 5.0
+
+
+class InvalidOffer(ClassroomError):
+    """The body is not an SDP offer this server can ingest (400, unlike InvalidRequest's 422)."""
+
+    code = "invalid_sdp"
+    http_status = 400
+
+
+class WhipResourceNotFound(ClassroomError):
+    code = "whip_resource_not_found"
+    http_status = 404
+
+
+@dataclass(eq=False)
+class WhipResource:
+    """One publisher's peer connection and what it published."""
+
+    id: str
+    session_id: str
+    publisher: str  # the user id of the credential that created it ("api" for the secret)
+    peer: Peer
+    media: SessionMedia
+    etag: str = field(default_factory=lambda: f'"{secrets.token_hex(8)}"')
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def origin(self) -> str:
+        return f"whip:{self.id}"
+
+    @property
+    def location(self) -> str:
+        return f"/whip/{self.session_id}/{self.id}"
+
+
+def sending_kinds(sdp: str) -> list[str]:
+    """The media kinds an offer sends; raises :class:`InvalidOffer` when it cannot be ingested."""
+    try:
+        parsed = check_offer_sdp(sdp)
+    except InvalidRequest as exc:
+        raise InvalidOffer(exc.message) from exc
+    kinds = [m.kind for m in parsed.media if m.kind in ("audio", "video")]
+    if not kinds:
+        raise InvalidOffer("the offer has no audio or video section (m=audio / m=video)")
+    sending = [
+        m.kind
+        for m in parsed.media
+        if m.kind in ("audio", "video") and m.direction in ("sendonly", "sendrecv")
+    ]
+    if not sending:
+        raise InvalidOffer(
+            "the offer sends no audio or video: a WHIP offer must be "
+            "sendonly (or sendrecv) for at least one m=audio / m=video"
+        )
+    return sending
+
+
+class WhipResources:
+    """The WHIP sessions of this process, owned by the app (see :func:`setup_whip`)."""
+
+    def __init__(self) -> None:
+        self.resources: dict[str, WhipResource] = {}
+        self._tasks = BackgroundTasks("WhipResources")
+        self._closing = False
+
+    def get(self, session_id: str, resource_id: str) -> WhipResource:
+        resource = self.resources.get(resource_id)
+        if resource is None or resource.session_id != session_id:
+            raise WhipResourceNotFound(
+                f"no WHIP resource {resource_id!r} in session {session_id!r} "
+                "(it was deleted, its connection failed, or it never existed)"
+            )
+        return resource
+
+    async def create(
+        self, media: SessionMedia, config: Config, offer: str, *, publisher: str
+    ) -> tuple[WhipResource, str]:
+        """Answer ``offer`` and publish its tracks; returns the resource and the answer SDP."""
+        if self._closing:
+            raise InvalidRequest("the server is shutting down")
+        kinds = sending_kinds(offer)
+        resource_id = secrets.token_urlsafe(12)
+        tracks = _TrackCollector()
+
+        def on_state(state: str) -> None:
+            logger.info("Whip(%s) connection %s", resource_id, state)
+            if state == "connected":
+                resource.connected.set()
+            elif state in ("failed", "closed"):
+                self._spawn(self.remove(resource))
+
+        peer = Peer(f"whip:{resource_id}", config, on_state=on_state, listeners=(tracks,))
+        resource = WhipResource(id=resource_id, session_id=media.session_id,
+                                publisher=publisher, peer=peer, media=media)
+        try:
+            try:
+                # Gathers every candidate before it returns (no trickle).
+                answer = await peer.answer(offer)
+            except InvalidRequest as exc:
+                raise InvalidOffer(exc.message) from exc
+            if not tracks.tracks:
+                raise InvalidOffer(
+                    f"none of the offered {'/'.join(kinds)} codecs can be "
+                    "received here (video: VP8 or H.264; audio: Opus, PCMU, PCMA)"
+                )
+            self.resources[resource.id] = resource
+            for track in tracks.tracks:
+                role: Role = "microphone" if track.kind == "audio" else "camera"
+                await media.publish(track, origin=resource.origin, role=role)
+        except BaseException:
+            self.resources.pop(resource.id, None)
+            await media.unpublish_origin(resource.origin)
+            await peer.close()
+            raise
+        self._spawn(self._expect_connection(resource))
+        logger.info(
+            "Whip(%s) %s publishes %s into session %s",
+            resource.id,
+            publisher,
+            "+".join(t.kind for t in tracks.tracks),
+            media.session_id,
+        )
+        return resource, answer
+
+    async def remove(self, resource: WhipResource) -> None:
+        """Close the peer connection and unpublish (idempotent)."""
+        if self.resources.pop(resource.id, None) is None:
+            return
+        logger.info("Whip(%s) ends (session %s)", resource.id, resource.session_id)
+        try:
+            await resource.media.unpublish_origin(resource.origin)
+        finally:
+            await resource.peer.close()
+
+    async def _expect_connection(self, resource: WhipResource) -> None:
+        try:
+            await asyncio.wait_for(resource.connected.wait(), CONNECT_TIMEOUT_S)
+        except TimeoutError:
+            logger.warning(
+                "Whip(%s) did not connect within %.0f s; removing it",
+                resource.id,
+                CONNECT_TIMEOUT_S,
+            )
+            await self.remove(resource)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        self._tasks.spawn(coro, "resource")
+
+    async def close(self) -> None:
+        """Shutdown: refuse new publishers, close each peer, then cancel what is left."""
+        self._closing = True
+        resources = list(self.resources.values())
+        if resources:
+            done = asyncio.gather(*(self.remove(r) for r in resources), return_exceptions=True)
+            try:
+                await asyncio.wait_for(done, CLOSE_TIMEOUT_S)
+            except TimeoutError:
+                logger.warning("WhipResources: %d peer(s) did not close in time", len(resources))
+        await self._tasks.close()
+
+
+class _TrackCollector:
+    """The peer listener of a WHIP peer: keeps the tracks the publisher sends."""
+
+    def __init__(self) -> None:
+        self.tracks: list[MediaStreamTrack] = []
+
+    def peer_offer(self, peer: Peer, offer: SessionDescription, first: bool) -> None:
+        pass
+
+    def peer_track(self, peer: Peer, track: MediaStreamTrack) -> None:
+        self.tracks.append(track)

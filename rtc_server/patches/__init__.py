@@ -1,0 +1,51 @@
+"""Every workaround for a limit of aiortc / aioice, in one place.
+
+Each module names the upstream limitation, the version it was checked
+against, and when it can go; :mod:`.versions` is the one version gate they all
+pass through. The server calls :func:`apply` once at start-up; the media code
+calls the per-object helpers.
+
+=====================  ================================================================
+module                 works around
+=====================  ================================================================
+``ice``                aioice gathers on every interface but loopback, with no choice
+``sctp``               a Task per data-channel send, a timer per packet, STUN parse per
+                       DTLS datagram (and opt-in delayed SACKs)
+``rtp_sender``         PLI/FIR and REMB never reach a track of pre-encoded packets
+``rtp_receiver``       no way to receive encoded frames without decoding them
+``remote_tracks``      a renegotiation that stops sending leaves the track live
+=====================  ================================================================
+"""
+
+from __future__ import annotations
+
+from rtc_server.config import Config
+
+from . import sctp
+from .ice import advertise_address, restrict_host_addresses, rtc_configuration
+from .remote_tracks import end_withdrawn_tracks
+from .rtp_receiver import divert_encoded_frames
+from .rtp_sender import capture_remb, route_keyframe_requests
+from .versions import TESTED, supported, untested
+
+__all__ = [
+    "TESTED",
+    "advertise_address",
+    "apply",
+    "capture_remb",
+    "divert_encoded_frames",
+    "end_withdrawn_tracks",
+    "restrict_host_addresses",
+    "route_keyframe_requests",
+    "rtc_configuration",
+    "sctp",
+    "supported",
+    "untested",
+]
+
+
+def apply(config: Config) -> None:
+    """The process-wide patches the configuration asks for (idempotent)."""
+    restrict_host_addresses(config.ice_host_addresses)
+    if config.sctp_tuning:
+        sctp.apply()

@@ -1,0 +1,80 @@
+"""The state this process uses, chosen once: in memory, or Redis with one connection pool.
+
+Embedded default (no Redis URL): an :class:`~.memory_bus.InProcessBus` and a
+:class:`~.memory_store.MemoryStore`; one process holds the class. With a Redis
+URL: the Redis bus and store, and one shared client over one
+``BlockingConnectionPool`` — a caller that finds every connection busy waits
+(up to ``redis_pool_timeout_s``) instead of failing, which is what a burst of
+joins or leaves needs.
+
+Features that keep state of their own ask :meth:`Storage.choose` for it, so
+the memory-or-Redis decision is made here and nowhere else::
+
+    store = core.storage.choose(memory=MemoryInteractionStore,
+                                redis=lambda client, prefix: RedisInteractionStore(
+                                    client, key_prefix=prefix))
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from redis.asyncio import BlockingConnectionPool, Redis
+
+from rtc_server.config import Config
+
+from .bus import EventBus
+from .memory_bus import InProcessBus
+from .memory_store import MemoryStore
+from .redis_bus import RedisBus
+from .redis_store import RedisStore
+from .store import SessionStore
+
+__all__ = ["Storage"]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Storage:
+    """The bus, the session store and (with Redis) the one client they share."""
+
+    def __init__(self, config: Config) -> None:
+        self.redis: Redis | None = None
+        self.key_prefix = config.redis_key_prefix
+        if config.redis_url:
+            pool = BlockingConnectionPool.from_url(
+                config.redis_url, decode_responses=True,
+                max_connections=config.redis_max_connections,
+                timeout=config.redis_pool_timeout_s,
+            )
+            self.redis = Redis(connection_pool=pool)
+            self.bus: EventBus = RedisBus(self.redis, max_events=config.event_log_max,
+                                          key_prefix=self.key_prefix)
+            self.store: SessionStore = RedisStore(self.redis, key_prefix=self.key_prefix)
+        else:
+            self.bus = InProcessBus(max_events=config.event_log_max)
+            self.store = MemoryStore()
+
+    @property
+    def backend(self) -> str:
+        return "redis" if self.redis is not None else "memory"
+
+    def choose(self, *, memory: Callable[[], T], redis: Callable[[Redis, str], T]) -> T:
+        """A feature's own store: ``redis(client, key_prefix)`` with Redis, else ``memory()``."""
+        if self.redis is not None:
+            return redis(self.redis, self.key_prefix)
+        return memory()
+
+    async def start(self) -> None:
+        await self.bus.start()
+        logger.info("state in %s", self.backend)
+
+    async def close(self) -> None:
+        await self.bus.close()
+        await self.store.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+            await self.redis.connection_pool.disconnect()
