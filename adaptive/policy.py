@@ -68,9 +68,9 @@ from .probe_controller import (
     CLEAN_LOSS_FRACTION,
     PROBE_ABORT_LOSS_FRACTION,
     RTT_UP_FACTOR,
+    SENDER_LIMITED_FACTOR,
     ProbeController,
     ProbeSettings,
-    carried_cleanly,
     probe_bps_for,
     up_threshold_bps,
 )
@@ -107,6 +107,12 @@ MAX_UP_HOLD_MS = 60_000
 FAILED_UP_WINDOW_MS = 30_000
 BACKOFF_RESET_MS = 180_000
 COMFORT_FACTOR = 1.25
+
+def _sender_limited(estimate: Estimate) -> bool:
+    """The estimate -- a receiver's cut REMB included -- still covers what we send."""
+    return (estimate.sent_bps is not None
+            and estimate.available_bps >= estimate.sent_bps * SENDER_LIMITED_FACTOR)
+
 
 class QualityPolicy:
     """Chooses the step for one viewer; feed it one estimate per report."""
@@ -247,11 +253,13 @@ class QualityPolicy:
     # -- down -----------------------------------------------------------
 
     def _fits(self, level: QualityLevel, estimate: Estimate) -> bool:
-        # An encoder below its nominal rate (a still scene) leaves the estimate, anchored on
-        # what was sent, under the step's total with nothing wrong: a link that carries
-        # what we send without loss still fits.
+        # An encoder below its nominal rate (a still scene, a 15 fps source) leaves the
+        # estimate, anchored on what was sent, under the step's total with nothing wrong:
+        # the step then needs what we send, not its nominal rate. Loss is judged below, by
+        # the same bound as for an encoder at its nominal rate (a step at its nominal rate
+        # with 5 % loss fits; the same step sending less with the same loss must too).
         rate_ok = (estimate.available_bps >= level.total_bps * CARRY_FACTOR
-                   or carried_cleanly(estimate))
+                   or _sender_limited(estimate))
         return (
             rate_ok
             and (estimate.rtt_ms is None or estimate.rtt_ms < level.max_rtt_ms)

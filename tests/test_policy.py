@@ -494,3 +494,23 @@ def test_a_join_on_a_slow_link_still_steps_down_on_its_first_reports() -> None:
     first = timeline.decisions[0]
     assert first.kind == "down" and first.at_ms <= 5_000
     assert first.level.total_bps <= 800_000 and first.level.rank >= LOW_QUARTER.rank
+
+
+def test_a_step_sent_below_its_nominal_rate_with_moderate_loss_still_fits() -> None:
+    # A 15 fps 1080p source sends ~3.9 Mbps, not high's nominal 4.63; 4 % loss on a busy
+    # link is no reason to leave a step that would fit at its nominal rate with that loss.
+    policy = QualityPolicy(initial_level=HIGH, probe_by_trial=True, ladder=RUNGS)
+    for t in range(0, 20_000, 1000):
+        estimate = _estimate(t, 4.0e6, sent_bps=3.9e6, loss_fraction=0.04, source="loss",
+                             remb_bps=None)
+        assert policy.update(t, estimate) is None, t
+    # A receiver's REMB cut from its peak that still covers what we send is no reason either.
+    for t in range(20_000, 25_000, 1000):
+        estimate = _estimate(t, 4.2e6, sent_bps=3.9e6, source="remb", remb_bps=4.2e6,
+                             remb_congested=True)
+        assert policy.update(t, estimate) is None, t
+    # ... while a receiver that cut its estimate below what we send is heard.
+    for t in range(25_000, 28_000, 1000):
+        policy.update(t, _estimate(t, 3.0e6, sent_bps=3.9e6, loss_fraction=0.04,
+                                   source="remb", remb_bps=3.0e6, remb_congested=True))
+    assert policy.level is MEDIUM
