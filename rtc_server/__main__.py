@@ -45,6 +45,7 @@ async def publish_synthetic(app: web.Application, session_id: str, spec: str) ->
 async def serve(config: Config, *, demo_session: str | None = None) -> None:
     """Run until SIGTERM/SIGINT, then shut down in order (see :func:`shutdown`)."""
     from signaling.app import create_app
+    from signaling.guard import GuardedSite
     from signaling.keys import CLASSROOM
 
     config = config.with_secret()
@@ -59,7 +60,7 @@ async def serve(config: Config, *, demo_session: str | None = None) -> None:
         loop.add_signal_handler(sig, stop.set)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, config.host, config.port)
+        site = GuardedSite(runner, config.host, config.port)
         await site.start()
         if config.dev and demo_session:
             classroom = app[CLASSROOM]

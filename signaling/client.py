@@ -16,9 +16,10 @@ It keeps the connection alive as the protocol asks: a ``ping`` every
 ``keepalive_s`` carrying the last ``seq`` processed (over the data channel when
 it is open, so a silent path is noticed in seconds), a reconnect with its resume
 token when the connection drops or the server restarts (close codes 1000, 1001,
-1006, 4008, 4012; not after leaving, 4003 removed, 4010 session ended, 4029
-flooding), and a new peer connection when WebRTC failed while the WebSocket
-stayed up. ``resynchronised`` counts the reconnects that needed a snapshot.
+1006, 4008, 4012; not after leaving, 4003 removed, 4009 taken over by a newer
+connection, 4010 session ended, 4029 flooding), and a new peer connection when
+WebRTC failed while the WebSocket stayed up. ``resynchronised`` counts the
+reconnects that needed a snapshot.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ Via = Literal["websocket", "datachannel", "ephemeral"]
 
 _UNTRACKED = frozenset({"offer", "answer", "candidate", "ping", "transport", "leave"})
 #: Close codes after which the client must not come back (docs/protocol.md section 7).
-NO_RECONNECT_CODES = frozenset({4003, 4010, 4029})
+NO_RECONNECT_CODES = frozenset({4003, 4009, 4010, 4029})
 
 
 def _drain(queue: asyncio.Queue[Any]) -> list[Any]:

@@ -47,7 +47,7 @@ async def test_sigterm_tells_everyone_1001_and_exits_0_in_time() -> None:
             while any(c.close_code is None for c in clients):
                 await asyncio.sleep(0.05)
         assert status == 0
-        assert took < 5, took
+        assert took < 12, took  # its deadline (5 s for peers, twice that in all), not a hang
         assert {c.close_code for c in clients} == {1001}  # WebSocket and data-channel ones
         log = server.log()
         assert "Task was destroyed" not in log and "Traceback" not in log

@@ -12,10 +12,12 @@ import asyncio
 import contextlib
 import copy
 import logging
+import time
 from typing import Any
 
 from rtc_server.base.access import require_staff
 from rtc_server.base.exceptions import (
+    CredentialRevoked,
     InvalidRequest,
     PermissionDenied,
     ServiceUnavailable,
@@ -25,6 +27,7 @@ from rtc_server.base.exceptions import (
 from rtc_server.base.identity import Identity
 from rtc_server.base.protocol import (
     BUILTIN_GROUPS,
+    CONNECTION_REPLACED,
     GROUP_UPDATED,
     PARTICIPANT_REMOVED,
     PRESENCE,
@@ -36,6 +39,7 @@ from rtc_server.base.protocol import (
     encode_reply,
     now_ms,
 )
+from rtc_server.base.ratelimit import TokenBucket
 from rtc_server.config import Config
 from rtc_server.state.bus import EventBus
 from rtc_server.state.store import EDITABLE_FIELDS, SessionRecord, SessionStore
@@ -65,6 +69,9 @@ class Classroom:
         # The last record seen of each session with connections here: what a Redis that
         # lost its data gets back (see handle_reset).
         self._records: dict[str, SessionRecord] = {}
+        # Per user (in this process): one message budget for all of their connections, and
+        # for students a budget of what may enter the session's log (others' replay window).
+        self._buckets: dict[tuple[str, str], tuple[TokenBucket, TokenBucket]] = {}
 
     # -- sessions ------------------------------------------------------------------------------
 
@@ -123,6 +130,28 @@ class Classroom:
             raise SessionNotFound(f"session {session_id!r} does not exist")
         if status != "active":
             raise SessionEnded(f"session {session_id!r} has ended")
+
+    async def reopen_session(self, who: Identity) -> SessionRecord:
+        """Admin (or the API): an ended class is active again; earlier tokens stop working."""
+        if who.role not in ("admin", "system"):
+            raise PermissionDenied(f"only an admin may reopen a class; you are {who.role!r}")
+        record = await self.get_session(who.session_id, history=False)
+        if record.status != "ended":
+            raise InvalidRequest(f"session {who.session_id!r} is not ended")
+        reopened = await self.store.reopen(who.session_id, now_ms())
+        logger.info("Session(%s) reopened by %s", who.session_id, who.user_id)
+        return reopened
+
+    async def check_credential(self, who: Identity, record: SessionRecord | None = None
+                               ) -> None:
+        """Refuse a token issued before the class was reopened (CredentialRevoked)."""
+        if who.is_system:
+            return
+        if record is None:
+            record = await self.get_session(who.session_id, history=False)
+        if record.tokens_after_ms and who.issued_at * 1000 < record.tokens_after_ms - 1000:
+            raise CredentialRevoked("this link was issued before the class was reopened; "
+                                    "ask the teacher for a new one")
 
     async def update_session(self, who: Identity, changes: dict[str, Any]) -> SessionRecord:
         require_staff(who, "change the session")
@@ -234,10 +263,12 @@ class Classroom:
         if self.closing:
             raise ServiceUnavailable("the server is restarting; reconnect in a moment")
         await self.require_active(sid)
+        await self.check_credential(who)
         known = await self.store.get_participant(sid, who.user_id)
         if known is not None and known.removed:
             raise PermissionDenied("the teacher removed you from this class")
         room = await self._room(sid)
+        conn.bucket = self._buckets_of(conn)[0]
         conn.hold()
         room.add(conn)
         conn.backlog_source = lambda after: self._backlog(conn, room, after, personal=False)
@@ -362,6 +393,8 @@ class Classroom:
                                 "device": part.device})
         except SessionNotFound:
             pass
+        if not room.user_connections(conn.user_id):
+            self._buckets.pop((conn.session_id, conn.user_id), None)
         if room.empty:
             room.close()
             self.rooms.pop(conn.session_id, None)
@@ -375,6 +408,25 @@ class Classroom:
         events, complete = await self._backlog(conn, room, after_seq, personal=False)
         conn.send_backlog(events)
         return complete
+
+    def _buckets_of(self, conn: Connection) -> tuple[TokenBucket, TokenBucket]:
+        key = (conn.session_id, conn.user_id)
+        buckets = self._buckets.get(key)
+        if buckets is None:
+            now = time.monotonic()
+            config = self.config
+            buckets = self._buckets[key] = (
+                TokenBucket(rate_per_s=config.rate_messages_per_s, burst=config.rate_burst,
+                            now_s=now),
+                TokenBucket(rate_per_s=config.student_log_per_s, burst=config.student_log_burst,
+                            now_s=now))
+        return buckets
+
+    def take_log_quota(self, conn: Connection) -> float:
+        """A student's message that will enter the session log: 0.0 if within their quota,
+        else the seconds until it would be (the message is refused)."""
+        bucket = self._buckets_of(conn)[1]
+        return 0.0 if bucket.take(time.monotonic()) else bucket.retry_after_s()
 
     async def handle_reset(self) -> None:
         """Redis came back without its data: restore what this process knows, resync clients.
@@ -408,6 +460,13 @@ class Classroom:
                            "connections", session_id, len(room.connections))
             for conn in list(room.connections.values()):
                 conn.spawn(conn.close(CLOSE_RESYNC, "resynchronise: reconnect"), "resync")
+
+    async def replace_connections(self, conn: Connection, token_id: str) -> None:
+        """``conn`` resumed with the resume token ``token_id``: the connection that token was
+        given to, in whatever process, closes (4009 "taken over")."""
+        if token_id:
+            await self.publish(conn.session_id, Audience.user(conn.user_id),
+                               CONNECTION_REPLACED, {"token": token_id, "by": conn.id})
 
     async def tell_staff(self, type: str, payload: dict[str, Any]) -> None:
         """A reply (not a stream event) to the staff connected here: when the shared state

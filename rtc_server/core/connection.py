@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -61,6 +62,7 @@ CLOSE_TOO_SLOW = 4008
 CLOSE_FLOOD = 4029
 CLOSE_SESSION_ENDED = 4010
 CLOSE_REMOVED = 4003
+CLOSE_TAKEN_OVER = 4009
 #: Events after which the connection closes, once they are on the wire.
 CLOSING_EVENTS = {SESSION_ENDED.name: (CLOSE_SESSION_ENDED, "session ended"),
                   PARTICIPANT_REMOVED.name: (CLOSE_REMOVED, "removed from the class")}
@@ -69,6 +71,8 @@ CLOSE_WAIT_S = 5.0
 DC_SILENCE_S = 3.0
 CLOSE_RESYNC = 4012
 CLOSE_GOING_AWAY = 1001
+#: Refused messages within this window add up to a flood (``rate_violations_before_close``).
+FLOOD_WINDOW_S = 10.0
 PEER_CLOSE_TIMEOUT_S = 2.0
 
 #: Reads the logged events addressed to a connection after a seq: (events, complete).
@@ -111,6 +115,9 @@ class Connection:
         self.user_id = identity.user_id
         self.role = identity.role
         self.device = device  # "browser", "app", "bot" or "" (what the client said)
+        #: The id of the resume token this connection was given (a later resume with it
+        #: takes over: this connection is then closed with 4009).
+        self.resume_token_id = ""
         self._latency = latency or DeliveryLatency()
         self.ws = ws
         self.peer: Peer | None = None
@@ -141,10 +148,12 @@ class Connection:
         self._pump_busy = False  # the pump is between a wake-up and an empty queue
         self.left_cleanly = False
         self._inbound: asyncio.Queue[tuple[str | bytes, str]] = asyncio.Queue(INBOUND_QUEUE_MAX)
-        self._bucket = TokenBucket(
+        #: The user's message budget (the classroom shares one between their connections).
+        self.bucket = TokenBucket(
             rate_per_s=config.rate_messages_per_s, burst=config.rate_burst, now_s=time.monotonic()
         )
-        self._violations = 0
+        self._refusals: deque[float] = deque()
+        self._flooded = False  # closing for flooding: nothing more is admitted
         self._tasks: set[asyncio.Task[None]] = set()
         self.closed = False
         self._close_done = asyncio.Event()
@@ -511,24 +520,41 @@ class Connection:
             await self._inbound.put((data, "websocket"))
 
     def _admit(self, data: str | bytes, via: str) -> bool:
-        if self.closed:
+        """Every message counts, whatever its transport, against the user's one bucket
+        (shared by all their connections in this process). Refusals within
+        :data:`FLOOD_WINDOW_S` add up: a flood closes the connection even when a token
+        now and then lets one message through."""
+        if self.closed or self._flooded:
             return False
-        if via == "ephemeral" or self._bucket.take(time.monotonic()):
-            self._violations = 0
+        now = time.monotonic()
+        if self.bucket.take(now):
             return True
-        self._violations += 1
-        if self._violations >= self._config.rate_violations_before_close:
-            logger.warning("%r flooding; closing", self)
-            self.spawn(self.close(CLOSE_FLOOD, "flooding: too many messages"), "close")
+        refusals = self._refusals
+        refusals.append(now)
+        while refusals and now - refusals[0] > FLOOD_WINDOW_S:
+            refusals.popleft()
+        if len(refusals) >= self._config.rate_violations_before_close:
+            if not self._flooded:
+                self._flooded = True
+                logger.warning("%r flooding; closing", self)
+                self.spawn(self._close_when_drained(CLOSE_FLOOD, "flooding: too many messages"),
+                           "close")
             return False
         mid = peek_message_id(data, max_bytes=self._config.max_message_bytes)
-        retry = self._bucket.retry_after_s()
+        retry = self.bucket.retry_after_s()
         self.spawn(self.reply(error_reply(
             self.session_id, "rate_limited",
             f"more than {self._config.rate_messages_per_s:g} messages/s; message not accepted, "
-            f"retry after {retry:.2f}s", re=mid,
+            f"retry after {retry:.2f}s", re=mid, retry_after_ms=math.ceil(retry * 1000),
         ), via), "reply")
         return False
+
+    async def _close_when_drained(self, code: int, reason: str) -> None:
+        """Close, but first handle what was already accepted (it was acknowledged as taken:
+        it must not vanish), for at most a few seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._inbound.join(), CLOSE_WAIT_S)
+        await self.close(code, reason)
 
     async def _consume(self) -> None:
         try:
@@ -540,8 +566,11 @@ class Connection:
                     raise
                 except Exception:
                     logger.exception("%r failed handling a %s message", self, via)
+                    mid = peek_message_id(data, max_bytes=self._config.max_message_bytes)
                     await self.reply(error_reply(
-                        self.session_id, "internal_error", "the server failed on this message"
-                    ), via)
+                        self.session_id, "internal_error", "the server failed on this message",
+                        re=mid), via)
+                finally:
+                    self._inbound.task_done()
         except asyncio.CancelledError:
             pass

@@ -43,7 +43,7 @@ from typing import Any, Literal
 
 from redis.asyncio import Redis
 
-from rtc_server.base.exceptions import InvalidRequest, SessionNotFound
+from rtc_server.base.exceptions import InvalidRequest, SessionExists, SessionNotFound
 from rtc_server.base.protocol import dumps
 from rtc_server.base.protocol import now_ms as _now_ms
 
@@ -56,6 +56,7 @@ from .store import (
     SessionStatus,
     SessionStore,
     new_join_code,
+    taken_message,
 )
 from .unavailable import redis_errors_as_unavailable
 
@@ -91,7 +92,7 @@ local now = tonumber(ARGV[2])
 # ARGV[3]: document; ARGV[4]: number of content entries; then content, then interaction entries.
 _CREATE = """
 local raw = redis.call('GET', KEYS[1])
-if raw and cjson.decode(raw).status == 'active' then return 0 end
+if raw then return cjson.decode(raw).status end
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[6])
 local ncontent = tonumber(ARGV[4])
 for i = 5, 4 + ncontent do redis.call('RPUSH', KEYS[2], ARGV[i]) end
@@ -119,6 +120,15 @@ _UPDATE_CONTEXT = """
 local doc = load()
 if not doc then return false end
 for i = 3, #ARGV, 2 do doc.ai_context[ARGV[i]] = ARGV[i + 1] end
+doc.updated_at_ms = now
+return snapshot(save(doc))
+"""
+
+_REOPEN = """
+local doc = load()
+if not doc then return false end
+doc.status = 'active'
+doc.tokens_after_ms = now
 doc.updated_at_ms = now
 return snapshot(save(doc))
 """
@@ -310,6 +320,7 @@ class RedisStore(SessionStore):
         self._update = script(_PRELUDE + _UPDATE)
         self._update_context = script(_PRELUDE + _UPDATE_CONTEXT)
         self._end = script(_PRELUDE + _END)
+        self._reopen = script(_PRELUDE + _REOPEN)
         self._change_connections = script(_PRELUDE + _CHANGE_CONNECTIONS)
         self._remove_participant = script(_PRELUDE + _REMOVE_PARTICIPANT)
         self._reap = script(_REAP)
@@ -352,8 +363,8 @@ class RedisStore(SessionStore):
             keys=self._keys(record.id),
             args=[self._ttl_s, now, _encode(record), len(content), *content, *interaction],
         )
-        if not created:
-            raise InvalidRequest(f"session {record.id!r} already exists")
+        if created != 1:
+            raise SessionExists(taken_message(record.id, str(created)))
         return record
 
     async def get(self, session_id: str, *, history: bool = True,
@@ -395,6 +406,10 @@ class RedisStore(SessionStore):
     async def update_context(self, session_id: str, changes: dict[str, Any]) -> SessionRecord:
         pairs = [item for key, value in changes.items() for item in (key, dumps(value))]
         reply = await self._run(self._update_context, session_id, *pairs)
+        return self._record(session_id, reply)
+
+    async def reopen(self, session_id: str, now_ms: int) -> SessionRecord:
+        reply = await self._reopen(keys=self._keys(session_id), args=[self._ttl_s, now_ms])
         return self._record(session_id, reply)
 
     async def end(self, session_id: str) -> SessionRecord:
