@@ -19,7 +19,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
@@ -32,8 +32,9 @@ from rtc_server.base.exceptions import InvalidRequest, PermissionDenied
 from rtc_server.base.identity import Identity
 from rtc_server.base.protocol import Audience, EventType
 from rtc_server.core.connection import Connection
-from rtc_server.core.feature import AnswerEvaluated, Feature, Route
+from rtc_server.core.feature import AnswerEvaluated, Feature, Route, ServiceKey
 from rtc_server.core.services import Services
+from rtc_server.core.teaching_aid import TEACHING_AID
 
 from . import events as ev
 from .cache import ContentCache
@@ -46,6 +47,7 @@ from .messages import Confused, ContentRequestMessage, ContentStop
 from .requests import ProfileGroup, parse_content_request
 from .service import ContentRecord, ContentService
 from .supplement import SupplementPolicy
+from .teaching_aid import MaterialTeachingAid
 
 __all__ = ["ContentFeature", "build"]
 
@@ -78,6 +80,7 @@ class ContentFeature(Feature):
         self.materials = ClassMaterials(self.classroom, materials,
                                         max_bytes=config.material_max_bytes,
                                         max_pages=config.material_max_pages)
+        self.teaching_aid = MaterialTeachingAid(self.service, self.materials, self._language)
         self._tasks = BackgroundTasks("ContentFeature")
         # Load shedding switches these off under heavy load (see degrade()).
         self.visuals_allowed = True
@@ -116,6 +119,13 @@ class ContentFeature(Feature):
     async def _groups_of(self, who: Identity) -> set[str]:
         room = self.classroom.rooms.get(who.session_id)
         return set(room.groups_of(who.user_id, who.role)) if room is not None else set()
+
+    def provides(self) -> Mapping[ServiceKey[Any], object]:
+        return {TEACHING_AID: self.teaching_aid}
+
+    async def _language(self, session_id: str) -> str:
+        record = await self.classroom.get_session(session_id, history=False)
+        return record.language or "en"
 
     def degrade(self, state: LoadState) -> None:
         self.visuals_allowed = state.visuals_allowed
