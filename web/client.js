@@ -5,14 +5,18 @@
 //
 // Connection states (the "state" event, detail {state, ...}): connecting, connected,
 // reconnecting {retryAt, attempt}, ended (the class ended: 4010), removed (the teacher
-// removed this user: 4003), refused {code} (a bad or expired link), flooding (4029).
+// removed this user: 4003), replaced (this class opened in another tab: 4009), refused
+// {code} (a bad or expired link), flooding (4029). docs/protocol.md 5.5 lists the codes.
 // Pages show them in words; no close code reaches a person.
 
-const RETRY_MS = [1000, 2000, 3000, 5000, 8000, 13000];
+const RETRY_MS = [200, 400, 800, 1600, 3200, 5000]; // 5.5: 0.2 s doubling to 5 s
 const PING_MS = 1000;
 const STALL_MS = 2000;        // nothing heard for this long while pinging: show "reconnecting"
 const DEAD_MS = 7000;         // nothing heard for this long: give the connection up and rejoin
-const NO_RETRY = { 4010: "ended", 4003: "removed", 4029: "flooding" };
+const NO_RETRY = { 4010: "ended", 4003: "removed", 4009: "replaced", 4029: "flooding" };
+// Refusals that mean "not now", not "never": try again.
+const TRANSIENT = new Set(["network", "unavailable", "rate_limited", "timeout"]);
+const transient = (code) => TRANSIENT.has(code) || String(code || "").startsWith("http_5");
 
 export class ClassroomClient extends EventTarget {
   constructor(token, { transport = "auto", media = false, device = "browser", snapshot = true } = {}) {
@@ -97,7 +101,7 @@ export class ClassroomClient extends EventTarget {
     } catch (err) {
       const code = err.code || await this.probe();
       if (code === "session_ended") { this.setState("ended"); throw err; }
-      if (code && code !== "network" && !code.startsWith("http_5")) { this.setState("refused", { code }); throw err; }
+      if (code && !transient(code)) { this.setState("refused", { code }); throw err; }
       this.scheduleRetry();
       return null;
     }
@@ -123,8 +127,8 @@ export class ClassroomClient extends EventTarget {
     this.emit("closed", { code: e.code });
     if (this.closing) { this.setState("left"); return; }
     if (NO_RETRY[e.code]) { this.setState(NO_RETRY[e.code]); return; }
-    // 1000, 1001 (server restarting), 1006 (dropped), 4008 (too slow): come back and get
-    // what was missed.
+    // 1000, 1001 (server restarting), 1006 (dropped), 4008 (too slow), 4012
+    // (resynchronise): come back and get what was missed.
     this.scheduleRetry();
   }
 
@@ -147,7 +151,7 @@ export class ClassroomClient extends EventTarget {
       const code = err.code || await this.probe();
       if (code === "session_ended") { this.setState("ended"); return; }
       if (code === "forbidden") { this.setState("removed"); return; }
-      const reachable = code !== "network" && !String(code || "").startsWith("http_5");
+      const reachable = !transient(code);
       if (reachable && this.resumeToken) {
         // The server is up but refused the resume (its credential is gone): join afresh
         // with the page's token next time; the snapshot catches the page up.
@@ -174,9 +178,11 @@ export class ClassroomClient extends EventTarget {
         return;
       }
       if (silent > STALL_MS && this.state === "connected") this.setState("stalled");
-      const ping = { type: "ping", t: performance.now() };
+      // With last_seq: after a lost data channel the server resends from there (5.5).
+      const ping = { type: "ping", t: performance.now(), last_seq: this.lastSeq };
       if (this.rttMs !== null) ping.rtt_ms = Math.round(this.rttMs);
-      this.sendText(JSON.stringify(ping), "ephemeral");
+      const eph = this.ephemeral && this.ephemeral.readyState === "open";
+      this.sendText(JSON.stringify(ping), eph ? "ephemeral" : "websocket");
     }, PING_MS);
   }
 
@@ -198,6 +204,15 @@ export class ClassroomClient extends EventTarget {
       }
     };
     pc.ontrack = (e) => this.emit("track", { track: e.track, streams: e.streams });
+    // The path of the peer connection died while the WebSocket lives (a firewall, a NAT
+    // rebinding): the server moved events to the WebSocket; offer a new peer connection on
+    // the same WebSocket, with backoff while UDP stays blocked (5.5).
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState !== "failed" || this.pc !== pc) return;
+      pc.close();
+      this.pc = null; this.dc = null; this.ephemeral = null;
+      this.restorePeer(1000);
+    };
     if (this.media) {
       pc.addTransceiver("video", { direction: "recvonly" });
       pc.addTransceiver("audio", { direction: "recvonly" });
@@ -206,6 +221,19 @@ export class ClassroomClient extends EventTarget {
     await pc.setLocalDescription(await pc.createOffer());
     const reply = await this.request({ type: "offer", sdp: pc.localDescription.sdp }, "websocket");
     if (this.pc === pc) await pc.setRemoteDescription({ type: "answer", sdp: reply.sdp });
+  }
+
+  restorePeer(delayMs) {
+    setTimeout(async () => {
+      if (this.pc || !this.ws || this.ws.readyState !== WebSocket.OPEN || this.closing) return;
+      try {
+        await this.negotiate();
+        this.emit("reconnected", { lastSeq: this.lastSeq, resumed: { replayed: 0 }, peerOnly: true });
+      } catch (err) {
+        if (this.pc) { this.pc.close(); this.pc = null; this.dc = null; this.ephemeral = null; }
+        this.restorePeer(Math.min(delayMs * 2, 10000));
+      }
+    }, delayMs);
   }
 
   // Offer again (docs/protocol.md 4.1: allowed whenever the signaling state is "stable"),

@@ -66,6 +66,9 @@ export function connectionStatus(client, { onFatal } = {}) {
       show("removed", t("conn.removed"));
       announce(t("conn.removed"), { urgent: true });
       if (onFatal) onFatal("removed");
+    } else if (d.state === "replaced") {
+      show("offline", t("conn.replaced"));
+      if (onFatal) onFatal("replaced");
     } else if (d.state === "flooding") {
       show("offline", t("conn.flooding"));
     } else if (d.state === "refused") {

@@ -89,8 +89,8 @@ async function boot() {
 
   function showEnd(kind) {
     main.replaceChildren(el("section", { class: "card problem", id: "problem", dataset: { code: kind } },
-      el("h2", {}, t(kind === "ended" ? "conn.ended.title" : "conn.removed.title")),
-      el("p", {}, t(kind === "ended" ? "conn.ended.what_to_do" : "conn.removed.what_to_do")),
+      el("h2", {}, t(`conn.${kind}.title`)),
+      el("p", {}, t(`conn.${kind}.what_to_do`)),
       el("p", {}, el("a", { href: "/", class: "btn btn-primary" }, t("link.go_start")))));
   }
   await client.start().catch(() => {});

@@ -55,6 +55,7 @@ class Generation:
         sections: tuple[SectionSpec, ...],
         chunk_max_delay_ms: float,
         chunk_max_chars: int,
+        chunk_min_interval_ms: float = 0.0,
         now_ms: Callable[[], float],
         stats: ContentStats,
         grounding: Grounding | None = None,
@@ -64,7 +65,9 @@ class Generation:
         self.audience = audience
         self._publish = publish
         self._tracker = SectionTracker(sections)
-        self._chunker = Chunker(max_delay_ms=chunk_max_delay_ms, max_chars=chunk_max_chars)
+        self._chunker = Chunker(max_delay_ms=max(chunk_max_delay_ms, chunk_min_interval_ms),
+                                max_chars=chunk_max_chars,
+                                min_interval_ms=chunk_min_interval_ms)
         self._now_ms = now_ms
         self._stats = stats
         self.cancelled = False

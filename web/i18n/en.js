@@ -13,6 +13,7 @@ export default {
   "conn.back_refreshed": "Back — the class is up to date",
   "conn.ended": "The class has ended", "conn.removed": "The teacher removed you from this class",
   "conn.flooding": "Disconnected: too many messages were sent at once. Reload the page to come back.",
+  "conn.replaced": "This class is open in another tab or window", "conn.replaced.title": "Open in another tab", "conn.replaced.what_to_do": "This class was opened again in another tab or window. Use that one, or reload this page to continue here.",
   "conn.left": "You left the class",
   "conn.ended.title": "The class has ended", "conn.ended.what_to_do": "Thank you for taking part. Your teacher may share a new code for the next class.",
   "conn.removed.title": "You were removed from this class", "conn.removed.what_to_do": "If you think this is a mistake, talk to your teacher.",

@@ -13,6 +13,7 @@ export default {
   "conn.back_refreshed": "다시 연결됨 — 수업 내용을 최신으로 맞췄습니다",
   "conn.ended": "수업이 끝났습니다", "conn.removed": "선생님이 이 수업에서 내보냈습니다",
   "conn.flooding": "한꺼번에 너무 많은 메시지를 보내 연결이 끊겼습니다. 페이지를 새로 고쳐 다시 들어오세요.",
+  "conn.replaced": "이 수업이 다른 탭이나 창에서 열렸습니다", "conn.replaced.title": "다른 탭에서 열림", "conn.replaced.what_to_do": "이 수업을 다른 탭이나 창에서 다시 열었습니다. 그 창을 쓰거나, 여기서 계속하려면 이 페이지를 새로 고치세요.",
   "conn.left": "수업에서 나왔습니다",
   "conn.ended.title": "수업이 끝났습니다", "conn.ended.what_to_do": "참여해 주셔서 고맙습니다. 다음 수업 코드는 선생님이 알려 줄 거예요.",
   "conn.removed.title": "이 수업에서 나가게 되었습니다", "conn.removed.what_to_do": "잘못된 일이라고 생각하면 선생님께 말씀드리세요.",
