@@ -82,7 +82,11 @@ def create_app(config: Config, *, features: Sequence[FeatureFactory] = FEATURES
     async def index(request: web.Request) -> web.StreamResponse:
         return web.FileResponse(web_root / "index.html")
 
+    async def admin(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(web_root / "admin.html")
+
     app.router.add_get("/", index)
+    app.router.add_get("/admin", admin)
     app.router.add_static("/", web_root, show_index=False)
     return app
 

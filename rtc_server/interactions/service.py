@@ -19,7 +19,7 @@ from typing import Any
 
 from rtc_server.base.access import require_board_writer, require_staff, require_student
 from rtc_server.base.background import BackgroundTasks
-from rtc_server.base.exceptions import SessionNotFound
+from rtc_server.base.exceptions import PermissionDenied, SessionNotFound
 from rtc_server.base.identity import Identity
 from rtc_server.base.protocol import Audience, EventType, now_ms
 from rtc_server.core.classroom import Classroom
@@ -94,6 +94,24 @@ class Interactions:
     ) -> int:
         return (await self.classroom.publish(session_id, audience, type, payload)).seq
 
+    async def _publish_to(
+        self, session_id: str, question: Question, type: EventType, payload: dict[str, Any]
+    ) -> None:
+        """To the question's audience: the class, or its group and the teachers."""
+        if question.group is None:
+            await self._publish(session_id, Audience.session(), type, payload)
+            return
+        await self._publish(session_id, Audience.group(question.group), type, payload)
+        await self._publish(session_id, TEACHERS, type, payload)
+
+    async def groups_of(self, who: Identity) -> set[str]:
+        """The named groups ``who`` is in (the room's view; the record without a room)."""
+        room = self.classroom.rooms.get(who.session_id)
+        if room is not None:
+            return set(room.groups_of(who.user_id, who.role))
+        record = await self.classroom.get_session(who.session_id, history=False)
+        return {g for g, members in record.groups.items() if who.user_id in members}
+
     async def _history(self, session_id: str, kind: str | EventType, **fields: Any) -> None:
         entry = {"kind": str(kind), "ts_ms": self.clock(), **fields}
         try:
@@ -109,18 +127,22 @@ class Interactions:
     async def ask_question(
         self, who: Identity, *, text: str, kind: QuestionKind, choices: list[str],
         correct: int | str | None, time_limit_s: int | None, auto_hint: bool = False,
+        group: str | None = None,
     ) -> Question:
+        """Open a question for the class, or for one breakout ``group`` (and the teachers)."""
         require_staff(who, "ask the class a question")
         await self._active(who)
+        sid = who.session_id
+        if group is not None and not await self.classroom.group_exists(sid, group):
+            raise InvalidRequest(f"group {group!r} has no members; put students in it first")
         question = new_question(question_id=_new_id("q"), text=text, kind=kind, choices=choices,
                                 correct=correct, time_limit_s=time_limit_s, asked_by=who.user_id,
-                                now_ms=self.clock(), auto_hint=auto_hint)
-        sid = who.session_id
+                                now_ms=self.clock(), auto_hint=auto_hint, group=group)
         await self.store.add_question(sid, question)
         if question.closes_at_ms is not None:
             self._arm_timer(sid, question)
-        await self._publish(sid, Audience.session(), ev.QUESTION_OPENED,
-                            {"question": question.to_json(full=False)})
+        await self._publish_to(sid, question, ev.QUESTION_OPENED,
+                               {"question": question.to_json(full=False)})
         await self._history(sid, ev.QUESTION_OPENED, by=who.user_id,
                             question=question.to_json(full=True))
         self._tasks.spawn(self._prepare_hints(sid, question), f"hints {question.id}")
@@ -159,9 +181,9 @@ class Interactions:
         timer = self._timers.pop((session_id, question_id), None)
         if timer is not None and timer is not asyncio.current_task():
             timer.cancel()
-        await self._publish(session_id, Audience.session(), ev.QUESTION_CLOSED,
-                            {"question_id": question_id, "reason": reason, "by": by,
-                             "closed_at_ms": closed.closed_at_ms})
+        await self._publish_to(session_id, closed, ev.QUESTION_CLOSED,
+                               {"question_id": question_id, "reason": reason, "by": by,
+                                "closed_at_ms": closed.closed_at_ms})
         summary = question_summary(closed, await self.store.answers(session_id, question_id),
                                    await self.store.evaluations(session_id, question_id))
         await self._publish(session_id, TEACHERS, ev.QUESTION_SUMMARY, summary)
@@ -183,6 +205,8 @@ class Interactions:
         if question is None:
             raise NotFound(f"no question {question_id!r} in this session")
         check_answer_shape(question, choice, text)
+        if question.group is not None and question.group not in await self.groups_of(who):
+            raise PermissionDenied(f"this question is for group {question.group!r}")
         answer = Answer(id=_new_id("a"), question_id=question_id, user_id=who.user_id,
                         name=who.name, choice=choice, text=text.strip() if text else None,
                         client_id=client_id, submitted_at_ms=self.clock())
@@ -437,7 +461,8 @@ class Interactions:
 
     async def snapshot(self, who: Identity) -> dict[str, Any]:
         """Everything a (re)joining client needs to draw the interactions, for ``who``."""
-        return await build_snapshot(self.store, who, await self.board_snapshot(who))
+        groups = set() if who.is_staff else await self.groups_of(who)
+        return await build_snapshot(self.store, who, await self.board_snapshot(who), groups)
 
     async def close(self, timeout_s: float = 5.0) -> None:
         """Cancel timers and background work, then wait for them (bounded)."""
