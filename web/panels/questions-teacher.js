@@ -106,6 +106,7 @@ export function mount(ctx, host) {
   const questions = new Map(); // id -> {q, answers: Map(user -> answer), summary, hints}
   let currentId = null;
   let ticker = null;
+  let missingOpen = false; // the "not answered yet" list, kept open across redraws
 
   function entry(id) {
     if (!questions.has(id)) questions.set(id, { q: null, answers: new Map(), summary: null, hints: [] });
@@ -117,6 +118,7 @@ export function mount(ctx, host) {
     e.q = { ...(e.q || {}), ...q };
     if (currentId !== q.id && q.status !== "closed") {
       currentId = q.id;
+      missingOpen = false;
       model.openQuestion(e.q);
     }
     draw();
@@ -158,9 +160,13 @@ export function mount(ctx, host) {
     if (!isOpen && q.kind === "free") parts.push(freeResults(answers));
     const missing = asked.filter((p) => !e.answers.has(p.id));
     if (isOpen && missing.length) {
-      parts.push(el("details", { class: "not-answered", id: "q-missing" },
+      // Redraws (answers, presence) must not snap the list shut while the teacher reads it.
+      const details = el("details", { class: "not-answered", id: "q-missing",
+        on: { toggle: () => { missingOpen = details.open; } } },
         el("summary", {}, t("q.not_answered_yet", { n: missing.length })),
-        el("p", {}, missing.slice(0, 200).map((p) => p.name).join(", "))));
+        el("p", {}, missing.slice(0, 200).map((p) => p.name).join(", ")));
+      details.open = missingOpen;
+      parts.push(details);
     }
     if (e.hints.length) {
       parts.push(el("div", { class: "hints-ready", id: "q-hints" }, el("h4", {}, t("q.prepared_hints")),
