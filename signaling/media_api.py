@@ -11,6 +11,7 @@ from rtc_server.media.messages import Rung
 
 from .auth import acting_in, principal
 from .http_api import read_body
+from .http_errors import json_response
 from .keys import MEDIA
 
 routes = web.RouteTableDef()
@@ -28,7 +29,7 @@ async def media_state(request: web.Request) -> web.Response:
     acting_in(principal(request), session_id, staff=True, action="read media state")
     hub = request.app[MEDIA].hub
     media = hub.sessions.get(session_id)
-    return web.json_response(media.stats() if media else {"video": False, "audio": False,
+    return json_response(media.stats() if media else {"video": False, "audio": False,
                                                           "ladders": [], "viewers": []})
 
 
@@ -39,4 +40,4 @@ async def set_viewer_rung(request: web.Request) -> web.Response:
     body = await read_body(request, RungBody)
     changed = await request.app[MEDIA].hub.set_rung(True, session_id, request.match_info["user"],
                                                 body.rung, by=who.user_id)
-    return web.json_response({"viewers": changed})
+    return json_response({"viewers": changed})
