@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable
@@ -443,7 +444,7 @@ class Connection:
         self._spawn(self.reply(error_reply(
             self.session_id, "rate_limited",
             f"more than {self._config.rate_messages_per_s:g} messages/s; message not accepted, "
-            f"retry after {retry:.2f}s", re=mid,
+            f"retry after {retry:.2f}s", re=mid, retry_after_ms=math.ceil(retry * 1000),
         ), via), "reply")
         return False
 
@@ -458,7 +459,8 @@ class Connection:
                 except Exception:
                     logger.exception("%r failed handling a %s message", self, via)
                     await self.reply(error_reply(
-                        self.session_id, "internal_error", "the server failed on this message"
+                        self.session_id, "internal_error", "the server failed on this message",
+                        re=peek_message_id(data, max_bytes=self._config.max_message_bytes),
                     ), via)
         except asyncio.CancelledError:
             pass

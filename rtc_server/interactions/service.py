@@ -37,8 +37,9 @@ from .exceptions import (
 )
 from .help import HelpKind, HelpRequest, new_help_request, queue_json
 from .hints import HintProvider, LocalHintProvider
-from .polls import Poll, check_vote, new_poll, tally
+from .polls import MAX_OPEN_POLLS, Poll, check_vote, new_poll, tally
 from .questions import (
+    MAX_OPEN_QUESTIONS,
     Answer,
     Question,
     QuestionKind,
@@ -110,6 +111,10 @@ class Interactions:
     ) -> Question:
         require_staff(who, "ask the class a question")
         await self._active(who)
+        open_now = sum(1 for q in await self.store.questions(who.session_id) if q.is_open)
+        if open_now >= MAX_OPEN_QUESTIONS:
+            raise InvalidRequest(f"{open_now} questions are open (at most {MAX_OPEN_QUESTIONS}):"
+                                 " close one first")
         question = new_question(question_id=_new_id("q"), text=text, kind=kind, choices=choices,
                                 correct=correct, time_limit_s=time_limit_s, asked_by=who.user_id,
                                 now_ms=self.clock(), auto_hint=auto_hint)
@@ -311,6 +316,10 @@ class Interactions:
     ) -> Poll:
         require_staff(who, "start a poll")
         await self._active(who)
+        open_now = sum(1 for p in await self.store.polls(who.session_id) if p.is_open)
+        if open_now >= MAX_OPEN_POLLS:
+            raise InvalidRequest(f"{open_now} polls are open (at most {MAX_OPEN_POLLS}): close "
+                                 "one first")
         poll = new_poll(poll_id=_new_id("p"), question=question, options=options,
                         show_results=show_results, opened_by=who.user_id, now_ms=self.clock())
         await self.store.add_poll(who.session_id, poll)
