@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -278,3 +279,25 @@ async def test_rate_limited_carries_a_numeric_retry_after_ms(make_server) -> Non
                               and r["payload"]["code"] == "rate_limited")
     retry = reply["payload"]["retry_after_ms"]
     assert isinstance(retry, int) and 0 < retry <= 1000 and reply["re"] is not None
+
+
+async def test_a_text_message_that_is_not_utf8_on_the_data_channel_is_malformed_not_fatal(
+        server: Harness, caplog) -> None:
+    """aiortc would end the peer's DTLS loop with a traceback (rtc_server/patches/
+    datachannel_text.py); now it is one refused message and the channel stays."""
+    from aiortc.rtcsctptransport import WEBRTC_STRING
+
+    caplog.set_level(logging.INFO)
+    student = await server.client("ada")
+    channel = student.events_channel
+    transport = channel.transport
+    # What no aiortc API sends: PPID "string" with bytes that are not UTF-8.
+    channel._addBufferedAmount(6)
+    transport._data_channel_queue.append((channel, WEBRTC_STRING, b'{"\xff\xfe":1}'))
+    await transport._data_channel_flush()
+    reply = await _wait_reply(student, lambda r: r["type"] == "error")
+    assert reply["payload"]["code"] == "malformed_message" and reply["re"] is None
+    assert "not valid JSON" in reply["payload"]["message"]
+    pong = await student.request({"type": "ping", "t": 1}, via="datachannel")
+    assert pong["type"] == "pong" and student.events_via == "datachannel"
+    assert "Traceback" not in caplog.text
