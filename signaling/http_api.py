@@ -27,7 +27,8 @@ MAX_BODY_BYTES = 256 * 1024
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict, as client messages are: "45" is no number (docs/protocol.md, section 2).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class TokenRequest(_Body):

@@ -18,7 +18,7 @@ routes = web.RouteTableDef()
 
 
 class RungBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     rung: Rung | Literal["auto"]
 
 

@@ -24,8 +24,10 @@ Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.
 class ClientMessageBase(BaseModel):
     """Base of every client message model: a literal ``type`` and an optional ``id``."""
 
-    # Unknown fields are ignored so that newer clients can talk to older servers.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Unknown fields are ignored so that newer clients can talk to older servers. Strict:
+    # "5" is no number and 1 no boolean (docs/protocol.md 5.3); a wrong type is refused,
+    # naming the field, rather than converted.
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
     type: str
     id: MessageId | None = None
 
@@ -78,7 +80,7 @@ class Ping(ClientMessageBase):
 class Target(BaseModel):
     """Exactly one of ``session`` (true), ``group`` or ``user``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     session: bool = False
     group: Name | None = None
     user: Name | None = None
