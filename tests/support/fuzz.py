@@ -238,8 +238,9 @@ class MessageFuzzer:
         kind = rng.choices(
             ["valid", "surrogate", "surrogate_id", "nan", "deep", "very_deep", "huge_int",
              "huge_float", "wrong_type", "unknown_type", "no_type", "not_object", "truncated",
-             "oversized", "binary_json", "binary_garbage", "no_id", "bad_id"],
-            weights=[50, 4, 2, 4, 3, 1, 3, 2, 6, 3, 2, 2, 3, 1, 5, 2, 3, 2])[0]
+             "oversized", "binary_json", "binary_garbage", "no_id", "bad_id", "not_utf8_text"],
+            weights=[50, 4, 2, 4, 3, 1, 3, 2, 6, 3, 2, 2, 3, 1, 5, 2, 3, 2,
+                     1 if self.webrtc else 0])[0]
         mtype = str(msg["type"])
         if kind in ("valid", "binary_json"):
             text = _encode(msg)
@@ -289,6 +290,8 @@ class MessageFuzzer:
             if rng.random() < 0.5:  # the id last, after the bulk
                 msg["id"] = msg.pop("id")
             return Generated(_encode(msg), mid, True, kind, mtype)
+        if kind == "not_utf8_text":  # sent as a text message (PPID 51) by the test
+            return Generated(_encode(msg).encode()[:-2] + b"\xff\xfe}", None, True, kind, mtype)
         if kind == "binary_garbage":
             data = bytes(rng.randrange(256) for _ in range(rng.randint(1, 200)))
             return Generated(data, None, True, kind, mtype)
