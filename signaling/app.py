@@ -64,7 +64,14 @@ def create_app(config: Config, *, features: Sequence[FeatureFactory] = FEATURES
         yield
         await services.close()
 
+    async def tell_clients(app: web.Application) -> None:
+        # on_shutdown runs after the listening sockets closed and before aiohttp waits for
+        # (then cancels) the handlers: every client hears 1001 "reconnect" from us first.
+        if SERVICES in app:
+            await app[SERVICES].classroom.close(config.shutdown_timeout_s)
+
     app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(tell_clients)
     app.add_routes(http_api.routes)
     app.add_routes(websocket.routes)
     app.add_routes(media_api.routes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from typing import Annotated, Any, TypeVar
@@ -16,7 +17,7 @@ from rtc_server.base.messages import Name, Target
 from rtc_server.core.classroom import Classroom
 from rtc_server.core.metrics import render
 
-from .auth import acting_in, principal
+from .auth import authorize, principal
 from .http_errors import errors_middleware, json_error, json_response
 from .keys import CHAT, CLASSROOM, CONFIG, SERVICES
 from .tokens import ROLES, mint_token
@@ -24,6 +25,8 @@ from .tokens import ROLES, mint_token
 routes = web.RouteTableDef()
 M = TypeVar("M", bound=BaseModel)
 MAX_BODY_BYTES = 256 * 1024
+#: A request body that has not fully arrived by then is refused (slow senders hold sockets).
+BODY_TIMEOUT_S = 30.0
 
 
 class _Body(BaseModel):
@@ -82,15 +85,21 @@ async def read_body(request: web.Request, model: type[M], *, max_bytes: int | No
     """
     limit = max_bytes or MAX_BODY_BYTES
     try:
-        if max_bytes is None:
-            raw = await request.read()
-        else:
-            buffer = bytearray()
-            while chunk := await request.content.read(65536):
-                buffer += chunk
-                if len(buffer) > limit:
-                    raise web.HTTPRequestEntityTooLarge(limit, len(buffer))
-            raw = bytes(buffer)
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            if max_bytes is None:
+                raw = await request.read()
+            else:
+                buffer = bytearray()
+                while chunk := await request.content.read(65536):
+                    buffer += chunk
+                    if len(buffer) > limit:
+                        raise web.HTTPRequestEntityTooLarge(limit, len(buffer))
+                raw = bytes(buffer)
+    except TimeoutError as exc:
+        raise web.HTTPRequestTimeout(
+            text=json.dumps({"error": {"code": "timeout", "message":
+                                       f"the body did not arrive within {BODY_TIMEOUT_S:.0f} s"}}),
+            content_type="application/json") from exc
     except web.HTTPRequestEntityTooLarge as exc:
         raise web.HTTPRequestEntityTooLarge(
             limit, request.content_length or 0,
@@ -127,12 +136,19 @@ def _bad(code: str, message: str) -> web.HTTPException:
 
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
-    classroom = request.app[CLASSROOM]
+    """200 ``ok``; 503 ``degraded`` while the shared state (Redis) is unreachable (what is
+    local keeps working: connected clients, replies), or ``stopping`` during shutdown."""
+    services = request.app[SERVICES]
+    classroom = services.classroom
+    reachable = await services.storage.check()
+    status = "stopping" if classroom.closing else "ok" if reachable else "degraded"
     return json_response({
-        "status": "ok",
+        "status": status,
+        "state": services.storage.backend,
+        "shared_state": "ok" if reachable else "unreachable",
         "sessions_here": len(classroom.rooms),
         "connections_here": sum(len(r.connections) for r in classroom.rooms.values()),
-    })
+    }, status=200 if status == "ok" else 503)
 
 
 @routes.get("/metrics")
@@ -208,7 +224,7 @@ async def create_session(request: web.Request) -> web.Response:
 @routes.get("/api/sessions/{session_id}")
 async def get_session(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
-    who = acting_in(principal(request), session_id, staff=False, action="read the session")
+    who = await authorize(request, session_id, staff=False, action="read the session")
     record = await request.app[CLASSROOM].get_session(session_id, history=False,
                                                        participants=who.is_staff)
     data = record.to_json()
@@ -220,7 +236,7 @@ async def get_session(request: web.Request) -> web.Response:
 @routes.patch("/api/sessions/{session_id}")
 async def patch_session(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
-    who = acting_in(principal(request), session_id, staff=True, action="change the session")
+    who = await authorize(request, session_id, staff=True, action="change the session")
     body = await read_body(request, SessionPatch)
     record = await request.app[CLASSROOM].update_session(who, body.model_dump())
     return json_response(record.to_json())
@@ -229,15 +245,25 @@ async def patch_session(request: web.Request) -> web.Response:
 @routes.post("/api/sessions/{session_id}/end")
 async def end_session(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
-    who = acting_in(principal(request), session_id, staff=True, action="end the session")
+    who = await authorize(request, session_id, staff=True, action="end the session")
     record = await request.app[CLASSROOM].end_session(who)
+    return json_response(record.to_json())
+
+
+@routes.post("/api/sessions/{session_id}/reopen")
+async def reopen_session(request: web.Request) -> web.Response:
+    """Admin token of the session, or the API secret: an ended class active again. Tokens
+    issued before now are refused from then on (links must be handed out anew)."""
+    session_id = request.match_info["session_id"]
+    who = await authorize(request, session_id, staff=True, action="reopen the class")
+    record = await request.app[CLASSROOM].reopen_session(who)
     return json_response(record.to_json())
 
 
 @routes.put("/api/sessions/{session_id}/groups/{group}")
 async def put_group(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
-    who = acting_in(principal(request), session_id, staff=True, action="change groups")
+    who = await authorize(request, session_id, staff=True, action="change groups")
     body = await read_body(request, GroupChange)
     group = request.match_info["group"]
     members = await request.app[CLASSROOM].set_group(who, group, body.add, body.remove)
@@ -248,7 +274,7 @@ async def put_group(request: web.Request) -> web.Response:
 async def post_event(request: web.Request) -> web.Response:
     """Send a ``message`` event into the session (a backend or the teacher's tools)."""
     session_id = request.match_info["session_id"]
-    who = acting_in(principal(request), session_id, staff=True, action="broadcast")
+    who = await authorize(request, session_id, staff=True, action="broadcast")
     # The limit of the same message sent over the WebSocket (docs/protocol.md, section 8).
     body = await read_body(request, EventPost, max_bytes=request.app[CONFIG].max_message_bytes)
     classroom: Classroom = request.app[CLASSROOM]

@@ -72,15 +72,20 @@ def json_response(data: Any, *, status: int = 200,
     return web.json_response(data, status=status, headers=headers, dumps=dumps)
 
 
-def _error_body(code: str, message: str) -> str:
+def _error_body(code: str, message: str, details: dict[str, Any]) -> str:
     # Never fails: a message quoting text that is not valid Unicode is escaped (ASCII).
-    return json.dumps({"error": {"code": code, "message": message}})
+    return json.dumps({"error": {"code": code, "message": message, **details}})
 
 
-def json_error(status: int, code: str, message: str,
-               headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(text=_error_body(code, message), status=status, headers=headers,
-                        content_type="application/json")
+def json_error(status: int, code: str, message: str, headers: dict[str, str] | None = None,
+               **details: Any) -> web.Response:
+    """The error shape; ``details`` add fields (``retry_after_ms`` also sets Retry-After)."""
+    response = web.Response(text=_error_body(code, message, details), status=status,
+                            headers=headers, content_type="application/json")
+    retry_ms = details.get("retry_after_ms")
+    if isinstance(retry_ms, int):
+        response.headers["Retry-After"] = str(max(1, -(-retry_ms // 1000)))
+    return response
 
 
 def http_code(status: int) -> str:
@@ -117,9 +122,9 @@ async def errors_middleware(
     except SignalingError as exc:
         return json_error(400, exc.code, exc.message)
     except MalformedMessage as exc:
-        return json_error(422, exc.code, exc.message)
+        return json_error(422, exc.code, exc.message, **exc.details)
     except ClassroomError as exc:
-        return json_error(exc.http_status, exc.code, exc.message)
+        return json_error(exc.http_status, exc.code, exc.message, **exc.details)
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise  # redirects, and errors a handler already wrote in the JSON shape

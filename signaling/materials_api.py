@@ -23,6 +23,7 @@ error's ``code`` (``material_not_pdf``, ``material_encrypted``, ...).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Literal
 
 from aiohttp import BodyPartReader, web
@@ -31,7 +32,7 @@ from pydantic import Field
 from rtc_server.base.json_input import is_text
 from rtc_server.material.exceptions import MaterialTooLarge
 
-from .auth import acting_in, principal
+from .auth import authorize
 from .http_api import _Body, invalid_body, read_body
 from .http_errors import json_response
 from .keys import CONFIG, CONTENT
@@ -39,6 +40,8 @@ from .keys import CONFIG, CONTENT
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
+#: An upload that has not arrived by then is dropped (a slow sender holds a socket).
+UPLOAD_TIMEOUT_S = 120.0
 
 
 class PastedMaterial(_Body):
@@ -55,20 +58,21 @@ class MaterialPatch(_Body):
 
 async def _read_limited(stream: web.Request | BodyPartReader, limit: int) -> bytes:
     data = bytearray()
-    while True:
-        chunk = await (stream.content.read(65536) if isinstance(stream, web.Request)
-                       else stream.read_chunk(65536))
-        if not chunk:
-            return bytes(data)
-        data += chunk
-        if len(data) > limit:
-            raise MaterialTooLarge(len(data), limit)
+    async with asyncio.timeout(UPLOAD_TIMEOUT_S):
+        while True:
+            chunk = await (stream.content.read(65536) if isinstance(stream, web.Request)
+                           else stream.read_chunk(65536))
+            if not chunk:
+                return bytes(data)
+            data += chunk
+            if len(data) > limit:
+                raise MaterialTooLarge(len(data), limit)
 
 
 @routes.post("/api/sessions/{session_id}/materials")
 async def add_material(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
-    who = acting_in(principal(request), session_id, staff=True, action="add material")
+    who = await authorize(request, session_id, staff=True, action="add material")
     materials = request.app[CONTENT].materials
     limit = request.app[CONFIG].material_max_bytes
     if request.content_type == "application/json":
@@ -89,7 +93,7 @@ async def add_material(request: web.Request) -> web.Response:
 
 async def _add_multipart(request: web.Request, limit: int) -> dict[str, object]:
     session_id = request.match_info["session_id"]
-    who = acting_in(principal(request), session_id, staff=True, action="add material")
+    who = await authorize(request, session_id, staff=True, action="add material")
     reader = await request.multipart()
     fields: dict[str, str] = {}
     data, filename, content_type = b"", "", ""
@@ -126,14 +130,14 @@ def _text_field(value: str, what: str) -> str:
 @routes.get("/api/sessions/{session_id}/materials")
 async def list_materials(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
-    who = acting_in(principal(request), session_id, staff=False, action="list material")
+    who = await authorize(request, session_id, staff=False, action="list material")
     return json_response({"materials": await request.app[CONTENT].materials.listing(who)})
 
 
 @routes.get("/api/sessions/{session_id}/materials/{material_id}")
 async def read_material(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
-    who = acting_in(principal(request), session_id, staff=False, action="read material")
+    who = await authorize(request, session_id, staff=False, action="read material")
     return json_response(await request.app[CONTENT].materials.read(
         who, request.match_info["material_id"]))
 
@@ -141,7 +145,7 @@ async def read_material(request: web.Request) -> web.Response:
 @routes.patch("/api/sessions/{session_id}/materials/{material_id}")
 async def patch_material(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
-    who = acting_in(principal(request), session_id, staff=True, action="change material")
+    who = await authorize(request, session_id, staff=True, action="change material")
     body = await read_body(request, MaterialPatch)
     return json_response(await request.app[CONTENT].materials.update(
         who, request.match_info["material_id"], published=body.published, title=body.title))
@@ -150,6 +154,6 @@ async def patch_material(request: web.Request) -> web.Response:
 @routes.delete("/api/sessions/{session_id}/materials/{material_id}")
 async def delete_material(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
-    who = acting_in(principal(request), session_id, staff=True, action="remove material")
+    who = await authorize(request, session_id, staff=True, action="remove material")
     await request.app[CONTENT].materials.remove(who, request.match_info["material_id"])
     return web.Response(status=204)

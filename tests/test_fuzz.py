@@ -16,6 +16,7 @@ so the run takes as long as the server needs: about 30-60 s here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -59,15 +60,42 @@ class LogTrap(logging.Handler):
 
 
 class FuzzClient(ClassroomClient):
-    """The project client, keeping every reply (its own ``replies`` keeps the last 1000)."""
+    """The project client, keeping every reply (its own ``replies`` keeps the last 1000).
+
+    Like any client (docs/protocol.md 5.4), it sends again what it sent on a data channel
+    the server then gave up on (the server declares a silent or stuck channel dead and
+    moves the events to the WebSocket) and what was not answered yet — over the
+    WebSocket. Messages without a readable id are not resent (nothing can match them).
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.all_replies: list[dict[str, Any]] = []
+        self.sent: list[Generated] = []
+        self.answered: set[str] = set()
+        self.dc_losses = 0
+        self.resent = 0
+        self._resends: set[asyncio.Task[None]] = set()
 
     def _on_reply(self, env: dict[str, Any]) -> None:
+        if env.get("re"):
+            self.answered.add(env["re"])
+        if (env["type"] == "transport" and env["payload"]["events"] == "websocket"
+                and self.events_via == "datachannel"):
+            self.dc_losses += 1
+            task = asyncio.ensure_future(self._resend_unanswered())
+            self._resends.add(task)
+            task.add_done_callback(self._resends.discard)
         self.all_replies.append(env)
         super()._on_reply(env)
+
+    async def _resend_unanswered(self) -> None:
+        for message in list(self.sent):
+            if (message.via != "websocket" and message.mid is not None
+                    and message.mid not in self.answered):
+                self.resent += 1
+                with contextlib.suppress(ConnectionError, aiohttp.ClientError):
+                    await self.send_raw(message.data, via="websocket")
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -173,8 +201,11 @@ async def _run(server: Harness) -> dict[str, Any]:
 
     counts: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
+    lost_channels = resent = 0
     for client, fuzzer, role, via in fuzzers:
         generated = sent[fuzzer.user]
+        lost_channels += client.dc_losses
+        resent += client.resent
         counts[f"{via}/{role}"] += len(generated)
         kinds.update(g.kind for g in generated)
         assert client.close_code is None and not client.ws.closed, (
@@ -191,6 +222,8 @@ async def _run(server: Harness) -> dict[str, Any]:
         "by_kind": dict(sorted(kinds.items())),
         "http": dict(sorted(http.items())),
         "broadcasts": total,
+        "data_channels_declared_dead": lost_channels,
+        "messages_resent_after_that": resent,
         "control_latency": latency,
         "seconds": round(time.monotonic() - started, 1),
     }
@@ -244,12 +277,15 @@ async def _fuzz(client: FuzzClient, fuzzer: MessageFuzzer, via: str, count: int
         waited_since = None
         message = fuzzer.next()
         generated.append(message)
-        channel = via
+        client.sent = generated
+        channel = via if via == "websocket" or client._channel_open(
+            client.events_channel) else "websocket"
         if via == "datachannel" and message.type == "ping" and fuzzer.rng.random() < 0.3:
             channel = "ephemeral"
             message.must_fail = False  # unreliable: the message (or its reply) may be lost
+        message.sent_at, message.via = time.monotonic(), channel
         try:
-            if message.kind == "not_utf8_text":
+            if message.kind == "not_utf8_text" and channel != "websocket":
                 _send_text_bytes(client, message.data)  # type: ignore[arg-type]
             else:
                 await client.send_raw(message.data, via=channel)  # type: ignore[arg-type]
@@ -257,14 +293,22 @@ async def _fuzz(client: FuzzClient, fuzzer: MessageFuzzer, via: str, count: int
             break  # closed by the server: reported (with its close code) by the checks
         if len(generated) % 8 == 0:
             await asyncio.sleep(0)
-    # Wait for the answers still due.
+    await _settle(client)
+    if client.dc_losses:
+        # Also what went into a dead channel before the client learnt it was dead.
+        await client._resend_unanswered()
+        await _settle(client)
+    return generated
+
+
+async def _settle(client: FuzzClient) -> None:
+    """Wait for the answers still due (until none came for half a second; at most 15 s)."""
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         before = len(client.all_replies)
         await asyncio.sleep(0.5)
         if len(client.all_replies) == before:
             break
-    return generated
 
 
 def _send_text_bytes(client: FuzzClient, data: bytes) -> None:
@@ -309,7 +353,8 @@ def _check_replies(user: str, client: FuzzClient, generated: list[Generated]) ->
     assert not missing, f"{user}: refused messages without an error naming them " + str(
         [(g.kind, g.type, g.data[:120]) for g in missing[:5]]) + (
         f"; {len(missing)} in all, from #{first}; sent before it: {before}; last replies: "
-        f"{last}; closed: {client.close_code}")
+        f"{last}; closed: {client.close_code}; data channels lost: {client.dc_losses}, "
+        f"missing ones went over {[g.via for g in missing[:5]]}")
 
 
 def _credentials(server: Harness) -> list[tuple[str, str | None]]:

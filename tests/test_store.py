@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio
 
-from rtc_server.base.exceptions import InvalidRequest, SessionNotFound
+from rtc_server.base.exceptions import InvalidRequest, SessionExists, SessionNotFound
 from rtc_server.state.memory_store import MemoryStore
 from rtc_server.state.redis_store import RedisStore
 from rtc_server.state.store import HISTORY_MAX, SESSION_TTL_S, SessionRecord, SessionStore
@@ -80,20 +80,23 @@ async def test_create_get_update_end_roundtrip(store: SessionStore) -> None:
 
 async def test_create_refuses_active_duplicate(store: SessionStore) -> None:
     await store.create(record(subject="First"))
-    with pytest.raises(InvalidRequest, match="already exists"):
+    with pytest.raises(SessionExists, match="already exists"):
         await store.create(record(subject="Second"))
     got = await store.get("s1")
     assert got is not None and got.subject == "First"
 
 
-async def test_create_replaces_ended_session(store: SessionStore) -> None:
+async def test_an_ended_session_stays_ended_until_reopened(store: SessionStore) -> None:
     await store.create(record(subject="First"))
     await store.append_history("s1", "content", {"n": 1})
     await store.end("s1")
-    await store.create(record(subject="Second"))
+    with pytest.raises(SessionExists, match="has ended"):
+        await store.create(record(subject="Second"))
+    reopened = await store.reopen("s1", now_ms=123_456)
+    assert (reopened.subject, reopened.status, reopened.tokens_after_ms) == (
+        "First", "active", 123_456)
     got = await store.get("s1")
-    assert got is not None
-    assert (got.subject, got.status, got.content_history) == ("Second", "active", [])
+    assert got is not None and got.content_history == [{"n": 1}]
 
 
 async def test_update_non_editable_field_refused_and_state_unchanged(

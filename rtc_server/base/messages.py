@@ -70,11 +70,13 @@ class Replay(ClientMessageBase):
 
 
 class Ping(ClientMessageBase):
-    """``rtt_ms``: the round trip the client measured with its previous ping, if any."""
+    """``rtt_ms``: the round trip the client measured with its previous ping, if any;
+    ``last_seq``: the last stream seq it processed (what a lost data channel resends after)."""
 
     type: Literal["ping"]
     t: float | None = None
     rtt_ms: Annotated[float, Field(ge=0, le=60_000)] | None = None
+    last_seq: Annotated[int, Field(ge=0, le=2**53)] | None = None
 
 
 class Target(BaseModel):

@@ -120,9 +120,11 @@ PRESENCE = EventType("presence", "group teacher", "joined / left / dropped / bac
 PARTICIPANT_REMOVED = EventType("participant.removed", "user",
                                 "the teacher removed you; the connection closes (4003)")
 SERVER_LOAD = EventType("server.load", "group teacher", "load-shedding step changed")
+CONNECTION_REPLACED = EventType("connection.replaced", "user",
+                                "a resume token was used again: its older connection closes")
 
 CORE_EVENTS = EventCatalogue("core", (SESSION_UPDATED, SESSION_ENDED, GROUP_UPDATED, PRESENCE,
-                                      PARTICIPANT_REMOVED, SERVER_LOAD))
+                                      PARTICIPANT_REMOVED, SERVER_LOAD, CONNECTION_REPLACED))
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from rtc_server.base.protocol import dumps
 from rtc_server.material.material import Material
 from rtc_server.state.store import SESSION_TTL_S
+from rtc_server.state.unavailable import redis_errors_as_unavailable
 
 __all__ = ["MaterialStore", "MemoryMaterialStore", "RedisMaterialStore", "StoredMaterial"]
 
@@ -79,6 +80,7 @@ class MemoryMaterialStore(MaterialStore):
         return self._items.get(session_id, {}).pop(material_id, None) is not None
 
 
+@redis_errors_as_unavailable
 class RedisMaterialStore(MaterialStore):
     def __init__(self, client: Redis, *, key_prefix: str = "crtc:",
                  ttl_s: int = SESSION_TTL_S) -> None:

@@ -9,19 +9,25 @@ that has connections in this process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import logging
+import time
 from typing import Any
 
 from rtc_server.base.access import require_staff
 from rtc_server.base.exceptions import (
+    CredentialRevoked,
     InvalidRequest,
     PermissionDenied,
+    ServiceUnavailable,
     SessionEnded,
     SessionNotFound,
 )
 from rtc_server.base.identity import Identity
 from rtc_server.base.protocol import (
     BUILTIN_GROUPS,
+    CONNECTION_REPLACED,
     GROUP_UPDATED,
     PARTICIPANT_REMOVED,
     PRESENCE,
@@ -30,13 +36,15 @@ from rtc_server.base.protocol import (
     Audience,
     Event,
     EventType,
+    encode_reply,
     now_ms,
 )
+from rtc_server.base.ratelimit import TokenBucket
 from rtc_server.config import Config
 from rtc_server.state.bus import EventBus
 from rtc_server.state.store import EDITABLE_FIELDS, SessionRecord, SessionStore
 
-from .connection import Connection
+from .connection import CLOSE_GOING_AWAY, CLOSE_RESYNC, Connection
 from .delivery_latency import DeliveryLatency
 from .feature import Features
 from .room import Room
@@ -57,6 +65,13 @@ class Classroom:
         self.latency = DeliveryLatency()
         self.joins = 0
         self.resumes = 0
+        self.closing = False  # shutting down: joins are refused
+        # The last record seen of each session with connections here: what a Redis that
+        # lost its data gets back (see handle_reset).
+        self._records: dict[str, SessionRecord] = {}
+        # Per user (in this process): one message budget for all of their connections, and
+        # for students a budget of what may enter the session's log (others' replay window).
+        self._buckets: dict[tuple[str, str], tuple[TokenBucket, TokenBucket]] = {}
 
     # -- sessions ------------------------------------------------------------------------------
 
@@ -72,6 +87,7 @@ class Classroom:
             planned_minutes=planned_minutes,
         )
         created = await self.store.create(record)
+        self._records[session_id] = created
         if join_code:
             created.join_code = await self.store.assign_join_code(session_id)
         logger.info("Session(%s) created by %s", session_id, teacher_id)
@@ -90,6 +106,8 @@ class Classroom:
     async def get_session(self, session_id: str, *, history: bool = True,
                           participants: bool = False) -> SessionRecord:
         record = await self.store.get(session_id, history=history, participants=participants)
+        if record is not None and session_id in self.rooms:
+            self._records[session_id] = record
         if record is None:
             raise SessionNotFound(f"session {session_id!r} does not exist")
         return record
@@ -103,10 +121,37 @@ class Classroom:
     async def require_active(self, session_id: str) -> None:
         """Like :meth:`active_session` without reading the record (hot paths)."""
         status = await self.store.status(session_id)
+        if status is None and session_id in self._records and session_id in self.rooms:
+            # Connected here, yet unknown to the store: it lost its data (a Redis restart
+            # the reader has not reported yet). Restore now rather than refuse the class.
+            await self.handle_reset()
+            status = await self.store.status(session_id)
         if status is None:
             raise SessionNotFound(f"session {session_id!r} does not exist")
         if status != "active":
             raise SessionEnded(f"session {session_id!r} has ended")
+
+    async def reopen_session(self, who: Identity) -> SessionRecord:
+        """Admin (or the API): an ended class is active again; earlier tokens stop working."""
+        if who.role not in ("admin", "system"):
+            raise PermissionDenied(f"only an admin may reopen a class; you are {who.role!r}")
+        record = await self.get_session(who.session_id, history=False)
+        if record.status != "ended":
+            raise InvalidRequest(f"session {who.session_id!r} is not ended")
+        reopened = await self.store.reopen(who.session_id, now_ms())
+        logger.info("Session(%s) reopened by %s", who.session_id, who.user_id)
+        return reopened
+
+    async def check_credential(self, who: Identity, record: SessionRecord | None = None
+                               ) -> None:
+        """Refuse a token issued before the class was reopened (CredentialRevoked)."""
+        if who.is_system:
+            return
+        if record is None:
+            record = await self.get_session(who.session_id, history=False)
+        if record.tokens_after_ms and who.issued_at * 1000 < record.tokens_after_ms - 1000:
+            raise CredentialRevoked("this link was issued before the class was reopened; "
+                                    "ask the teacher for a new one")
 
     async def update_session(self, who: Identity, changes: dict[str, Any]) -> SessionRecord:
         require_staff(who, "change the session")
@@ -215,13 +260,18 @@ class Classroom:
         """
         who = conn.identity
         sid = who.session_id
+        if self.closing:
+            raise ServiceUnavailable("the server is restarting; reconnect in a moment")
         await self.require_active(sid)
+        await self.check_credential(who)
         known = await self.store.get_participant(sid, who.user_id)
         if known is not None and known.removed:
             raise PermissionDenied("the teacher removed you from this class")
         room = await self._room(sid)
+        conn.bucket = self._buckets_of(conn)[0]
         conn.hold()
         room.add(conn)
+        conn.backlog_source = lambda after: self._backlog(conn, room, after, personal=False)
         try:
             part = await self.store.change_connections(
                 sid, user_id=who.user_id, name=who.name, role=who.role, delta=1,
@@ -240,8 +290,10 @@ class Classroom:
             conn.release()
         if record is None:
             raise SessionNotFound(f"session {sid!r} does not exist")
+        self._records[sid] = record
         self.joins += 1
         self.resumes += resume_after is not None
+        conn.acked_seq = start_seq
         await self.publish(sid, Audience.teachers(), PRESENCE,
                            {"user": who.user_id, "name": who.name, "role": who.role,
                             "state": state, "connections": part.connections,
@@ -253,6 +305,7 @@ class Classroom:
             "groups": room.groups_of(who.user_id, who.role),
             "last_seq": start_seq,
             **extra,
+            "shared_state": "ok" if self.bus.healthy else "unreachable",
             "ice_servers": [s.to_json() for s in self.config.ice_servers],
             "limits": {"max_message_bytes": self.config.max_message_bytes,
                        "messages_per_s": self.config.rate_messages_per_s,
@@ -340,9 +393,12 @@ class Classroom:
                                 "device": part.device})
         except SessionNotFound:
             pass
+        if not room.user_connections(conn.user_id):
+            self._buckets.pop((conn.session_id, conn.user_id), None)
         if room.empty:
             room.close()
             self.rooms.pop(conn.session_id, None)
+            self._records.pop(conn.session_id, None)
 
     async def replay(self, conn: Connection, after_seq: int) -> bool:
         """Queue the logged events for ``conn`` after ``after_seq``; False if the log is short."""
@@ -353,10 +409,90 @@ class Classroom:
         conn.send_backlog(events)
         return complete
 
-    async def close(self) -> None:
+    def _buckets_of(self, conn: Connection) -> tuple[TokenBucket, TokenBucket]:
+        key = (conn.session_id, conn.user_id)
+        buckets = self._buckets.get(key)
+        if buckets is None:
+            now = time.monotonic()
+            config = self.config
+            buckets = self._buckets[key] = (
+                TokenBucket(rate_per_s=config.rate_messages_per_s, burst=config.rate_burst,
+                            now_s=now),
+                TokenBucket(rate_per_s=config.student_log_per_s, burst=config.student_log_burst,
+                            now_s=now))
+        return buckets
+
+    def take_log_quota(self, conn: Connection) -> float:
+        """A student's message that will enter the session log: 0.0 if within their quota,
+        else the seconds until it would be (the message is refused)."""
+        bucket = self._buckets_of(conn)[1]
+        return 0.0 if bucket.take(time.monotonic()) else bucket.retry_after_s()
+
+    async def handle_reset(self) -> None:
+        """Redis came back without its data: restore what this process knows, resync clients.
+
+        Each session with connections here gets its record back (as last seen) and its
+        local participants' presence; its counter continues after the highest seq seen
+        here (no seq is ever used twice) with a reset mark, so a client resuming from
+        before it gets a snapshot; then every local connection is closed with 4012
+        ("resynchronise"): clients reconnect, get the snapshot, and say so. What only Redis
+        held (open questions, polls, the board, chat) is gone, and the snapshots say that
+        truthfully (empty) rather than leaving stale state on the pages.
+        """
+        for session_id, room in list(self.rooms.items()):
+            cached = self._records.get(session_id)
+            if cached is not None:
+                restored = copy.copy(cached)
+                restored.participants, restored.content_history = {}, []
+                restored.interaction_history, restored.history_counts = [], None
+                try:
+                    await self.store.create(restored)
+                except InvalidRequest:
+                    pass  # another process restored it first
+            for conn in list(room.connections.values()):
+                who = conn.identity
+                with contextlib.suppress(SessionNotFound):
+                    await self.store.change_connections(
+                        session_id, user_id=who.user_id, name=who.name, role=who.role,
+                        delta=1, now_ms=now_ms(), device=conn.device)
+            await self.bus.mark_reset(session_id)
+            logger.warning("Session(%s) restored after a Redis reset; resynchronising %d "
+                           "connections", session_id, len(room.connections))
+            for conn in list(room.connections.values()):
+                conn.spawn(conn.close(CLOSE_RESYNC, "resynchronise: reconnect"), "resync")
+
+    async def replace_connections(self, conn: Connection, token_id: str) -> None:
+        """``conn`` resumed with the resume token ``token_id``: the connection that token was
+        given to, in whatever process, closes (4009 "taken over")."""
+        if token_id:
+            await self.publish(conn.session_id, Audience.user(conn.user_id),
+                               CONNECTION_REPLACED, {"token": token_id, "by": conn.id})
+
+    async def tell_staff(self, type: str, payload: dict[str, Any]) -> None:
+        """A reply (not a stream event) to the staff connected here: when the shared state
+        is unreachable, nothing can be published, but the teacher should still know."""
+        text = encode_reply(type, payload, session_id="")
         for room in list(self.rooms.values()):
-            await asyncio.gather(*(c.close(1001, "server shutting down")
-                                   for c in list(room.connections.values())),
-                                 return_exceptions=True)
+            for conn in list(room.connections.values()):
+                if conn.identity.is_staff:
+                    await conn.reply(text, "websocket")
+
+    async def close(self, timeout_s: float = 5.0) -> None:
+        """Shutdown: refuse new joins, tell every connection 1001 (reconnect), wait (bounded).
+
+        Connections close at once and in parallel; each waits for its peer connection at
+        most a couple of seconds; what is still closing at ``timeout_s`` is left behind.
+        """
+        self.closing = True
+        conns = [c for room in self.rooms.values() for c in room.connections.values()]
+        if conns:
+            logger.info("closing %d connections (1001: server restarting)", len(conns))
+            closing = asyncio.gather(*(c.close(CLOSE_GOING_AWAY, "server restarting: reconnect")
+                                       for c in conns), return_exceptions=True)
+            try:
+                await asyncio.wait_for(closing, timeout_s)
+            except TimeoutError:
+                logger.warning("connections still closing after %.1f s", timeout_s)
+        for room in list(self.rooms.values()):
             room.close()
         self.rooms.clear()

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterable
 
 from rtc_server.base.protocol import (
+    CONNECTION_REPLACED,
     GROUP_OBSERVERS,
     GROUP_STUDENTS,
     GROUP_TEACHER,
@@ -23,7 +24,7 @@ from rtc_server.base.protocol import (
 from rtc_server.state.bus import EventBus, Unsubscribe
 from rtc_server.state.store import SessionStore
 
-from .connection import Connection
+from .connection import CLOSE_TAKEN_OVER, Connection
 
 logger = logging.getLogger(__name__)
 
@@ -128,9 +129,18 @@ class Room:
         self.last_seq = max(self.last_seq, event.seq)
         if event.type == GROUP_UPDATED.name:
             self._apply_group(event)
+        elif event.type == CONNECTION_REPLACED.name:
+            self._close_replaced(event)
         for conn in self.recipients(event):
             conn.enqueue(event)
             self.delivered += 1
+
+    def _close_replaced(self, event: Event) -> None:
+        payload = json.loads(event.wire)["payload"]
+        for conn in list(self.user_connections(event.audience.name or "")):
+            if conn.resume_token_id == payload["token"] and conn.id != payload["by"]:
+                conn.spawn(conn.close(CLOSE_TAKEN_OVER, "taken over by a newer connection"),
+                           "taken over")
 
     def _apply_group(self, event: Event) -> None:
         payload = json.loads(event.wire)["payload"]

@@ -11,7 +11,7 @@ import copy
 import dataclasses
 from typing import Any, Literal
 
-from rtc_server.base.exceptions import InvalidRequest, SessionNotFound
+from rtc_server.base.exceptions import InvalidRequest, SessionExists, SessionNotFound
 from rtc_server.base.protocol import now_ms as _now_ms
 
 from .store import (
@@ -22,6 +22,9 @@ from .store import (
     SessionStatus,
     SessionStore,
     new_join_code,
+)
+from .store import (
+    taken_message as _taken,
 )
 
 
@@ -43,8 +46,8 @@ class MemoryStore(SessionStore):
 
     async def create(self, record: SessionRecord) -> SessionRecord:
         existing = self._sessions.get(record.id)
-        if existing is not None and existing.status == "active":
-            raise InvalidRequest(f"session {record.id!r} already exists")
+        if existing is not None:
+            raise SessionExists(_taken(record.id, existing.status))
         now = _now_ms()
         record.created_at_ms = record.created_at_ms or now
         record.updated_at_ms = now
@@ -96,6 +99,13 @@ class MemoryStore(SessionStore):
         record = self._must(session_id)
         record.ai_context.update(copy.deepcopy(changes))
         record.updated_at_ms = _now_ms()
+        return self._copy(record, history=False, participants=False)
+
+    async def reopen(self, session_id: str, now_ms: int) -> SessionRecord:
+        record = self._must(session_id)
+        record.status = "active"
+        record.tokens_after_ms = now_ms
+        record.updated_at_ms = now_ms
         return self._copy(record, history=False, participants=False)
 
     async def end(self, session_id: str) -> SessionRecord:

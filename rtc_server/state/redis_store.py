@@ -35,12 +35,15 @@ Timestamps come from Python, as in :class:`~rtc_server.state.memory_store.Memory
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import socket
 from dataclasses import asdict
 from typing import Any, Literal
 
 from redis.asyncio import Redis
 
-from rtc_server.base.exceptions import InvalidRequest, SessionNotFound
+from rtc_server.base.exceptions import InvalidRequest, SessionExists, SessionNotFound
 from rtc_server.base.protocol import dumps
 from rtc_server.base.protocol import now_ms as _now_ms
 
@@ -53,7 +56,13 @@ from .store import (
     SessionStatus,
     SessionStore,
     new_join_code,
+    taken_message,
 )
+from .unavailable import redis_errors_as_unavailable
+
+#: A process that has not renewed its lease for this long is dead: the others take its
+#: connections out of the presence counts and tell the teachers ("dropped").
+PROCESS_LEASE_MS = 15_000
 
 # Shared by every script. KEYS: document, content list, interaction list, claims, cursors,
 # participants.
@@ -83,7 +92,7 @@ local now = tonumber(ARGV[2])
 # ARGV[3]: document; ARGV[4]: number of content entries; then content, then interaction entries.
 _CREATE = """
 local raw = redis.call('GET', KEYS[1])
-if raw and cjson.decode(raw).status == 'active' then return 0 end
+if raw then return cjson.decode(raw).status end
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[6])
 local ncontent = tonumber(ARGV[4])
 for i = 5, 4 + ncontent do redis.call('RPUSH', KEYS[2], ARGV[i]) end
@@ -115,6 +124,15 @@ doc.updated_at_ms = now
 return snapshot(save(doc))
 """
 
+_REOPEN = """
+local doc = load()
+if not doc then return false end
+doc.status = 'active'
+doc.tokens_after_ms = now
+doc.updated_at_ms = now
+return snapshot(save(doc))
+"""
+
 _END = """
 local doc = load()
 if not doc then return false end
@@ -123,8 +141,10 @@ doc.updated_at_ms = now
 return snapshot(save(doc))
 """
 
-# ARGV[3..7]: user id, name, role, delta, device. One hash field: O(1) in the class size.
-# Returns the participant as JSON.
+# ARGV[3..8]: user id, name, role, delta, device, process id. One hash field: O(1) in the
+# class size. Connections are counted per server process (``procs``), so that the
+# connections of a process that died can be taken away by the others. Returns the
+# participant as JSON.
 _CHANGE_CONNECTIONS = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local uid = ARGV[3]
@@ -136,7 +156,13 @@ else
   part = {user_id = uid, name = ARGV[4], role = ARGV[5], connections = 0, last_seen_ms = 0,
           device = '', removed = false}
 end
-part.connections = math.max(0, part.connections + tonumber(ARGV[6]))
+if type(part.procs) ~= 'table' then part.procs = {} end
+local proc = ARGV[8]
+local mine = math.max(0, (tonumber(part.procs[proc]) or 0) + tonumber(ARGV[6]))
+if mine == 0 then part.procs[proc] = nil else part.procs[proc] = mine end
+local total = 0
+for _, n in pairs(part.procs) do total = total + n end
+part.connections = total
 part.last_seen_ms = now
 if ARGV[4] ~= '' then part.name = ARGV[4] end
 if ARGV[7] ~= '' then part.device = ARGV[7] end
@@ -145,6 +171,26 @@ redis.call('HSET', KEYS[6], uid, encoded)
 -- A class that only joins and leaves is alive: keep all of its keys (O(1) each).
 for i = 1, 6 do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
 return encoded
+"""
+
+# KEYS[1]: participants hash. ARGV[1]: a process that died. Takes its connections away from
+# every participant (O(class size): only when a process died). Returns the changed ones.
+_REAP = """
+local changed = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local part = cjson.decode(all[i + 1])
+  if type(part.procs) == 'table' and part.procs[ARGV[1]] then
+    part.procs[ARGV[1]] = nil
+    local total = 0
+    for _, n in pairs(part.procs) do total = total + n end
+    part.connections = total
+    local encoded = cjson.encode(part)
+    redis.call('HSET', KEYS[1], all[i], encoded)
+    table.insert(changed, encoded)
+  end
+end
+return changed
 """
 
 # ARGV[3]: user id. Marks the participant removed (creating it). Returns it as JSON.
@@ -260,6 +306,7 @@ def _participant(raw: str) -> Participant:
                        removed=bool(data.get("removed", False)))
 
 
+@redis_errors_as_unavailable
 class RedisStore(SessionStore):
     """Sessions in Redis; each mutation is one Lua script, so atomic across processes."""
 
@@ -273,8 +320,12 @@ class RedisStore(SessionStore):
         self._update = script(_PRELUDE + _UPDATE)
         self._update_context = script(_PRELUDE + _UPDATE_CONTEXT)
         self._end = script(_PRELUDE + _END)
+        self._reopen = script(_PRELUDE + _REOPEN)
         self._change_connections = script(_PRELUDE + _CHANGE_CONNECTIONS)
         self._remove_participant = script(_PRELUDE + _REMOVE_PARTICIPANT)
+        self._reap = script(_REAP)
+        #: This server process, in presence counts (see heartbeat / reap_dead).
+        self.process_id = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self._set_group = script(_PRELUDE + _SET_GROUP)
         self._append_history = script(_PRELUDE + _APPEND_HISTORY)
         self._set_cursor = script(_SET_CURSOR)
@@ -312,8 +363,8 @@ class RedisStore(SessionStore):
             keys=self._keys(record.id),
             args=[self._ttl_s, now, _encode(record), len(content), *content, *interaction],
         )
-        if not created:
-            raise InvalidRequest(f"session {record.id!r} already exists")
+        if created != 1:
+            raise SessionExists(taken_message(record.id, str(created)))
         return record
 
     async def get(self, session_id: str, *, history: bool = True,
@@ -357,6 +408,10 @@ class RedisStore(SessionStore):
         reply = await self._run(self._update_context, session_id, *pairs)
         return self._record(session_id, reply)
 
+    async def reopen(self, session_id: str, now_ms: int) -> SessionRecord:
+        reply = await self._reopen(keys=self._keys(session_id), args=[self._ttl_s, now_ms])
+        return self._record(session_id, reply)
+
     async def end(self, session_id: str) -> SessionRecord:
         return self._record(session_id, await self._run(self._end, session_id))
 
@@ -366,8 +421,10 @@ class RedisStore(SessionStore):
     ) -> Participant:
         reply = await self._change_connections(
             keys=self._keys(session_id),
-            args=[self._ttl_s, now_ms, user_id, name, role, delta, device],
+            args=[self._ttl_s, now_ms, user_id, name, role, delta, device, self.process_id],
         )
+        if delta > 0:  # which sessions this process holds connections of (for reaping)
+            await self._redis.sadd(self._proc_key(self.process_id, "sessions"), session_id)
         if reply is None:
             raise SessionNotFound(f"session {session_id!r} does not exist")
         return _participant(reply)
@@ -384,6 +441,37 @@ class RedisStore(SessionStore):
     async def session_for_code(self, code: str) -> str | None:
         value = await self._redis.get(f"{self._prefix}code:{code}")
         return str(value) if value is not None else None
+
+    def _proc_key(self, process_id: str, part: str = "") -> str:
+        return f"{self._prefix}proc:{process_id}" + (f":{part}" if part else "")
+
+    async def heartbeat(self, now_ms: int) -> None:
+        """This process is alive (every few seconds; see :data:`PROCESS_LEASE_MS`)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hset(f"{self._prefix}procs", self.process_id, now_ms)
+            pipe.expire(self._proc_key(self.process_id, "sessions"), self._ttl_s)
+            await pipe.execute()
+
+    async def reap_dead(self, now_ms: int) -> list[tuple[str, Participant]]:
+        """Take away the connections of processes whose lease ran out; return the changed
+        participants (each process does this; one wins each dead process)."""
+        procs = await self._redis.hgetall(f"{self._prefix}procs")
+        reaped: list[tuple[str, Participant]] = []
+        for raw_id, beat in procs.items():
+            process_id = str(raw_id)
+            if process_id == self.process_id or now_ms - int(beat) < PROCESS_LEASE_MS:
+                continue
+            if not await self._redis.set(self._proc_key(process_id, "reaping"), self.process_id,
+                                         nx=True, ex=60):
+                continue
+            sessions = await self._redis.smembers(self._proc_key(process_id, "sessions"))
+            for session_id in sessions:
+                changed = await self._reap(keys=[self._keys(str(session_id))[5]],
+                                           args=[process_id])
+                reaped += [(str(session_id), _participant(str(raw))) for raw in changed]
+            await self._redis.delete(self._proc_key(process_id, "sessions"))
+            await self._redis.hdel(f"{self._prefix}procs", process_id)
+        return reaped
 
     async def get_participant(self, session_id: str, user_id: str) -> Participant | None:
         raw = await self._redis.hget(self._keys(session_id)[5], user_id)

@@ -48,6 +48,8 @@ class SessionRecord:
     planned_minutes: int = 0
     #: The short code students join with ("" when the class has none).
     join_code: str = ""
+    #: Tokens issued before this (ms; set when an admin reopens an ended class) are refused.
+    tokens_after_ms: int = 0
     status: SessionStatus = "active"
     created_at_ms: int = 0
     updated_at_ms: int = 0
@@ -66,7 +68,7 @@ class SessionRecord:
             "id": self.id, "teacher_id": self.teacher_id, "subject": self.subject,
             "grade_level": self.grade_level, "current_topic": self.current_topic,
             "language": self.language, "planned_minutes": self.planned_minutes,
-            "join_code": self.join_code,
+            "join_code": self.join_code, "tokens_after_ms": self.tokens_after_ms,
             "status": self.status, "created_at_ms": self.created_at_ms,
             "updated_at_ms": self.updated_at_ms,
             "participants": [asdict(p) for p in self.participants.values()],
@@ -99,6 +101,13 @@ JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 JOIN_CODE_LENGTH = 6
 
 
+def taken_message(session_id: str, status: str) -> str:
+    if status == "ended":
+        return (f"session {session_id!r} has ended; a new class needs a new id (an admin "
+                "can reopen it: POST /api/sessions/{id}/reopen)")
+    return f"session {session_id!r} already exists"
+
+
 def new_join_code() -> str:
     return "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(JOIN_CODE_LENGTH))
 
@@ -111,7 +120,8 @@ HISTORY_MAX = 500
 class SessionStore(ABC):
     @abstractmethod
     async def create(self, record: SessionRecord) -> SessionRecord:
-        """Store a new session; raise InvalidRequest if the id is taken by an active one."""
+        """Store a new session; raise SessionExists if the id is taken (active or ended:
+        an ended class stays ended — :meth:`reopen` is the explicit way back)."""
 
     @abstractmethod
     async def get(self, session_id: str, *, history: bool = True,
@@ -135,6 +145,10 @@ class SessionStore(ABC):
     async def end(self, session_id: str) -> SessionRecord: ...
 
     @abstractmethod
+    async def reopen(self, session_id: str, now_ms: int) -> SessionRecord:
+        """An ended session active again; tokens issued before ``now_ms`` stop working."""
+
+    @abstractmethod
     async def change_connections(
         self, session_id: str, *, user_id: str, name: str, role: str, delta: int, now_ms: int,
         device: str = "",
@@ -150,6 +164,14 @@ class SessionStore(ABC):
     @abstractmethod
     async def session_for_code(self, code: str) -> str | None:
         """The session a join code belongs to, or None."""
+
+    async def heartbeat(self, now_ms: int) -> None:  # noqa: B027 - optional hook
+        """This process is alive (shared stores keep a lease per process)."""
+
+    async def reap_dead(self, now_ms: int) -> list[tuple[str, Participant]]:
+        """Connections of processes that died, taken out of presence: (session, participant)
+        changed. Nothing to do for a store only one process uses."""
+        return []
 
     @abstractmethod
     async def get_participant(self, session_id: str, user_id: str) -> Participant | None:

@@ -63,6 +63,8 @@ class Generated:
     kind: str
     type: str
     sent_id: str = ""  # the id the message had before it was broken (a reply may name it)
+    sent_at: float = 0.0  # time.monotonic() when it was sent
+    via: str = ""  # the transport it went over
 
 
 class MessageFuzzer:
