@@ -112,6 +112,16 @@ class Config:
         default=(), metadata={"help": "browser origins (besides the server's own) allowed to "
                                       "open the WebSocket, e.g. https://school.example; * for any"}
     )
+    join_concurrency: int = field(
+        default=32, metadata={"help": "joins handled at once; more wait their turn"}
+    )
+    join_queue_max: int = field(
+        default=2000, metadata={"help": "joins that may wait; beyond, 503 with retry_after_ms"}
+    )
+    peer_setup_concurrency: int = field(
+        default=8, metadata={"help": "WebRTC offers answered at once (DTLS/ICE set-up is the "
+                                     "costly part of a join); more wait their turn"}
+    )
     shutdown_timeout_s: float = field(
         default=5.0, metadata={"help": "how long a shutdown waits for clients and peers to "
                                        "close before it stops anyway"}

@@ -95,7 +95,11 @@ def create_app(config: Config, *, features: Sequence[FeatureFactory] = FEATURES
             raise web.HTTPNotFound(text=f"no such page or endpoint: {request.path}")
         return web.FileResponse(path)
 
+    async def admin(request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(root / "admin.html")
+
     app.router.add_get("/", index)
+    app.router.add_get("/admin", admin)
     app.router.add_get("/{path:.+}", static)
     return app
 

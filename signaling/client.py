@@ -71,9 +71,12 @@ class ClientError(Exception):
 class ConnectRefused(ClientError):
     """The server refused the WebSocket upgrade (HTTP status and JSON error)."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str,
+                 retry_after_ms: int | None = None) -> None:
         super().__init__(code, message)
         self.status = status
+        #: A 503 (joins queued full, restarting) says when to try again.
+        self.retry_after_ms = retry_after_ms
 
 
 class ClassroomClient:
@@ -225,6 +228,9 @@ class ClassroomClient:
             except ConnectRefused as exc:
                 if exc.status in (401, 403, 404, 410):
                     break  # the server says no: the session ended, the token is bad
+                if exc.retry_after_ms:
+                    await asyncio.sleep(exc.retry_after_ms / 1000)  # as the server asked
+                    continue
             except (TimeoutError, ClientError, OSError, aiohttp.ClientError) as exc:
                 logger.debug("reconnect failed: %s", exc)
             else:
@@ -284,7 +290,8 @@ class ClassroomClient:
         async with aiohttp.ClientSession() as http, http.get(url) as resp:
             try:
                 err = (await resp.json())["error"]
-                return ConnectRefused(exc.status, err["code"], err["message"])
+                return ConnectRefused(exc.status, err["code"], err["message"],
+                                      err.get("retry_after_ms"))
             except (ValueError, KeyError, aiohttp.ContentTypeError):
                 return ConnectRefused(exc.status, "refused", exc.message)
 

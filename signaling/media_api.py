@@ -27,10 +27,15 @@ async def media_state(request: web.Request) -> web.Response:
     """Ladders (encoders, subscribers per rung) and each viewer's rung; staff only."""
     session_id = request.match_info["session_id"]
     await authorize(request, session_id, staff=True, action="read media state")
-    hub = request.app[MEDIA].hub
-    media = hub.sessions.get(session_id)
-    return json_response(media.stats() if media else {"video": False, "audio": False,
-                                                          "ladders": [], "viewers": []})
+    feature = request.app[MEDIA]
+    media = feature.hub.sessions.get(session_id)
+    if media is None:
+        return json_response({"video": False, "audio": False, "ladders": [], "viewers": []})
+    stats = media.stats()
+    # Each viewer's measured link (estimate, round trip, loss) for the teacher's roster.
+    for viewer in stats["viewers"]:
+        viewer["link"] = feature.quality.status(viewer["connection"])
+    return json_response(stats)
 
 
 @routes.put("/api/sessions/{session_id}/media/viewers/{user}")

@@ -55,6 +55,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             return json_error(400, "malformed_message",
                               "last_seq must be an integer from 0 to 2^53")
     try:
+        classroom.joins_admission.check()  # a full queue answers 503 before the upgrade
         record = await classroom.active_session(identity.session_id, history=False)
         await classroom.check_credential(identity, record)
     except SessionNotFound:
@@ -65,7 +66,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         await classroom.create_session(session_id=identity.session_id,
                                        teacher_id=identity.user_id)
     except ClassroomError as exc:
-        return json_error(exc.http_status, exc.code, exc.message)
+        return json_error(exc.http_status, exc.code, exc.message, **exc.details)
 
     # aiohttp closes with 1009 above max_msg_size; allow some room so that moderately
     # oversized messages get a readable error reply instead.
@@ -80,10 +81,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         latency=classroom.latency,
     )
     try:
-        welcome = await classroom.join(conn, resume_after=resume_after,
-                                       snapshot=request.query.get("snapshot") != "0")
+        async with classroom.joins_admission.admit():
+            welcome = await classroom.join(conn, resume_after=resume_after,
+                                           snapshot=request.query.get("snapshot") != "0")
     except ClassroomError as exc:
-        await ws.send_str(error_reply(identity.session_id, exc.code, exc.message))
+        await ws.send_str(error_reply(identity.session_id, exc.code, exc.message,
+                                      **exc.details))
         await ws.close(code=4004, message=exc.code.encode())
         return ws
     conn.resume_token_id = secrets.token_hex(8)

@@ -32,9 +32,11 @@ async def test_student_page_joins_over_webrtc_and_shows_datachannel_event(netns,
         teacher = await harness.client("teacher", "teacher", webrtc=False)
         ack = await teacher.request({"type": "message", "to": {"session": True},
                                      "text": "Welcome to photosynthesis"})
-        message = page.locator(f".message[data-seq='{ack['seq']}']")
+        message = page.locator(f"#messages .message[data-seq='{ack['seq']}']")
         await message.wait_for(timeout=10_000)
         assert "Welcome to photosynthesis" in await message.inner_text()
         via = await page.evaluate("window.classroom.eventsVia")
         assert via == "datachannel"
+        # In words, with no close code: connected over WebRTC.
+        assert await page.locator("#conn").inner_text() == "Connected"
         await harness.close()

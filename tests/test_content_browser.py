@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 
 def card(page, generation_id: str, state: str | None = None):
     """The content panel's card of one generation (in ``state`` if given)."""
-    selector = f"#panel-content [data-generation-id='{generation_id}']"
+    selector = f":is(#panel-content, #panel-tools) [data-generation-id='{generation_id}']"
     return page.locator(selector + (f"[data-state='{state}']" if state else ""))
 
 
@@ -38,6 +38,7 @@ async def test_content_panels_stream_stop_visual_plan_and_confusion(netns, aioht
                                         timeout=20_000)
         await teacher.wait_for_function("window.classroom && window.classroom.welcome",
                                         timeout=20_000)
+        await teacher.click("#tab-lesson")
 
         # 1. A lesson requested through the panel's form.
         await teacher.select_option("#content-kind", "lesson")
@@ -63,7 +64,7 @@ async def test_content_panels_stream_stop_visual_plan_and_confusion(netns, aioht
         # Rendered as Markdown: the title is a heading, not a line starting with "#".
         assert "volcanoes" in (await lesson.locator(".content-body h1").inner_text()).lower()
         assert "# volcanoes" not in final
-        assert "written by local-composer" in await lesson.locator(".content-provider").inner_text()
+        assert "by local-composer" in await lesson.locator(".content-provider").inner_text()
         # The teacher's panel showed the same generation to its end.
         await card(teacher, gid, "done").wait_for(timeout=5_000)
 
@@ -81,7 +82,7 @@ async def test_content_panels_stream_stop_visual_plan_and_confusion(netns, aioht
         await teacher.click("#content-stop")
         stopped = card(student, gid2)
         await card(student, gid2, "stopped").wait_for(timeout=10_000)
-        assert "stopped" in await stopped.locator(".content-state").inner_text()
+        assert "Stopped" in await stopped.locator(".content-state").inner_text()
         kept = await stopped.locator(".content-body").inner_text()
         assert kept.strip() and "magnetism" in kept.lower()
         await teacher.wait_for_selector("#content-stop[disabled]", timeout=5_000)
@@ -97,22 +98,23 @@ async def test_content_panels_stream_stop_visual_plan_and_confusion(netns, aioht
         assert await teacher.locator("#content-prompt").is_hidden()
         await teacher.fill("#content-topic", "volcanoes")
         await teacher.fill("#content-minutes", "15")
-        await teacher.fill("#content-understanding", "30")
         await teacher.click("#content-request")
         section = student.locator("#panel-content [data-kind='plan'] .content-section").first
         await section.wait_for(timeout=15_000)
         assert "min" in await section.inner_text()
         # Stopped from its own card on the teacher page.
-        await teacher.locator("#panel-content [data-kind='plan'] [data-stop]").click()
+        await teacher.locator("#panel-tools [data-kind='plan'] [data-stop]").click()
         await student.locator("#panel-content [data-kind='plan'][data-state='stopped']").wait_for(
             timeout=10_000)
 
-        # 4. "I'm confused" reaches the teacher's list.
-        await student.fill("#content-confused-detail", "what is magma?")
-        await student.click("#content-confused")
-        await student.locator("#content-confused-status[data-sent='true']").wait_for(
-            timeout=5_000)
-        confusion = teacher.locator("#content-confusions li[data-user='stu1']")
+        # The plan is drawn as a timeline against the lesson clock.
+        await teacher.locator("#plan-timeline .timeline-seg").first.wait_for(timeout=10_000)
+
+        # 4. "I'm confused" reaches the teacher, beside the content it refers to.
+        await student.fill("#confused-detail", "what is magma?")
+        await student.click("#confused")
+        await student.locator("#confused-state[data-sent='true']").wait_for(timeout=5_000)
+        confusion = teacher.locator("#panel-tools .content-confusions li[data-user='stu1']")
         await confusion.wait_for(timeout=5_000)
         assert "what is magma?" in await confusion.inner_text()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support import interactions_fixtures as fx
-from tests.support.browser import chromium_in
+from tests.support.browser import chromium_in, wait_connected
 
 pytestmark = pytest.mark.browser
 make_ix_server = fx.make_ix_server  # the fixture, visible to this module
@@ -23,25 +23,40 @@ async def test_teacher_asks_student_answers_teacher_sees_evaluation(netns, make_
         await teacher.goto(f"{base}/teacher.html?token={harness.token('teacher', 'teacher')}")
         await student.goto(f"{base}/student.html?token={harness.token('stu1', 'student')}")
         for page in (teacher, student):
-            await page.wait_for_selector("#panel-interactions[data-ready='true']", timeout=20_000)
+            await wait_connected(page)
+        await teacher.locator("#panel-roster[data-online='1']").wait_for(state="attached",
+                                                                          timeout=10_000)
 
-        await teacher.fill("#ix-q-text", "Which gas do plants take in?")
-        await teacher.fill("#ix-q-choices", "Oxygen, Carbon dioxide, Nitrogen")
-        await teacher.fill("#ix-q-correct", "1")
-        await teacher.fill("#ix-q-limit", "120")
-        await teacher.click("#ix-q-submit")
+        # The correct answer is picked by clicking its choice, not typed as a number.
+        await teacher.fill("#q-text", "Which gas do plants take in?")
+        for i, choice in enumerate(["Oxygen", "Carbon dioxide", "Nitrogen"]):
+            await teacher.locator(".q-choice").nth(i).fill(choice)
+        await teacher.locator(".q-correct").nth(1).check()
+        await teacher.select_option("#q-limit", "120")
+        await teacher.click("#q-ask")
 
-        choice = student.locator(".ix-choice[data-index='1']")
+        choice = student.locator("#question .choice[data-index='1']")
         await choice.wait_for(timeout=10_000)
-        assert await choice.inner_text() == "Carbon dioxide"
+        assert "Carbon dioxide" in await choice.inner_text()
+        left = int(await student.locator("#question-countdown").get_attribute("data-left"))
+        assert 100 < left <= 120
         await choice.click()
-        receipt = student.locator(".ix-receipt[data-answer-id]")
+        receipt = student.locator("#receipt[data-answer-id]")
         await receipt.wait_for(timeout=10_000)
         answer_id = await receipt.get_attribute("data-answer-id")
         assert answer_id and answer_id.startswith("a-")
+        assert "Carbon dioxide" in await receipt.inner_text()
 
-        row = teacher.locator(f"li.ix-answer[data-answer-id='{answer_id}'][data-correct='true']")
-        await row.wait_for(timeout=10_000)
-        text = await row.inner_text()
-        assert "Stu1" in text and "Carbon dioxide" in text and "correct" in text
+        # The teacher: live distribution, the roster's mark, then results and the reveal.
+        await teacher.locator("#q-answered[data-n='1'][data-of='1']").wait_for(timeout=10_000)
+        await teacher.locator("#question-live .bar[data-index='1'][data-count='1']").wait_for()
+        await teacher.locator(".roster-row[data-user='stu1'][data-answered='right']").wait_for(
+            timeout=10_000)
+        await teacher.click("#q-close")
+        await teacher.locator("#question-live[data-status='closed'] .bar-correct[data-index='1']"
+                              ).wait_for(timeout=10_000)
+        await teacher.click("#q-reveal")
+        result = student.locator("#result[data-correct='true']")
+        await result.wait_for(timeout=10_000)
+        assert "Right" in await result.inner_text()
         assert await student.evaluate("window.classroom.eventsVia") == "datachannel"

@@ -177,7 +177,8 @@ def test_adapt_rewrites_only_the_given_text() -> None:
 def test_hints_quote_the_passage_and_name_it(water: MaterialIndex, korean: MaterialIndex) -> None:
     hints = material_hints(water, "What is water that falls from clouds called?",
                            "precipitation", "en")
-    assert hints[0] == "Read passage p6 again (“Precipitation”)."
+    # The heading names the answer: the gentlest hint must not give it away.
+    assert hints[0] == "Read passage p6 again."
     assert hints[1] == f"It says: “{BLANK} is water that falls from clouds as rain, snow, sleet " \
                        "or hail.” [p6]"
     assert hints[2] == "The answer starts with “P”."

@@ -82,13 +82,14 @@ async def test_teacher_camera_reaches_student_page_and_rung_change_shows(
             "() => document.querySelector('#media-video').videoHeight === 720", timeout=15_000
         )
 
-        # The teacher's table lists the student (polled) and sets it to low.
-        select = teacher.locator("#media-viewers select[data-set-rung='stu1']")
-        await select.wait_for(timeout=10_000)
-        await teacher.locator(
-            "#media-viewers tr[data-user='stu1'][data-delivering='medium']"
-        ).wait_for(timeout=10_000)
-        await select.select_option("low")
+        # The roster shows the student's rung (polled); the student's actions set it to low,
+        # and a rung the source does not offer cannot be chosen.
+        await teacher.locator(".roster-row[data-user='stu1'] .badge-video:text('720p')").wait_for(
+            timeout=10_000)
+        await teacher.click(".roster-actions[data-user='stu1']")
+        assert await teacher.locator("#act-rung option[value='high']").is_disabled()
+        await teacher.select_option("#act-rung", "low")
+        await teacher.click("#act-rung-set")
         await student.locator("#media-rung[data-rung='low']").wait_for(timeout=10_000)
         await student.wait_for_function(
             "() => document.querySelector('#media-video').videoHeight === 480", timeout=15_000
@@ -98,10 +99,13 @@ async def test_teacher_camera_reaches_student_page_and_rung_change_shows(
             f"() => document.querySelector('#media-video').currentTime > {after + 0.5}",
             timeout=10_000,
         )
-        await teacher.locator(
-            "#media-viewers tr[data-user='stu1'][data-delivering='low']"
-        ).wait_for(timeout=10_000)
-        assert "set by teacher" in await student.locator("#media-reason").inner_text()
+        await teacher.locator(".roster-row[data-user='stu1'] .badge-video:text('480p')").wait_for(
+            timeout=10_000)
+        await teacher.click("#act-close")
+        assert "set by the teacher" in await student.locator("#media-reason").inner_text()
+        # The teacher sees how many watch each rung.
+        await teacher.locator("#media-rungs li[data-rung='low'][data-viewers='1']").wait_for(
+            timeout=10_000)
 
         # A screen share is published as a second video track and replaces the camera.
         await teacher.click("#media-screen")
@@ -109,7 +113,8 @@ async def test_teacher_camera_reaches_student_page_and_rung_change_shows(
             state="attached", timeout=15_000
         )
         await wait_until(lambda: any(s.role == "screen" for s in media.sources), timeout=15)
-        await student.locator("#media-state:text('screen')").wait_for(timeout=10_000)
+        await student.locator("#media-state:text(\"teacher's screen\")").wait_for(
+            state="attached", timeout=10_000)
 
         assert teacher_errors.errors == []
         assert student_errors.errors == []

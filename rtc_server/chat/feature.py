@@ -13,7 +13,7 @@ from rtc_server.core.services import Services
 from . import events as ev
 from .messages import ChatMute, ChatSend
 from .redis_store import RedisChatStore
-from .service import Chat
+from .service import Chat, new_message_id
 from .store import MemoryChatStore
 
 __all__ = ["ChatFeature", "build"]
@@ -28,9 +28,14 @@ class ChatFeature(Feature):
 
     def routes(self) -> Sequence[Route[Any]]:
         async def send(conn: Connection, msg: ChatSend, via: str) -> dict[str, Any]:
+            message_id = new_message_id()
             event = await self.chat.send(conn.identity, msg.to.audience(), msg.text, msg.data,
-                                         client_id=msg.id, reply_to=msg.reply_to)
-            return {"type": "ack", "id": msg.id, "seq": event.seq}
+                                         client_id=msg.id, reply_to=msg.reply_to,
+                                         message_id=message_id)
+            # The message id too: a sender who is not in the audience (a student writing
+            # to the teachers) threads the replies (``reply_to``) under its own message.
+            return {"type": "ack", "id": msg.id, "seq": event.seq,
+                    "message_id": message_id}
 
         async def mute(conn: Connection, msg: ChatMute, via: str) -> dict[str, Any]:
             await self.chat.mute(conn.identity, msg.user, msg.muted)

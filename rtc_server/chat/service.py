@@ -44,6 +44,7 @@ class Chat:
     async def send(
         self, who: Identity, to: Audience, text: str, data: dict[str, Any] | None = None, *,
         client_id: str | None = None, reply_to: str | None = None,
+        message_id: str | None = None,
     ) -> Event:
         """Publish a message from ``who`` to ``to``; return the event (its ``seq``)."""
         require_sender(who, "send messages")
@@ -59,7 +60,7 @@ class Chat:
         if to.kind == "group" and not await self.classroom.group_exists(sid, to.name or ""):
             raise InvalidRequest(f"group {to.name!r} does not exist")
         payload: dict[str, Any] = {
-            "message_id": f"m-{uuid.uuid4().hex[:12]}",
+            "message_id": message_id or new_message_id(),
             "from": {"user": who.user_id, "name": who.name, "role": who.role},
             "to": to.to_json(),
             "text": text,
@@ -104,6 +105,10 @@ class Chat:
 
     async def close(self) -> None:
         await self.store.close()
+
+
+def new_message_id() -> str:
+    return f"m-{uuid.uuid4().hex[:12]}"
 
 
 def _builtin(role: str) -> str:

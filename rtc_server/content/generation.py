@@ -55,6 +55,7 @@ class Generation:
         sections: tuple[SectionSpec, ...],
         chunk_max_delay_ms: float,
         chunk_max_chars: int,
+        chunk_min_interval_ms: float = 0.0,
         now_ms: Callable[[], float],
         stats: ContentStats,
         grounding: Grounding | None = None,
@@ -64,7 +65,9 @@ class Generation:
         self.audience = audience
         self._publish = publish
         self._tracker = SectionTracker(sections)
-        self._chunker = Chunker(max_delay_ms=chunk_max_delay_ms, max_chars=chunk_max_chars)
+        self._chunker = Chunker(max_delay_ms=max(chunk_max_delay_ms, chunk_min_interval_ms),
+                                max_chars=chunk_max_chars,
+                                min_interval_ms=chunk_min_interval_ms)
         self._now_ms = now_ms
         self._stats = stats
         self.cancelled = False
@@ -82,8 +85,8 @@ class Generation:
         """What the audience has been sent so far (for a snapshot)."""
         return {"generation_id": self.generation_id, "kind": self.result.kind,
                 "audience": self.audience.as_dict(), "provider": self.result.provider,
-                "text": "".join(self.sent), "sections": list(self.result.sections),
-                "done": False}
+                "text": "".join(self.sent), "chunks": len(self.sent),
+                "sections": list(self.result.sections), "done": False}
 
     def cancel(self) -> None:
         """Cancels the slot wait or the provider pump; the latter closes the upstream."""
@@ -230,8 +233,10 @@ class Generation:
     async def _publish_chunk(self, text: str) -> None:
         result = self.result
         payload = {"generation_id": self.generation_id, "index": result.chunks, "text": text}
-        await self._publish(self.audience, ev.CHUNK, payload)
+        # Counted as sent before it is published: a snapshot taken meanwhile then already
+        # has it, and the client skips the event by its index (``chunks`` in progress()).
         self.sent.append(text)
+        await self._publish(self.audience, ev.CHUNK, payload)
         result.chunks += 1
         for section in self._tracker.feed(text):
             await self._publish_section(section)

@@ -192,7 +192,8 @@ def material_hints(index: MaterialIndex, question: str, answer: str, language: s
     if plan is None:
         return []
     where = ""
-    if plan.heading:
+    # A heading that names the answer would give it away in the gentlest hint.
+    if plan.heading and not (plan.answer and plan.answer.lower() in plan.heading.lower()):
         where += phrase(language, "hint_where_heading", heading=plan.heading)
     if plan.page is not None:
         where += phrase(language, "hint_where_page", page=str(plan.page))

@@ -116,6 +116,7 @@ class ContentService:
         max_concurrent: int = 8,
         max_per_session: int | None = None,
         chunk_max_delay_ms: float = 40.0,
+        coalescing_ms: Callable[[Destination], float] | None = None,
         chunk_max_chars: int = DEFAULT_MAX_CHARS,
         max_prompt_chars: int = DEFAULT_MAX_PROMPT_CHARS,
         cache_text: bool = True,
@@ -129,6 +130,8 @@ class ContentService:
         self.cache = cache
         self._publish = publish
         self.chunk_max_delay_ms = chunk_max_delay_ms
+        #: The coalescing window for a destination (larger classes: fewer, larger chunks).
+        self.coalescing_ms = coalescing_ms
         self.chunk_max_chars = chunk_max_chars
         self.max_prompt_chars = max_prompt_chars
         self.cache_text = cache_text
@@ -317,6 +320,7 @@ class ContentService:
             self._publish,
             sections=text_request.brief.sections,
             chunk_max_delay_ms=self.chunk_max_delay_ms,
+            chunk_min_interval_ms=self.coalescing_ms(audience) if self.coalescing_ms else 0.0,
             chunk_max_chars=self.chunk_max_chars,
             now_ms=self._now_ms,
             stats=self.stats,

@@ -44,6 +44,7 @@ from rtc_server.config import Config
 from rtc_server.state.bus import EventBus
 from rtc_server.state.store import EDITABLE_FIELDS, SessionRecord, SessionStore
 
+from .admission import Admission
 from .connection import CLOSE_GOING_AWAY, CLOSE_RESYNC, Connection
 from .delivery_latency import DeliveryLatency
 from .feature import Features
@@ -66,6 +67,12 @@ class Classroom:
         self.joins = 0
         self.resumes = 0
         self.closing = False  # shutting down: joins are refused
+        #: Joins and WebRTC set-ups run a bounded number at a time; bursts queue.
+        self.joins_admission = Admission("joins", concurrent=config.join_concurrency,
+                                         queue_max=config.join_queue_max)
+        self.peer_admission = Admission("WebRTC set-ups",
+                                        concurrent=config.peer_setup_concurrency,
+                                        queue_max=config.join_queue_max)
         # The last record seen of each session with connections here: what a Redis that
         # lost its data gets back (see handle_reset).
         self._records: dict[str, SessionRecord] = {}

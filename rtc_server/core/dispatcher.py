@@ -181,7 +181,8 @@ class Dispatcher:
             conn.spawn(_expect_connected(conn, peer, self.config.peer_connect_timeout_s),
                        "ICE watchdog")
         try:
-            sdp = await peer.answer(msg.sdp)
+            async with self.classroom.peer_admission.admit():
+                sdp = await peer.answer(msg.sdp)
         except InvalidRequest:
             if fresh:  # a failed first offer leaves nothing behind; the client may try again
                 await peer.close()

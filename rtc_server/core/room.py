@@ -19,6 +19,7 @@ from rtc_server.base.protocol import (
     GROUP_STUDENTS,
     GROUP_TEACHER,
     GROUP_UPDATED,
+    Audience,
     Event,
 )
 from rtc_server.state.bus import EventBus, Unsubscribe
@@ -113,6 +114,17 @@ class Room:
         if len(members) < len(self._by_user):
             return [c for user in members for c in self._by_user.get(user, ())]
         return [c for c in self.connections.values() if c.user_id in members]
+
+    def count(self, audience: Audience) -> int:
+        """How many connections here an event to ``audience`` would go to."""
+        if audience.kind == "session":
+            return len(self.connections)
+        if audience.kind == "user":
+            return len(self._by_user.get(audience.name or "", ()))
+        name = audience.name or ""
+        if name in _BUILTIN:
+            return len(self._by_builtin[name])
+        return sum(len(self._by_user.get(u, ())) for u in self._groups.get(name, ()))
 
     def addressed_to(self, event: Event, conn: Connection) -> bool:
         audience = event.audience

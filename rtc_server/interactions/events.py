@@ -38,6 +38,7 @@ from .store import BoardEntry
 
 __all__ = [
     "ANSWER_EVALUATED",
+    "ANSWER_RESULT",
     "ANSWER_RECEIVED",
     "BOARD_OP",
     "BOARD_PERMIT",
@@ -65,6 +66,8 @@ QUESTION_SUMMARY = EventType("question.summary", "group teacher",
                              "counts and scores of a closed question")
 ANSWER_RECEIVED = EventType("answer.received", "group teacher", "a student's answer arrived")
 ANSWER_EVALUATED = EventType("answer.evaluated", "group teacher", "an answer was evaluated")
+ANSWER_RESULT = EventType("answer.result", "user",
+                          "the teacher showed a student whether their answer was right")
 HINTS_READY = EventType("hints.ready", "group teacher", "prepared hints of a question")
 HINT = EventType("hint", "user", "a hint for one student")
 HELP_QUEUE = EventType("help.queue", "group teacher", "the help queue changed")
@@ -80,8 +83,8 @@ POLL_VOTE = "poll.vote"
 
 INTERACTION_EVENTS = EventCatalogue("interactions", (
     QUESTION_OPENED, QUESTION_CLOSED, QUESTION_SUMMARY, ANSWER_RECEIVED, ANSWER_EVALUATED,
-    HINTS_READY, HINT, HELP_QUEUE, HELP_RESOLVED, POLL_OPENED, POLL_TALLY, POLL_CLOSED,
-    BOARD_OP, BOARD_PERMIT,
+    ANSWER_RESULT, HINTS_READY, HINT, HELP_QUEUE, HELP_RESOLVED, POLL_OPENED, POLL_TALLY,
+    POLL_CLOSED, BOARD_OP, BOARD_PERMIT,
 ))
 
 

@@ -7,6 +7,7 @@ message              reply type           payload
 ==================== ==================== ===============================================
 question.ask         ack                  ``id, question`` (with ``correct``)
 question.close       ack                  ``id, question_id``
+question.reveal      ack                  ``id, question_id, students`` (how many were told)
 answer.submit        answer.receipt       ``answer_id, question_id, submitted_at_ms,
                                           duplicate``
 hint.send            ack                  ``id, user, question_id, level, text, seq``
@@ -36,6 +37,7 @@ from typing import Any
 from rtc_server.core.connection import Connection
 from rtc_server.core.feature import Route
 
+from .exceptions import InvalidRequest
 from .messages import (
     AnswerSubmit,
     BoardOpMessage,
@@ -50,7 +52,9 @@ from .messages import (
     PollVote,
     QuestionAsk,
     QuestionClose,
+    QuestionReveal,
 )
+from .reveal import reveal_results
 from .service import Interactions
 
 __all__ = ["routes"]
@@ -63,8 +67,14 @@ def routes(interactions: Interactions) -> tuple[Route[Any], ...]:
     async def question_ask(conn: Connection, msg: QuestionAsk, via: str) -> dict[str, Any]:
         question = await ix.ask_question(
             conn.identity, text=msg.text, kind=msg.kind, choices=list(msg.choices),
-            correct=msg.correct, time_limit_s=msg.time_limit_s, auto_hint=msg.auto_hint)
+            correct=msg.correct, time_limit_s=msg.time_limit_s, auto_hint=msg.auto_hint,
+            group=_group_of(msg))
         return {"type": "ack", "id": msg.id, "question": question.to_json(full=True)}
+
+    async def question_reveal(conn: Connection, msg: QuestionReveal, via: str
+                              ) -> dict[str, Any]:
+        told = await reveal_results(ix, conn.identity, msg.question_id)
+        return {"type": "ack", "id": msg.id, "question_id": msg.question_id, "students": told}
 
     async def question_close(conn: Connection, msg: QuestionClose, via: str) -> dict[str, Any]:
         await ix.close_question(conn.identity, msg.question_id)
@@ -125,9 +135,19 @@ def routes(interactions: Interactions) -> tuple[Route[Any], ...]:
 
     return (
         Route(QuestionAsk, question_ask), Route(QuestionClose, question_close),
+        Route(QuestionReveal, question_reveal),
         Route(AnswerSubmit, answer_submit), Route(HintSend, hint_send),
         Route(HelpRequestMessage, help_request), Route(HelpResolve, help_resolve),
         Route(PollStart, poll_start), Route(PollVote, poll_vote), Route(PollClose, poll_close),
         Route(BoardOpMessage, board_op), Route(BoardSync, board_sync),
         Route(BoardPermit, board_permit), Route(InteractionsSync, interactions_sync),
     )
+
+
+def _group_of(msg: QuestionAsk) -> str | None:
+    """The breakout group a question is for; a single user is not an audience here."""
+    if msg.to is None or msg.to.session:
+        return None
+    if msg.to.group is None:
+        raise InvalidRequest("field 'to': a question goes to the class or to one group")
+    return msg.to.group

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from rtc_server.base.messages import ClientMessageBase, MessageId, Name
+from rtc_server.base.messages import ClientMessageBase, MessageId, Name, Target
 
 from .help import MAX_HELP_TEXT
 from .polls import MAX_OPTIONS
@@ -34,6 +34,7 @@ __all__ = [
     "PollVote",
     "QuestionAsk",
     "QuestionClose",
+    "QuestionReveal",
 ]
 
 ItemId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -50,6 +51,15 @@ class QuestionAsk(ClientMessageBase):
     correct: int | Annotated[str, Field(max_length=2000)] | None = None
     time_limit_s: Annotated[int, Field(ge=1, le=MAX_TIME_LIMIT_S)] | None = None
     auto_hint: bool = False
+    # The class (default) or one breakout group: {"group": "g1"}.
+    to: Target | None = None
+
+
+class QuestionReveal(ClientMessageBase):
+    """Staff: tell each student who answered a closed question whether they were right."""
+
+    type: Literal["question.reveal"]
+    question_id: ItemId
 
 
 class QuestionClose(ClientMessageBase):
@@ -134,6 +144,7 @@ class InteractionsSync(ClientMessageBase):
 
 
 MESSAGES: tuple[type[ClientMessageBase], ...] = (
-    QuestionAsk, QuestionClose, AnswerSubmit, HintSend, HelpRequestMessage, HelpResolve,
+    QuestionAsk, QuestionClose, QuestionReveal, AnswerSubmit, HintSend, HelpRequestMessage,
+    HelpResolve,
     PollStart, PollVote, PollClose, BoardOpMessage, BoardSync, BoardPermit, InteractionsSync,
 )

@@ -60,11 +60,15 @@ class Question:
     close_reason: str | None = None
     # An automatic rule: a student whose answer is wrong gets the first prepared hint.
     auto_hint: bool = False
+    # A breakout group the question is for (None: the whole class).
+    group: str | None = None
 
     def to_json(self, *, full: bool) -> dict[str, Any]:
-        """The question as sent; ``full=False`` (students, observers) leaves out ``correct``."""
+        """The question as sent; ``full=False`` (students, observers) leaves out ``correct``.
+        ``to`` is the audience in the protocol's target form."""
         data = asdict(self)
         data["choices"] = list(self.choices)
+        data["to"] = {"group": self.group} if self.group else {"session": True}
         if not full:
             data.pop("correct")
         return data
@@ -72,6 +76,7 @@ class Question:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Question:
         values = dict(data)
+        values.pop("to", None)  # derived from ``group``
         values["choices"] = tuple(values.get("choices") or ())
         return cls(**values)
 
@@ -123,7 +128,7 @@ class Evaluation:
 def new_question(
     *, question_id: str, text: str, kind: QuestionKind, choices: list[str] | tuple[str, ...],
     correct: int | str | None, time_limit_s: int | None, asked_by: str, now_ms: int,
-    auto_hint: bool = False,
+    auto_hint: bool = False, group: str | None = None,
 ) -> Question:
     """Validate what a teacher asks; errors name the field."""
     text = text.strip()
@@ -161,7 +166,7 @@ def new_question(
     return Question(
         id=question_id, text=text, kind=kind, choices=cleaned, correct=correct,
         time_limit_s=time_limit_s, opened_at_ms=now_ms, closes_at_ms=closes, asked_by=asked_by,
-        auto_hint=auto_hint,
+        auto_hint=auto_hint, group=group,
     )
 
 

@@ -19,11 +19,12 @@ from typing import Any
 
 from rtc_server.base.access import require_board_writer, require_staff, require_student
 from rtc_server.base.background import BackgroundTasks
-from rtc_server.base.exceptions import SessionNotFound
+from rtc_server.base.exceptions import PermissionDenied, SessionNotFound
 from rtc_server.base.identity import Identity
 from rtc_server.base.protocol import Audience, EventType, now_ms
 from rtc_server.core.classroom import Classroom
 from rtc_server.core.feature import AnswerEvaluated
+from rtc_server.core.teaching_aid import TEACHING_AID
 
 from . import events as ev
 from .board import parse_op
@@ -41,6 +42,7 @@ from .polls import MAX_OPEN_POLLS, Poll, check_vote, new_poll, tally
 from .questions import (
     MAX_OPEN_QUESTIONS,
     Answer,
+    Evaluation,
     Question,
     QuestionKind,
     check_answer_shape,
@@ -93,6 +95,24 @@ class Interactions:
     ) -> int:
         return (await self.classroom.publish(session_id, audience, type, payload)).seq
 
+    async def _publish_to(
+        self, session_id: str, question: Question, type: EventType, payload: dict[str, Any]
+    ) -> None:
+        """To the question's audience: the class, or its group and the teachers."""
+        if question.group is None:
+            await self._publish(session_id, Audience.session(), type, payload)
+            return
+        await self._publish(session_id, Audience.group(question.group), type, payload)
+        await self._publish(session_id, TEACHERS, type, payload)
+
+    async def groups_of(self, who: Identity) -> set[str]:
+        """The named groups ``who`` is in (the room's view; the record without a room)."""
+        room = self.classroom.rooms.get(who.session_id)
+        if room is not None:
+            return set(room.groups_of(who.user_id, who.role))
+        record = await self.classroom.get_session(who.session_id, history=False)
+        return {g for g, members in record.groups.items() if who.user_id in members}
+
     async def _history(self, session_id: str, kind: str | EventType, **fields: Any) -> None:
         entry = {"kind": str(kind), "ts_ms": self.clock(), **fields}
         try:
@@ -108,22 +128,26 @@ class Interactions:
     async def ask_question(
         self, who: Identity, *, text: str, kind: QuestionKind, choices: list[str],
         correct: int | str | None, time_limit_s: int | None, auto_hint: bool = False,
+        group: str | None = None,
     ) -> Question:
+        """Open a question for the class, or for one breakout ``group`` (and the teachers)."""
         require_staff(who, "ask the class a question")
         await self._active(who)
-        open_now = sum(1 for q in await self.store.questions(who.session_id) if q.is_open)
+        sid = who.session_id
+        if group is not None and not await self.classroom.group_exists(sid, group):
+            raise InvalidRequest(f"group {group!r} has no members; put students in it first")
+        open_now = sum(1 for q in await self.store.questions(sid) if q.is_open)
         if open_now >= MAX_OPEN_QUESTIONS:
             raise InvalidRequest(f"{open_now} questions are open (at most {MAX_OPEN_QUESTIONS}):"
                                  " close one first")
         question = new_question(question_id=_new_id("q"), text=text, kind=kind, choices=choices,
                                 correct=correct, time_limit_s=time_limit_s, asked_by=who.user_id,
-                                now_ms=self.clock(), auto_hint=auto_hint)
-        sid = who.session_id
+                                now_ms=self.clock(), auto_hint=auto_hint, group=group)
         await self.store.add_question(sid, question)
         if question.closes_at_ms is not None:
             self._arm_timer(sid, question)
-        await self._publish(sid, Audience.session(), ev.QUESTION_OPENED,
-                            {"question": question.to_json(full=False)})
+        await self._publish_to(sid, question, ev.QUESTION_OPENED,
+                               {"question": question.to_json(full=False)})
         await self._history(sid, ev.QUESTION_OPENED, by=who.user_id,
                             question=question.to_json(full=True))
         self._tasks.spawn(self._prepare_hints(sid, question), f"hints {question.id}")
@@ -162,9 +186,9 @@ class Interactions:
         timer = self._timers.pop((session_id, question_id), None)
         if timer is not None and timer is not asyncio.current_task():
             timer.cancel()
-        await self._publish(session_id, Audience.session(), ev.QUESTION_CLOSED,
-                            {"question_id": question_id, "reason": reason, "by": by,
-                             "closed_at_ms": closed.closed_at_ms})
+        await self._publish_to(session_id, closed, ev.QUESTION_CLOSED,
+                               {"question_id": question_id, "reason": reason, "by": by,
+                                "closed_at_ms": closed.closed_at_ms})
         summary = question_summary(closed, await self.store.answers(session_id, question_id),
                                    await self.store.evaluations(session_id, question_id))
         await self._publish(session_id, TEACHERS, ev.QUESTION_SUMMARY, summary)
@@ -186,6 +210,8 @@ class Interactions:
         if question is None:
             raise NotFound(f"no question {question_id!r} in this session")
         check_answer_shape(question, choice, text)
+        if question.group is not None and question.group not in await self.groups_of(who):
+            raise PermissionDenied(f"this question is for group {question.group!r}")
         answer = Answer(id=_new_id("a"), question_id=question_id, user_id=who.user_id,
                         name=who.name, choice=choice, text=text.strip() if text else None,
                         client_id=client_id, submitted_at_ms=self.clock())
@@ -210,7 +236,9 @@ class Interactions:
         return answer, False
 
     async def _evaluate(self, session_id: str, question: Question, answer: Answer) -> None:
-        evaluation = await self.evaluator.evaluate(question, answer, now_ms=self.clock())
+        evaluation = await self._grounded_evaluation(session_id, question, answer)
+        if evaluation is None:
+            evaluation = await self.evaluator.evaluate(question, answer, now_ms=self.clock())
         await self.store.put_evaluation(session_id, evaluation)
         payload = {**evaluation.to_json(), "name": answer.name,
                    "suggested_feedback": evaluation.feedback}
@@ -229,8 +257,36 @@ class Interactions:
 
     # -- hints ---------------------------------------------------------------------------------
 
+    async def _grounded_evaluation(self, session_id: str, question: Question, answer: Answer
+                                   ) -> Evaluation | None:
+        """A free-text answer judged against the class's material, when a feature can."""
+        aid = self._features.service(TEACHING_AID)
+        if aid is None or question.kind != "free" or not answer.text:
+            return None
+        verdict = await aid.evaluate(session_id, question.text, str(question.correct or ""),
+                                     answer.text)
+        if verdict is None:
+            return None
+        return Evaluation(answer_id=answer.id, question_id=question.id,
+                          user_id=answer.user_id, correct=verdict.correct, score=verdict.score,
+                          feedback=verdict.feedback, evaluator=verdict.evaluator,
+                          evaluated_at_ms=self.clock())
+
+    async def _make_hints(self, session_id: str, question: Question) -> list[str]:
+        """Hints grounded in the class's material when a feature offers them; else ours."""
+        aid = self._features.service(TEACHING_AID)
+        if aid is not None:
+            correct = question.correct
+            answer = (question.choices[correct] if isinstance(correct, int)
+                      and not isinstance(correct, bool) and 0 <= correct < len(question.choices)
+                      else str(correct or ""))
+            grounded = await aid.hints(session_id, question.text, question.choices, answer)
+            if grounded:
+                return grounded
+        return await self.hint_provider.hints(question)
+
     async def _prepare_hints(self, session_id: str, question: Question) -> None:
-        hints = await self.hint_provider.hints(question)
+        hints = await self._make_hints(session_id, question)
         await self.store.put_hints(session_id, question.id, hints)
         await self._publish(session_id, TEACHERS, ev.HINTS_READY,
                             {"question_id": question.id, "hints": hints})
@@ -238,7 +294,7 @@ class Interactions:
     async def hints_for(self, session_id: str, question: Question) -> list[str]:
         hints = await self.store.get_hints(session_id, question.id)
         if hints is None:  # asked before the background preparation finished
-            hints = await self.hint_provider.hints(question)
+            hints = await self._make_hints(session_id, question)
             await self.store.put_hints(session_id, question.id, hints)
         return hints
 
@@ -414,7 +470,8 @@ class Interactions:
 
     async def snapshot(self, who: Identity) -> dict[str, Any]:
         """Everything a (re)joining client needs to draw the interactions, for ``who``."""
-        return await build_snapshot(self.store, who, await self.board_snapshot(who))
+        groups = set() if who.is_staff else await self.groups_of(who)
+        return await build_snapshot(self.store, who, await self.board_snapshot(who), groups)
 
     async def close(self, timeout_s: float = 5.0) -> None:
         """Cancel timers and background work, then wait for them (bounded)."""

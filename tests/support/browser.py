@@ -72,3 +72,65 @@ async def chromium_in(ns: Namespace, *, secure_origin: str | None = None) -> Asy
                 yield browser
             finally:
                 await browser.close()
+
+
+# -- page checks shared by the browser tests ------------------------------------------------
+
+AXE_JS = os.path.join(os.path.dirname(__file__), "axe", "axe.min.js")
+
+
+async def axe_violations(page: Any, *, impacts: tuple[str, ...] = ("critical", "serious")
+                         ) -> list[str]:
+    """axe-core (vendored, tests/support/axe) on the page as it is now: the violations of
+    the WCAG 2 A/AA rules with one of ``impacts``, one line each (rule, impact, nodes)."""
+    if not await page.evaluate("typeof window.axe === 'object'"):
+        await page.add_script_tag(path=AXE_JS)
+    result = await page.evaluate(
+        """async () => {
+            const r = await axe.run(document, {runOnly: {type: 'tag',
+                values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}});
+            return r.violations.map((v) => ({id: v.id, impact: v.impact,
+                nodes: v.nodes.slice(0, 4).map((n) => n.target.join(' ') + ' :: ' + n.failureSummary)}));
+        }""")
+    return [f"{v['id']} ({v['impact']}): {v['nodes']}" for v in result
+            if v["impact"] in impacts]
+
+
+async def assert_accessible(page: Any, state: str) -> None:
+    found = await axe_violations(page)
+    assert found == [], f"axe found critical/serious violations in {state}:\n" + "\n".join(found)
+
+
+async def assert_fits_phone(page: Any, state: str) -> None:
+    """No horizontal scrolling, and every visible control at least 44 px tall and wide."""
+    width = await page.evaluate(
+        "() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], f"{state}: the page scrolls sideways ({width[0]} > {width[1]} px)"
+    small = await page.evaluate(
+        """() => [...document.querySelectorAll('button, select, input:not([type=checkbox]):not([type=radio]), textarea, a.btn')]
+            .filter((e) => e.offsetParent !== null && !e.closest('details:not([open]) > :not(summary)'))
+            .map((e) => [e.id || e.className || e.tagName, e.getBoundingClientRect()])
+            .filter(([, r]) => r.width > 0 && (r.height < 43.5 || r.width < 43.5))
+            .map(([name, r]) => `${name} ${Math.round(r.width)}x${Math.round(r.height)}`)""")
+    assert small == [], f"{state}: tap targets under 44 px: {small}"
+
+
+async def screenshot(page: Any, name: str) -> None:
+    """A screenshot for docs/screenshots when CLASSROOM_SCREENSHOTS names a directory."""
+    folder = os.environ.get("CLASSROOM_SCREENSHOTS")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        await page.screenshot(path=os.path.join(folder, f"{name}.png"))
+
+
+async def wait_connected(page: Any, timeout_ms: int = 20_000) -> None:
+    """Until the page says "connected"; on a timeout, what it showed instead."""
+    try:
+        await page.wait_for_function("document.body.dataset.connection === 'connected'",
+                                     timeout=timeout_ms)
+    except Exception:
+        shown = await page.evaluate(
+            "() => [document.body.dataset.connection, document.querySelector('#conn')"
+            " && document.querySelector('#conn').innerText, window.classroom"
+            " && window.classroom.state, document.body.innerText.slice(0, 300)]")
+        raise AssertionError(f"{page.url} did not connect: {shown}") from None

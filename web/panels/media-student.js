@@ -1,88 +1,79 @@
-// Media, student side: the teacher's video and audio (camera, or the screen while one is
-// shared), the quality rung the server delivers and why, and a cap the student may set
-// (for a slow connection or a small screen). Needs the client created with { media: true }.
+// Video, student side: the teacher's video and audio (or the screen while one is shared),
+// a prompt to turn the sound on (browsers start media muted), the quality delivered and
+// why, in words, and a "max quality" choice for a metered or slow connection.
 
-import { el } from "/dom.js";
-const CAPS = [["", "no limit"], ["high", "high (1080p)"], ["medium", "medium (720p)"], ["low", "low (480p)"]];
+import { announce, el } from "/dom.js";
+import { humanError, t } from "/i18n.js";
 
-export async function mount(client, section) {
-  section.dataset.panel = "media";
-  if (!client.media) {
-    section.append(el("h2", {}, "Video"), el("p", { class: "media-note" },
-      "Video is off for this page (opened with media=0)."));
-    return;
-  }
-  // Muted so that autoplay is allowed without a click; the button below unmutes.
-  const video = el("video", { id: "media-video", autoplay: "", playsinline: "", muted: "" });
-  video.muted = true;
-  const unmute = el("button", { id: "media-unmute", type: "button" }, "Unmute");
-  const rung = el("span", { id: "media-rung", dataset: { rung: "" } }, "—");
-  const reason = el("span", { id: "media-reason" });
-  const size = el("span", { id: "media-size" });
-  const state = el("div", { id: "media-state", class: "media-note" }, "waiting for the teacher's video…");
-  const cap = el("select", { id: "media-max", "aria-label": "maximum quality" },
-    ...CAPS.map(([value, label]) => new Option(label, value)));
-  const capStatus = el("span", { id: "media-max-status", class: "media-note" });
-  section.append(
-    el("h2", {}, "Video"), video,
-    el("div", {}, unmute, " ", el("label", {}, "Max quality ", cap), " ", capStatus),
-    el("div", { class: "media-note" }, "Quality: ", rung, " ", size, " ", reason), state);
-  if (!document.getElementById("media-student-style")) {
-    document.head.append(el("style", { id: "media-student-style" }, STYLE));
-  }
+const CAPS = ["", "high", "medium", "low"];
+
+export function mount(ctx, host) {
+  const { client } = ctx;
+  host.dataset.panel = "media";
+  const video = el("video", { id: "media-video", autoplay: true, playsinline: true, muted: true, "aria-label": t("media.teacher_video") });
+  video.muted = true; // muted so that autoplay is allowed; the button turns the sound on
+  const unmute = el("button", { id: "media-unmute", type: "button", class: "btn btn-primary unmute" }, t("media.sound_on"));
+  const waiting = el("p", { id: "media-state", class: "video-waiting", dataset: { video: "false" } }, t("media.waiting"));
+  const rung = el("span", { id: "media-rung", dataset: { rung: "" } }, "");
+  const reason = el("span", { id: "media-reason", class: "muted" });
+  const cap = el("select", { id: "media-max" }, ...CAPS.map((c) => new Option(c ? t(`rung.${c}`) : t("media.no_limit"), c)));
+  const capStatus = el("span", { id: "media-max-status", class: "muted", role: "status" });
+  host.append(
+    el("div", { class: "video-frame" }, video, waiting, unmute),
+    el("div", { class: "video-meta" },
+      el("p", { class: "quality-line" }, el("span", { class: "sr-only" }, t("media.quality_label")), rung, " ", reason),
+      el("label", { class: "field-inline" }, el("span", {}, t("media.max_quality")), cap), capStatus));
 
   const remote = new MediaStream();
-  client.addEventListener("track", (e) => {
-    const { track } = e.detail;
-    for (const old of remote.getTracks().filter((t) => t.kind === track.kind)) remote.removeTrack(old);
+  client.on("track", ({ track }) => {
+    for (const old of remote.getTracks().filter((x) => x.kind === track.kind)) remote.removeTrack(old);
     remote.addTrack(track);
     if (video.srcObject !== remote) video.srcObject = remote;
-    video.play().catch(() => { /* autoplay refused: the unmute click starts it */ });
+    video.play().catch(() => { /* autoplay refused: the sound button starts it */ });
   });
-  // A reconnect brings a new peer connection and new tracks: drop the old ones.
-  client.addEventListener("reconnected", () => {
-    for (const old of remote.getTracks().filter((t) => t.readyState === "ended")) remote.removeTrack(old);
-  });
-
+  client.on("reconnected", () => { for (const old of remote.getTracks().filter((x) => x.readyState === "ended")) remote.removeTrack(old); });
   unmute.onclick = () => {
     video.muted = !video.muted;
-    unmute.textContent = video.muted ? "Unmute" : "Mute";
+    unmute.textContent = video.muted ? t("media.sound_on") : t("media.sound_off");
+    unmute.classList.toggle("btn-primary", video.muted);
     video.play().catch(() => {});
   };
-
   const showSize = () => {
-    size.textContent = video.videoHeight ? `(${video.videoWidth}×${video.videoHeight})` : "";
-    section.dataset.videoHeight = String(video.videoHeight);
+    host.dataset.videoHeight = String(video.videoHeight);
+    // Until the server says which rung (a media.quality event), the picture's own size.
+    if (!rung.dataset.rung && video.videoHeight) rung.textContent = `${video.videoHeight}p`;
+    if (video.videoHeight) waiting.hidden = true;
   };
   video.addEventListener("resize", showSize);
   video.addEventListener("loadedmetadata", showSize);
 
-  client.addEventListener("media.quality", (e) => {
-    const p = e.detail.payload;
-    rung.textContent = p.rung;
+  const describe = (p) => {
+    if (p.by && p.by !== "adaptive") return t("media.reason_teacher");
+    if (p.pinned_max && p.rung === p.pinned_max) return t("media.reason_cap");
+    if (String(p.reason || "").startsWith("down")) return t("media.reason_down");
+    if (String(p.reason || "").startsWith("up")) return t("media.reason_up");
+    return t("media.reason_auto");
+  };
+  client.on("media.quality", (env) => {
+    const p = env.payload;
+    rung.textContent = t(`rung.${p.rung}`);
     rung.dataset.rung = p.rung;
-    reason.textContent = p.reason ? `— ${p.reason}` : "";
+    reason.textContent = `· ${describe(p)}`;
+    reason.title = p.reason || "";
     if (p.pinned_max !== undefined) cap.value = p.pinned_max || "";
   });
-  client.addEventListener("media.state", (e) => {
-    const p = e.detail.payload;
-    state.textContent = !p.video && !p.audio ? "the teacher is not sending video right now"
-      : p.screen_share ? "showing the teacher's screen" : `receiving ${p.video ? "video" : ""}${p.video && p.audio ? " and " : ""}${p.audio ? "audio" : ""}`;
-    state.dataset.video = String(Boolean(p.video));
+  client.on("media.state", (env) => {
+    const p = env.payload;
+    waiting.dataset.video = String(Boolean(p.video));
+    waiting.textContent = !p.video && !p.audio ? t("media.teacher_off") : p.screen_share ? t("media.screen_shown") : t("media.receiving");
+    waiting.hidden = Boolean(p.video) && video.videoHeight > 0;
+    if (p.screen_share) announce(t("media.screen_shown"));
   });
-
   cap.onchange = async () => {
-    capStatus.textContent = "…";
+    capStatus.textContent = t("common.sending");
     try {
       await client.request({ type: "media.max_rung", rung: cap.value || null });
-      capStatus.textContent = cap.value ? `at most ${cap.value}` : "";
-    } catch (err) {
-      capStatus.textContent = err.message;
-    }
+      capStatus.textContent = cap.value ? t("media.capped", { rung: t(`rung.${cap.value}`) }) : "";
+    } catch (err) { capStatus.textContent = humanError(err); }
   };
 }
-
-const STYLE = `
-#panel-media video { width: 100%; max-width: 640px; background: #111; display: block; }
-#panel-media .media-note { color: #555; font-size: .9em; }
-`;

@@ -1,54 +1,41 @@
-// Media, teacher side: publish the camera + microphone and a screen share over the class
-// peer connection (the server's ladder encodes each once per quality rung), and watch and
-// steer what every student receives. The viewer table polls GET /api/sessions/{id}/media.
+// Video, teacher side: publish the camera + microphone and a screen share over the class
+// peer connection (the server encodes each quality rung once), mute the microphone, see a
+// preview, and how many students watch each rung. Polls GET /api/sessions/{id}/media for
+// the ladder and the viewers (their rung and link quality feed the roster).
 
 import { el } from "/dom.js";
+import { humanError, t } from "/i18n.js";
+
 const RUNGS = ["high", "medium", "low"];
-const POLL_MS = 2000;
+const POLL_MS = 3000;
 
-export async function mount(client, section) {
-  const camera = el("button", { id: "media-camera", type: "button" }, "Start camera + mic");
-  const screen = el("button", { id: "media-screen", type: "button" }, "Share screen");
-  const status = el("div", { id: "media-status", class: "media-note", role: "status" }, "not publishing");
-  const preview = el("video", { id: "media-preview", autoplay: "", playsinline: "", muted: "" });
+export function mount(ctx, host) {
+  const { client, model } = ctx;
+  const camera = el("button", { id: "media-camera", type: "button", class: "btn btn-primary" }, t("media.start_camera"));
+  const screen = el("button", { id: "media-screen", type: "button", class: "btn" }, t("media.share_screen"));
+  const mic = el("button", { id: "media-mic", type: "button", class: "btn", hidden: true, "aria-pressed": "false" }, t("media.mute_mic"));
+  const status = el("p", { id: "media-status", class: "form-status", role: "status" }, t("media.not_publishing"));
+  const preview = el("video", { id: "media-preview", autoplay: true, playsinline: true, muted: true, "aria-label": t("media.preview_label") });
   preview.muted = true; // our own microphone must not play back
-  const state = el("div", { id: "media-state", class: "media-note" });
-  const viewers = el("tbody", { id: "media-viewers" });
-  const ladders = el("tbody", { id: "media-ladders" });
-  section.dataset.panel = "media";
-  section.append(
-    el("h2", {}, "Video"), el("div", { class: "media-buttons" }, camera, " ", screen), status,
-    preview, state,
-    el("h3", {}, "Students receiving video"),
-    el("table", { class: "media-table" },
-      el("thead", {}, el("tr", {}, ...["Student", "Rung", "Delivering", "Reason", "Set rung"]
-        .map((h) => el("th", {}, h)))), viewers),
-    el("h3", {}, "Ladder"),
-    el("table", { class: "media-table" },
-      el("thead", {}, el("tr", {}, ...["Source", "Size", "Subscribers", ...RUNGS]
-        .map((h) => el("th", {}, h)))), ladders));
-  if (!document.getElementById("media-teacher-style")) {
-    document.head.append(el("style", { id: "media-teacher-style" }, STYLE));
-  }
+  const source = el("p", { id: "media-source", class: "muted" });
+  const rungs = el("ul", { id: "media-rungs", class: "rung-counts", "aria-label": t("media.viewers_per_rung") });
+  host.dataset.panel = "media";
+  host.append(el("div", { class: "card-head" }, el("h2", {}, t("media.title"))),
+    el("div", { class: "video-frame" }, preview, el("span", { class: "video-caption" }, t("media.preview_caption"))),
+    el("div", { class: "button-row" }, camera, screen, mic), status, source, rungs);
+  ctx.media = { offered: RUNGS };
 
-  // -- publishing ---------------------------------------------------------------------------
   let cameraStream = null;
   let screenStream = null;
-  const senders = new Map(); // MediaStreamTrack -> RTCRtpSender
-
-  const say = (text, error = false) => {
-    status.textContent = text;
-    status.dataset.error = error ? "true" : "false";
-  };
-
+  const senders = new Map();
+  const say = (text, error = false) => { status.textContent = text; status.dataset.error = String(error); };
   function describe() {
     const parts = [];
     if (cameraStream) parts.push("camera + mic");
     if (screenStream) parts.push("screen");
-    say(parts.length ? `publishing ${parts.join(" and ")}` : "not publishing");
-    section.dataset.publishing = parts.join(",");
+    host.dataset.publishing = parts.join(",");
+    say(cameraStream && screenStream ? t("media.publishing_both") : cameraStream ? t("media.publishing_camera") : screenStream ? t("media.publishing_screen") : t("media.not_publishing"));
   }
-
   async function addTracks(stream, hint) {
     for (const track of stream.getTracks()) {
       if (track.kind === "video") track.contentHint = hint;
@@ -62,7 +49,6 @@ export async function mount(client, section) {
       }
     }
   }
-
   async function removeTracks(stream) {
     for (const track of stream.getTracks()) {
       const sender = senders.get(track);
@@ -71,167 +57,113 @@ export async function mount(client, section) {
       if (sender && client.pc && client.pc.getSenders().includes(sender)) client.pc.removeTrack(sender);
     }
   }
-
-  function needMediaDevices(what) {
-    // Browsers expose capture only to secure contexts: https, or http://localhost.
-    if (!navigator.mediaDevices || !navigator.mediaDevices[what]) {
-      throw new Error("this page must be opened over https (or on localhost) to use the camera or share the screen");
-    }
-    if (!client.pc) throw new Error("not connected yet");
+  function needCapture(what) {
+    if (!navigator.mediaDevices || !navigator.mediaDevices[what]) throw Object.assign(new Error(""), { code: "insecure" });
+    if (!client.pc) throw Object.assign(new Error(""), { code: "not_connected" });
   }
-
   async function startCamera() {
-    needMediaDevices("getUserMedia");
-    cameraStream = await navigator.mediaDevices.getUserMedia({
-      video: { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } },
-      audio: true,
-    });
-    preview.srcObject = cameraStream;
+    needCapture("getUserMedia");
+    cameraStream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } }, audio: true });
+    preview.srcObject = screenStream || cameraStream;
     await addTracks(cameraStream, "motion");
     await client.renegotiate();
   }
-
   async function stopCamera() {
     const stream = cameraStream;
     cameraStream = null;
-    preview.srcObject = null;
+    preview.srcObject = screenStream;
     await removeTracks(stream);
     await client.renegotiate();
   }
-
   async function startScreen() {
-    needMediaDevices("getDisplayMedia");
+    needCapture("getDisplayMedia");
     screenStream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
     const [track] = screenStream.getVideoTracks();
-    // The browser's own "Stop sharing" button ends the track: stop publishing it too.
     track.addEventListener("ended", () => { if (screenStream) run(stopScreen); });
+    preview.srcObject = screenStream; // students see the screen while it is shared
     await addTracks(screenStream, "detail");
     await client.renegotiate();
   }
-
   async function stopScreen() {
     const stream = screenStream;
     screenStream = null;
+    preview.srcObject = cameraStream;
     await removeTracks(stream);
     await client.renegotiate();
   }
-
   let busy = false;
   async function run(action) {
     if (busy) return;
     busy = true;
     camera.disabled = screen.disabled = true;
-    try {
-      await action();
-    } catch (err) {
-      say(`${err.name || "Error"}: ${err.message}`, true);
+    say(t("common.working"));
+    let failed = false;
+    try { await action(); } catch (err) {
+      failed = true;
+      const key = err.code === "insecure" ? "media.need_https" : err.code === "not_connected" ? "media.not_connected"
+        : err.name === "NotAllowedError" ? "media.denied" : err.name === "NotFoundError" ? "media.no_camera" : null;
+      say(key ? t(key) : humanError(err), true);
     } finally {
       busy = false;
       camera.disabled = screen.disabled = false;
-      camera.textContent = cameraStream ? "Stop camera + mic" : "Start camera + mic";
-      screen.textContent = screenStream ? "Stop sharing" : "Share screen";
-      if (status.dataset.error !== "true") describe();
+      camera.textContent = cameraStream ? t("media.stop_camera") : t("media.start_camera");
+      screen.textContent = screenStream ? t("media.stop_screen") : t("media.share_screen");
+      mic.hidden = !cameraStream;
+      if (!failed) describe();
     }
   }
-  camera.onclick = () => { say("…"); run(cameraStream ? stopCamera : startCamera); };
-  screen.onclick = () => { say("…"); run(screenStream ? stopScreen : startScreen); };
-
+  camera.onclick = () => run(cameraStream ? stopCamera : startCamera);
+  screen.onclick = () => run(screenStream ? stopScreen : startScreen);
+  mic.onclick = () => {
+    const audio = cameraStream && cameraStream.getAudioTracks()[0];
+    if (!audio) return;
+    audio.enabled = !audio.enabled;
+    mic.setAttribute("aria-pressed", String(!audio.enabled));
+    mic.textContent = audio.enabled ? t("media.mute_mic") : t("media.unmute_mic");
+  };
   // After a reconnect the client has a new peer connection: publish the same tracks on it.
-  client.addEventListener("reconnected", () => run(async () => {
+  client.on("reconnected", () => run(async () => {
     senders.clear();
     const streams = [[cameraStream, "motion"], [screenStream, "detail"]].filter(([s]) => s);
     for (const [stream, hint] of streams) await addTracks(stream, hint);
     if (streams.length) await client.renegotiate();
   }));
 
-  // -- what students receive ----------------------------------------------------------------
-  const rows = new Map(); // connection id -> { row, select }
-
-  function viewerRow(v) {
-    let entry = rows.get(v.connection);
-    if (!entry) {
-      const select = el("select", { dataset: { setRung: v.user }, "aria-label": `rung for ${v.user}` },
-        ...RUNGS.map((r) => new Option(r, r)));
-      select.onchange = () => setRung(v.user, select.value);
-      const row = el("tr", { dataset: { user: v.user, connection: v.connection } });
-      entry = { row, select, cells: [0, 1, 2, 3].map(() => el("td")) };
-      row.append(...entry.cells, el("td", {}, select));
-      rows.set(v.connection, entry);
-    }
-    const delivering = v.video ? v.video.rung : (v.audio ? v.audio.rung : null);
-    const [who, rung, deliv, reason] = entry.cells;
-    who.textContent = v.user;
-    rung.textContent = v.effective + (v.pinned_max ? ` (student max ${v.pinned_max})` : "");
-    deliv.textContent = delivering || "— (nothing published)";
-    reason.textContent = v.reason;
-    Object.assign(entry.row.dataset, { effective: v.effective, delivering: delivering || "" });
-    if (document.activeElement !== entry.select) entry.select.value = v.wanted;
-    return entry.row;
-  }
-
-  function drawViewers(list) {
-    const seen = new Set(list.map((v) => v.connection));
-    for (const id of [...rows.keys()]) if (!seen.has(id)) rows.delete(id);
-    viewers.replaceChildren(...list.map(viewerRow));
-    if (!list.length) viewers.append(el("tr", {}, el("td", { colspan: "5" }, "nobody receives video yet")));
-  }
-
-  function drawLadders(list) {
-    ladders.replaceChildren(...list.map((l) => {
-      const size = l.source_size ? `${l.source_size[0]}×${l.source_size[1]}` : "—";
-      const perRung = RUNGS.map((name) => {
-        const r = l.rungs && l.rungs[name];
-        if (!r || !(l.offered || []).includes(name)) return el("td", { class: "media-off" }, "not offered");
-        return el("td", { dataset: { rung: name, running: String(r.running) } },
-          `${r.running ? "encoding" : "idle"} · ${r.subscribers} sub.`);
-      });
-      return el("tr", { dataset: { role: l.role, kind: l.kind, activeEncoders: String(l.active_encoders) } },
-        el("td", {}, `${l.role} (${l.kind}) from ${l.origin}`), el("td", {}, size),
-        el("td", {}, `${l.subscribers} · ${l.active_encoders} encoder(s)`), ...perRung);
+  function drawState(body) {
+    const offered = body.offered || [];
+    ctx.media.offered = offered.length ? offered : RUNGS;
+    const others = (body.sources || []).filter((s) => s.origin === "synthetic" || s.origin === "whip" || String(s.origin).startsWith("whip"));
+    source.textContent = others.length ? t(others[0].origin === "synthetic" ? "media.source_synthetic" : "media.source_whip") : "";
+    const ladder = (body.ladders || []).find((l) => l.kind === "video") || null;
+    rungs.hidden = !ladder;
+    rungs.replaceChildren(...RUNGS.map((name) => {
+      const r = ladder && ladder.rungs ? ladder.rungs[name] : null;
+      const isOffered = offered.includes(name);
+      return el("li", { dataset: { rung: name, offered: String(isOffered), viewers: String(r ? r.subscribers : 0) } },
+        el("strong", {}, t(`rung.${name}`)), " ",
+        isOffered ? t("media.n_viewers", { n: r ? r.subscribers : 0 }) : t("media.not_offered"));
     }));
-    if (!list.length) ladders.append(el("tr", {}, el("td", { colspan: "6" }, "nothing published")));
+    host.dataset.video = String(Boolean(body.video));
   }
-
-  async function setRung(user, rung) {
-    try {
-      await client.request({ type: "media.set_rung", user, rung });
-      refresh();
-    } catch (err) {
-      say(`could not set ${user} to ${rung}: ${err.message}`, true);
-    }
-  }
-
   let polling = false;
   async function refresh() {
-    const sessionId = client.welcome && client.welcome.session && client.welcome.session.id;
-    if (!sessionId || polling) return;
+    const sid = client.welcome && client.welcome.session && client.welcome.session.id;
+    if (!sid || polling || client.state !== "connected") return;
     polling = true;
     try {
-      const resp = await fetch(`/api/sessions/${encodeURIComponent(sessionId)}/media`, {
-        headers: { Authorization: `Bearer ${client.token}` }, cache: "no-store" });
-      const body = await resp.json();
-      if (!resp.ok) throw new Error(body.error ? body.error.message : `HTTP ${resp.status}`);
-      const screenShare = body.screen_share ? " · screen share shown" : "";
-      state.textContent = `video ${body.video ? "on" : "off"}, audio ${body.audio ? "on" : "off"}${screenShare}`;
-      drawViewers(body.viewers || []);
-      drawLadders(body.ladders || []);
-      section.dataset.polled = String(Date.now());
-    } catch (err) {
-      state.textContent = `media state unavailable: ${err.message}`;
-    } finally {
-      polling = false;
-    }
+      const resp = await fetch(`/api/sessions/${encodeURIComponent(sid)}/media`, { headers: { Authorization: `Bearer ${client.token}` }, cache: "no-store" });
+      if (resp.ok) {
+        const body = await resp.json();
+        drawState(body);
+        // A link estimate means something only while video flows to the viewer.
+        model.viewers((body.viewers || []).map((v) => (body.video ? v : { ...v, link: null })));
+        host.dataset.polled = String(Date.now());
+      }
+    } catch (err) { /* shown by the connection state */ } finally { polling = false; }
   }
   setInterval(refresh, POLL_MS);
-  client.addEventListener("welcome", () => refresh());
-  client.addEventListener("media.state", () => refresh());
-  client.addEventListener("media.quality", () => refresh());
+  client.on("welcome", () => refresh());
+  client.on("media.state", () => refresh());
+  client.on("media.quality", (env) => { model.quality(env.payload); refresh(); });
+  drawState({ offered: RUNGS, ladders: [] });
 }
-
-const STYLE = `
-#panel-media video { max-width: 320px; background: #111; display: block; margin: .5em 0; }
-#panel-media .media-table { border-collapse: collapse; font-size: .9em; }
-#panel-media .media-table td, #panel-media .media-table th { border: 1px solid #ccc; padding: .2em .4em; }
-#panel-media .media-off { color: #999; }
-#panel-media .media-note[data-error="true"] { color: #b00; }
-`;
