@@ -18,6 +18,7 @@ from rtc_server.base.exceptions import PermissionDenied
 from rtc_server.core.metrics_history import flatten
 
 from .auth import principal
+from .http_errors import json_response
 from .keys import SERVICES
 
 __all__ = ["routes"]
@@ -45,7 +46,7 @@ async def overview(request: web.Request) -> web.Response:
             "teachers": sum(1 for role in users.values() if role in ("teacher", "admin")),
         })
     history = services.history
-    return web.json_response({
+    return json_response({
         "now": {"ts_ms": int(time.time() * 1000), "values": flatten(services.registry)},
         "worker": os.environ.get("CLASSROOM_WORKER_ID", str(os.getpid())),
         "sessions": sessions,

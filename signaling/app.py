@@ -7,6 +7,7 @@ is writing its folder and adding its ``build`` here.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -23,7 +24,7 @@ from rtc_server.core.services import FeatureFactory, Services
 from rtc_server.interactions import InteractionsFeature
 from rtc_server.media import MediaFeature
 
-from . import admin_api, http_api, materials_api, media_api, websocket
+from . import admin_api, http_api, http_errors, materials_api, media_api, websocket
 from .classes_api import setup_classes
 from .keys import CHAT, CLASSROOM, CONFIG, CONTENT, INTERACTIONS, MEDIA, SERVICES
 from .whip_api import setup_whip
@@ -45,8 +46,9 @@ def create_app(config: Config, *, features: Sequence[FeatureFactory] = FEATURES
                ) -> web.Application:
     config = config.with_secret()
     patches.apply(config)
-    app = web.Application(middlewares=[http_api.errors_middleware],
+    app = web.Application(middlewares=[http_errors.errors_middleware],
                           client_max_size=http_api.MAX_BODY_BYTES)
+    http_errors.setup(app)
     app[CONFIG] = config
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -79,15 +81,26 @@ def create_app(config: Config, *, features: Sequence[FeatureFactory] = FEATURES
     setup_whip(app)
     web_root = Path(config.web_root) if config.web_root else WEB_ROOT
 
+    root = web_root.resolve()
+
     async def index(request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(web_root / "index.html")
+        return web.FileResponse(root / "index.html")
+
+    async def static(request: web.Request) -> web.StreamResponse:
+        # Not add_static: its FileResponse answers a missing file with an empty 404 decided
+        # after every middleware ran; raising here gives the JSON error (http_errors).
+        path = (root / request.match_info["path"]).resolve()
+        exists = await asyncio.get_running_loop().run_in_executor(None, path.is_file)
+        if not exists or not path.is_relative_to(root):
+            raise web.HTTPNotFound(text=f"no such page or endpoint: {request.path}")
+        return web.FileResponse(path)
 
     async def admin(request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(web_root / "admin.html")
+        return web.FileResponse(root / "admin.html")
 
     app.router.add_get("/", index)
     app.router.add_get("/admin", admin)
-    app.router.add_static("/", web_root, show_index=False)
+    app.router.add_get("/{path:.+}", static)
     return app
 
 

@@ -15,8 +15,9 @@ from aiohttp import web
 from rtc_server.base.access import require_staff
 from rtc_server.base.exceptions import PermissionDenied
 from rtc_server.base.identity import Identity
+from rtc_server.base.json_input import is_text
 
-from .exceptions import TokenMissing
+from .exceptions import TokenInvalid, TokenMissing
 from .keys import CLASSROOM, CONFIG
 from .tokens import verify_token
 
@@ -37,8 +38,14 @@ class Principal:
 def bearer(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
-        return header[7:].strip() or None
-    return request.query.get("token") or None
+        token = header[7:].strip() or None
+    else:
+        token = request.query.get("token") or None
+    # aiohttp keeps undecodable header bytes as lone surrogates: such a credential is no
+    # token (and comparing it with the secret would fail to encode).
+    if token is not None and not is_text(token):
+        raise TokenInvalid("the credential is not valid text")
+    return token
 
 
 def authenticate(request: web.Request, secret: str) -> Principal:

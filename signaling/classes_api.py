@@ -33,6 +33,7 @@ from rtc_server.base.ratelimit import TokenBucket
 
 from .auth import principal
 from .http_api import Language, _Body, read_body
+from .http_errors import json_response
 from .keys import CLASSROOM, CONFIG
 from .tokens import mint_token
 
@@ -86,7 +87,7 @@ async def create_class(request: web.Request) -> web.Response:
                                 name=body.teacher_name, role="teacher",
                                 ttl_s=config.token_ttl_s)
     base = config.base_url
-    return web.json_response({
+    return json_response({
         "session_id": session_id, "join_code": record.join_code,
         "teacher_token": token, "expires_at": expires,
         "teacher_url": f"{base}/teacher.html?token={token}",
@@ -98,7 +99,7 @@ async def create_class(request: web.Request) -> web.Response:
 async def class_info(request: web.Request) -> web.Response:
     _limit(request)
     record = await request.app[CLASSROOM].session_for_code(request.match_info["code"])
-    return web.json_response({"subject": record.subject, "grade_level": record.grade_level,
+    return json_response({"subject": record.subject, "grade_level": record.grade_level,
                               "topic": record.current_topic, "language": record.language,
                               "status": record.status})
 
@@ -115,7 +116,7 @@ async def join_class(request: web.Request) -> web.Response:
     user_id = _slug(name)
     token, expires = mint_token(config.api_secret, session_id=record.id, user_id=user_id,
                                 name=name, role="student", ttl_s=config.token_ttl_s)
-    return web.json_response({
+    return json_response({
         "token": token, "expires_at": expires, "session_id": record.id, "user_id": user_id,
         "student_url": f"{config.base_url}/student.html?token={token}",
     }, status=201)

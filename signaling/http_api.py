@@ -5,20 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rtc_server.base.access import require_staff
-from rtc_server.base.exceptions import ClassroomError, PermissionDenied
+from rtc_server.base.exceptions import MalformedMessage, NotJson, PermissionDenied
+from rtc_server.base.json_input import loads
 from rtc_server.base.messages import Name, Target
 from rtc_server.core.classroom import Classroom
 from rtc_server.core.metrics import render
 
 from .auth import authorize, principal
-from .exceptions import SignalingError, TokenError
+from .http_errors import errors_middleware, json_error, json_response
 from .keys import CHAT, CLASSROOM, CONFIG, SERVICES
 from .tokens import ROLES, mint_token
 
@@ -29,32 +29,9 @@ MAX_BODY_BYTES = 256 * 1024
 BODY_TIMEOUT_S = 30.0
 
 
-def json_error(status: int, code: str, message: str, **details: Any) -> web.Response:
-    response = web.json_response({"error": {"code": code, "message": message, **details}},
-                                 status=status)
-    retry_ms = details.get("retry_after_ms")
-    if isinstance(retry_ms, int):
-        response.headers["Retry-After"] = str(max(1, -(-retry_ms // 1000)))
-    return response
-
-
-@web.middleware
-async def errors_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """Domain and signaling errors become JSON errors with a stable code."""
-    try:
-        return await handler(request)
-    except TokenError as exc:
-        return json_error(401, exc.code, exc.message)
-    except SignalingError as exc:
-        return json_error(400, exc.code, exc.message)
-    except ClassroomError as exc:
-        return json_error(exc.http_status, exc.code, exc.message, **exc.details)
-
-
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict, as client messages are: "45" is no number (docs/protocol.md, section 2).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class TokenRequest(_Body):
@@ -100,7 +77,12 @@ class EventPost(_Body):
 
 async def read_body(request: web.Request, model: type[M], *, max_bytes: int | None = None
                     ) -> M:
-    """Parse and validate a JSON body (``max_bytes``: a larger limit than the API's)."""
+    """Parse and validate a JSON body (``max_bytes``: this endpoint's limit, not the API's).
+
+    The body passes the checks of every client message (nesting, numbers, valid text);
+    over the limit it is ``413 message_too_large``, not JSON ``422 malformed_json``,
+    anything else wrong ``422 invalid_body`` naming the field.
+    """
     limit = max_bytes or MAX_BODY_BYTES
     try:
         async with asyncio.timeout(BODY_TIMEOUT_S):
@@ -126,15 +108,23 @@ async def read_body(request: web.Request, model: type[M], *, max_bytes: int | No
             content_type="application/json",
         ) from exc
     try:
-        data = json.loads(raw or b"{}")
-    except ValueError as exc:
-        raise _bad("malformed_json", f"body is not valid JSON: {exc}") from exc
+        # The checks of every client message: depth, numbers, valid text (json_input).
+        data = loads(raw or b"{}", what="the body")
+    except NotJson as exc:
+        raise _bad("malformed_json", exc.message) from exc
+    except MalformedMessage as exc:
+        raise _bad("invalid_body", exc.message) from exc
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise _bad("invalid_body", f"{where}: {first['msg']}") from exc
+
+
+def invalid_body(message: str) -> web.HTTPException:
+    """``422 invalid_body``: raise it for a body (or form field) that is wrong."""
+    return _bad("invalid_body", message)
 
 
 def _bad(code: str, message: str) -> web.HTTPException:
@@ -152,7 +142,7 @@ async def healthz(request: web.Request) -> web.Response:
     classroom = services.classroom
     reachable = await services.storage.check()
     status = "stopping" if classroom.closing else "ok" if reachable else "degraded"
-    return web.json_response({
+    return json_response({
         "status": status,
         "state": services.storage.backend,
         "shared_state": "ok" if reachable else "unreachable",
@@ -184,7 +174,7 @@ def _mint(request: web.Request, body: TokenRequest) -> web.Response:
         name=body.name or body.user_id, role=body.role, ttl_s=body.ttl_s or config.token_ttl_s,
     )
     page = "teacher" if body.role in ("teacher", "admin") else "student"
-    return web.json_response({
+    return json_response({
         "token": token, "expires_at": exp,
         "join_url": f"{config.base_url}/{page}.html?token={token}",
     }, status=201)
@@ -210,6 +200,8 @@ async def dev_join(request: web.Request) -> web.StreamResponse:
 @routes.post("/api/sessions")
 async def create_session(request: web.Request) -> web.Response:
     caller = principal(request)
+    if caller.identity is not None:  # refused before the body is read
+        require_staff(caller.identity, "create a session")
     body = await read_body(request, SessionCreate)
     classroom = request.app[CLASSROOM]
     if caller.identity is None:
@@ -218,7 +210,6 @@ async def create_session(request: web.Request) -> web.Response:
         session_id, teacher_id = body.session_id, body.teacher_id
     else:
         who = caller.identity
-        require_staff(who, "create a session")
         if body.session_id not in (None, who.session_id):
             raise PermissionDenied(f"your token is for session {who.session_id!r}")
         session_id, teacher_id = who.session_id, body.teacher_id or who.user_id
@@ -227,7 +218,7 @@ async def create_session(request: web.Request) -> web.Response:
         grade_level=body.grade_level, current_topic=body.current_topic, ai_context=body.ai_context,
         language=body.language, planned_minutes=body.planned_minutes,
     )
-    return web.json_response(record.to_json(), status=201)
+    return json_response(record.to_json(), status=201)
 
 
 @routes.get("/api/sessions/{session_id}")
@@ -239,7 +230,7 @@ async def get_session(request: web.Request) -> web.Response:
     data = record.to_json()
     if not who.is_staff:
         data.pop("participants", None)
-    return web.json_response(data)
+    return json_response(data)
 
 
 @routes.patch("/api/sessions/{session_id}")
@@ -248,7 +239,7 @@ async def patch_session(request: web.Request) -> web.Response:
     who = await authorize(request, session_id, staff=True, action="change the session")
     body = await read_body(request, SessionPatch)
     record = await request.app[CLASSROOM].update_session(who, body.model_dump())
-    return web.json_response(record.to_json())
+    return json_response(record.to_json())
 
 
 @routes.post("/api/sessions/{session_id}/end")
@@ -256,7 +247,7 @@ async def end_session(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
     who = await authorize(request, session_id, staff=True, action="end the session")
     record = await request.app[CLASSROOM].end_session(who)
-    return web.json_response(record.to_json())
+    return json_response(record.to_json())
 
 
 @routes.post("/api/sessions/{session_id}/reopen")
@@ -266,7 +257,7 @@ async def reopen_session(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
     who = await authorize(request, session_id, staff=True, action="reopen the class")
     record = await request.app[CLASSROOM].reopen_session(who)
-    return web.json_response(record.to_json())
+    return json_response(record.to_json())
 
 
 @routes.put("/api/sessions/{session_id}/groups/{group}")
@@ -276,7 +267,7 @@ async def put_group(request: web.Request) -> web.Response:
     body = await read_body(request, GroupChange)
     group = request.match_info["group"]
     members = await request.app[CLASSROOM].set_group(who, group, body.add, body.remove)
-    return web.json_response({"group": group, "members": members})
+    return json_response({"group": group, "members": members})
 
 
 @routes.post("/api/sessions/{session_id}/events")
@@ -284,11 +275,13 @@ async def post_event(request: web.Request) -> web.Response:
     """Send a ``message`` event into the session (a backend or the teacher's tools)."""
     session_id = request.match_info["session_id"]
     who = await authorize(request, session_id, staff=True, action="broadcast")
-    body = await read_body(request, EventPost)
+    # The limit of the same message sent over the WebSocket (docs/protocol.md, section 8).
+    body = await read_body(request, EventPost, max_bytes=request.app[CONFIG].max_message_bytes)
     classroom: Classroom = request.app[CLASSROOM]
     await classroom.require_active(session_id)
     event = await request.app[CHAT].chat.send(who, body.to.audience(), body.text, body.data)
-    return web.json_response({"seq": event.seq, "ts": event.ts_ms}, status=202)
+    return json_response({"seq": event.seq, "ts": event.ts_ms}, status=202)
 
 
-__all__ = ["errors_middleware", "json_error", "read_body", "routes"]
+__all__ = ["errors_middleware", "invalid_body", "json_error", "json_response", "read_body",
+           "routes"]

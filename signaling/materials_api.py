@@ -29,10 +29,12 @@ from typing import Literal
 from aiohttp import BodyPartReader, web
 from pydantic import Field
 
+from rtc_server.base.json_input import is_text
 from rtc_server.material.exceptions import MaterialTooLarge
 
 from .auth import authorize
-from .http_api import _Body, read_body
+from .http_api import _Body, invalid_body, read_body
+from .http_errors import json_response
 from .keys import CONFIG, CONTENT
 
 __all__ = ["routes"]
@@ -80,12 +82,13 @@ async def add_material(request: web.Request) -> web.Response:
     elif request.content_type == "multipart/form-data":
         info = await _add_multipart(request, limit)
     else:
+        _text_field(request.content_type, "Content-Type")
         data = await _read_limited(request, limit)
         info = await materials.add_file(
             who, data, filename=request.query.get("filename", ""),
             content_type=request.content_type, title=request.query.get("title", "")[:200],
             publish=request.query.get("publish") in ("1", "true"))
-    return web.json_response(info, status=201)
+    return json_response(info, status=201)
 
 
 async def _add_multipart(request: web.Request, limit: int) -> dict[str, object]:
@@ -98,11 +101,17 @@ async def _add_multipart(request: web.Request, limit: int) -> dict[str, object]:
         if not isinstance(part, BodyPartReader):
             continue
         if part.name == "file":
-            filename = part.filename or ""
-            content_type = part.headers.get("Content-Type", "")
+            # Part headers keep undecodable bytes as lone surrogates: refuse them here,
+            # before the name reaches the listing every member reads.
+            filename = _text_field(part.filename or "", "file name")
+            content_type = _text_field(part.headers.get("Content-Type", ""), "file type")
             data = await _read_limited(part, limit)
         elif part.name in ("title", "publish"):
-            fields[part.name] = (await part.text())[:200]
+            raw = await _read_limited(part, 4096)
+            try:
+                fields[part.name] = raw.decode("utf-8")[:200]
+            except UnicodeDecodeError as exc:
+                raise invalid_body(f"form field {part.name!r} is not UTF-8 text") from exc
     if not data:
         raise web.HTTPUnprocessableEntity(
             text='{"error":{"code":"invalid_body","message":"send the file in a form field '
@@ -112,18 +121,24 @@ async def _add_multipart(request: web.Request, limit: int) -> dict[str, object]:
         title=fields.get("title", ""), publish=fields.get("publish") in ("1", "true", "on"))
 
 
+def _text_field(value: str, what: str) -> str:
+    if not is_text(value):
+        raise invalid_body(f"the {what} is not valid Unicode text")
+    return value
+
+
 @routes.get("/api/sessions/{session_id}/materials")
 async def list_materials(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
     who = await authorize(request, session_id, staff=False, action="list material")
-    return web.json_response({"materials": await request.app[CONTENT].materials.listing(who)})
+    return json_response({"materials": await request.app[CONTENT].materials.listing(who)})
 
 
 @routes.get("/api/sessions/{session_id}/materials/{material_id}")
 async def read_material(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
     who = await authorize(request, session_id, staff=False, action="read material")
-    return web.json_response(await request.app[CONTENT].materials.read(
+    return json_response(await request.app[CONTENT].materials.read(
         who, request.match_info["material_id"]))
 
 
@@ -132,7 +147,7 @@ async def patch_material(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
     who = await authorize(request, session_id, staff=True, action="change material")
     body = await read_body(request, MaterialPatch)
-    return web.json_response(await request.app[CONTENT].materials.update(
+    return json_response(await request.app[CONTENT].materials.update(
         who, request.match_info["material_id"], published=body.published, title=body.title))
 
 

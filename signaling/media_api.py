@@ -11,13 +11,14 @@ from rtc_server.media.messages import Rung
 
 from .auth import authorize
 from .http_api import read_body
+from .http_errors import json_response
 from .keys import MEDIA
 
 routes = web.RouteTableDef()
 
 
 class RungBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     rung: Rung | Literal["auto"]
 
 
@@ -29,12 +30,12 @@ async def media_state(request: web.Request) -> web.Response:
     feature = request.app[MEDIA]
     media = feature.hub.sessions.get(session_id)
     if media is None:
-        return web.json_response({"video": False, "audio": False, "ladders": [], "viewers": []})
+        return json_response({"video": False, "audio": False, "ladders": [], "viewers": []})
     stats = media.stats()
     # Each viewer's measured link (estimate, round trip, loss) for the teacher's roster.
     for viewer in stats["viewers"]:
         viewer["link"] = feature.quality.status(viewer["connection"])
-    return web.json_response(stats)
+    return json_response(stats)
 
 
 @routes.put("/api/sessions/{session_id}/media/viewers/{user}")
@@ -44,4 +45,4 @@ async def set_viewer_rung(request: web.Request) -> web.Response:
     body = await read_body(request, RungBody)
     changed = await request.app[MEDIA].hub.set_rung(True, session_id, request.match_info["user"],
                                                 body.rung, by=who.user_id)
-    return web.json_response({"viewers": changed})
+    return json_response({"viewers": changed})

@@ -8,6 +8,7 @@ import secrets
 from aiohttp import WSMsgType, web
 
 from rtc_server.base.exceptions import ClassroomError, SessionNotFound
+from rtc_server.base.json_input import MAX_SAFE_INTEGER
 from rtc_server.base.protocol import encode_reply, error_reply
 from rtc_server.core.connection import Connection
 
@@ -48,10 +49,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if "last_seq" in request.query:
         try:
             resume_after = int(request.query["last_seq"])
-            if resume_after < 0:
+            if not 0 <= resume_after <= MAX_SAFE_INTEGER:
                 raise ValueError
         except ValueError:
-            return json_error(400, "malformed_message", "last_seq must be an integer >= 0")
+            return json_error(400, "malformed_message",
+                              "last_seq must be an integer from 0 to 2^53")
     try:
         classroom.joins_admission.check()  # a full queue answers 503 before the upgrade
         record = await classroom.active_session(identity.session_id, history=False)

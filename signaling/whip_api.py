@@ -30,6 +30,7 @@ from aiohttp import web
 
 from rtc_server.base.identity import Identity
 from rtc_server.config import IceServer
+from rtc_server.media.whip import InvalidOffer
 
 from .auth import acting_in, principal
 from .exceptions import TokenError
@@ -96,7 +97,13 @@ async def whip_publish(request: web.Request) -> web.Response:
             content_type="application/json",
         )
     await request.app[CLASSROOM].active_session(session_id)  # 404 / 410
-    offer = await request.text()
+    # Bytes, decoded here: aiohttp's text() fails with a 500 on a body that is not UTF-8
+    # or names an unknown charset. Over the API's body limit: 413 (http_errors, JSON).
+    try:
+        offer = (await request.read()).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidOffer(f"the SDP offer is not UTF-8 text: {exc.reason} at byte "
+                           f"{exc.start}") from exc
     config = request.app[CONFIG]
     media = request.app[MEDIA]
     resource, answer = await media.whip.create(

@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from rtc_server.base.exceptions import InvalidRequest
 from rtc_server.base.protocol import (
     CORE_EVENTS,
     PROTOCOL_VERSION,
@@ -37,9 +38,17 @@ def test_audience_round_trips(audience: Audience) -> None:
 
 
 def test_dumps_refuses_what_is_not_json() -> None:
-    with pytest.raises(ValueError):
+    # A domain error (the sender's error reply), not a ValueError (an internal_error).
+    with pytest.raises(InvalidRequest, match="not JSON compliant"):
         dumps({"v": math.nan})
+    with pytest.raises(InvalidRequest, match="not valid Unicode"):
+        dumps({"data": {"v": "\ud800"}})
     assert dumps({"k": "ü"}) == '{"k":"ü"}'
+
+
+def test_error_reply_never_fails_to_encode() -> None:
+    reply = json.loads(error_reply("s1", "malformed_message", "bad \udc80 text", re="\ud800"))
+    assert reply["re"] is None and reply["payload"]["message"] == "bad ? text"
 
 
 def test_error_reply_carries_the_request_id_and_details() -> None:

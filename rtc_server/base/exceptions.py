@@ -12,6 +12,7 @@
     └── ProtocolError          (400: a client message the server cannot read)
         ├── MessageTooLarge
         ├── MalformedMessage   (not JSON, not an object, fields wrong)
+        │   └── NotJson        (not JSON at all, or nested beyond reading)
         └── UnknownMessageType
 
 Features subclass these (``interactions.exceptions``, ``content.exceptions``).
@@ -86,6 +87,10 @@ class MessageTooLarge(ProtocolError):
 
 class MalformedMessage(ProtocolError):
     code = "malformed_message"
+
+
+class NotJson(MalformedMessage):
+    """Not JSON at all (HTTP bodies answer ``malformed_json`` for it)."""
 
 
 class UnknownMessageType(ProtocolError):

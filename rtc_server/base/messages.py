@@ -9,13 +9,12 @@ core's own messages are here; each feature declares its own in its
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .exceptions import MalformedMessage, MessageTooLarge, ProtocolError, UnknownMessageType
+from .exceptions import MalformedMessage, MessageTooLarge, UnknownMessageType
+from .json_input import MAX_SAFE_INTEGER, is_text, loads, peek_top_level_id
 from .protocol import Audience
 
 MessageId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -25,8 +24,10 @@ Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.
 class ClientMessageBase(BaseModel):
     """Base of every client message model: a literal ``type`` and an optional ``id``."""
 
-    # Unknown fields are ignored so that newer clients can talk to older servers.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Unknown fields are ignored so that newer clients can talk to older servers. Strict:
+    # "5" is no number and 1 no boolean (docs/protocol.md 5.3); a wrong type is refused,
+    # naming the field, rather than converted.
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
     type: str
     id: MessageId | None = None
 
@@ -65,7 +66,7 @@ class Replay(ClientMessageBase):
     """Send again every event for this connection with a sequence number above ``after_seq``."""
 
     type: Literal["replay"]
-    after_seq: Annotated[int, Field(ge=0)]
+    after_seq: Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER)]
 
 
 class Ping(ClientMessageBase):
@@ -81,7 +82,7 @@ class Ping(ClientMessageBase):
 class Target(BaseModel):
     """Exactly one of ``session`` (true), ``group`` or ``user``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     session: bool = False
     group: Name | None = None
     user: Name | None = None
@@ -186,15 +187,23 @@ def known_types() -> frozenset[str]:
     return _core.known_types()
 
 
+#: How far past ``max_bytes`` :func:`peek_message_id` still reads a message for its id. The
+#: WebSocket closes with 1009 above the same multiple (docs/protocol.md, section 7).
+PEEK_FACTOR = 4
+
+
+def _size(raw: str | bytes) -> int:
+    # surrogatepass: the size of anything, even text no transport would have delivered.
+    return len(raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw)
+
+
 def decode_json(raw: str | bytes, *, max_bytes: int) -> dict[str, Any]:
-    """Decode one JSON object, enforcing the size limit; errors name the problem."""
-    size = len(raw.encode() if isinstance(raw, str) else raw)
+    """Decode one JSON object, enforcing the size limit and the checks of
+    :mod:`.json_input` (depth, numbers, text); errors name the problem and the field."""
+    size = _size(raw)
     if size > max_bytes:
         raise MessageTooLarge(f"message is {size} bytes; the limit is {max_bytes}")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedMessage(f"message is not valid JSON: {exc}") from exc
+    data = loads(raw)
     if not isinstance(data, dict):
         raise MalformedMessage(f"message must be a JSON object, not {type(data).__name__}")
     return data
@@ -203,22 +212,20 @@ def decode_json(raw: str | bytes, *, max_bytes: int) -> dict[str, Any]:
 def message_id_of(data: dict[str, Any]) -> str | None:
     """The client's message id if it is usable, for replies to a message that failed."""
     mid = data.get("id")
-    return mid if isinstance(mid, str) and 0 < len(mid) <= 64 else None
-
-
-_HEAD_ID = re.compile(r'"id"\s*:\s*"([^"\\]{1,64})"')
+    return mid if isinstance(mid, str) and 0 < len(mid) <= 64 and is_text(mid) else None
 
 
 def peek_message_id(raw: str | bytes, *, max_bytes: int) -> str | None:
     """The id of a message that cannot be accepted (invalid, too large, rate-limited),
-    so that the error reply names it and the client knows what to resend."""
-    try:
-        return message_id_of(decode_json(raw, max_bytes=max_bytes))
-    except ProtocolError:
-        # Too large or not JSON: look for an id near the start without parsing it all.
-        head = raw[:512] if isinstance(raw, str) else raw[:512].decode("utf-8", "replace")
-        match = _HEAD_ID.search(head)
-        return match.group(1) if match else None
+    so that the error reply names it and the client knows what to resend.
+
+    The top-level ``id`` is found wherever it stands in the message, in messages up to
+    ``PEEK_FACTOR`` times ``max_bytes`` (larger ones get ``re: null``); an id that is not
+    a string of 1-64 characters of valid text is not usable (``re: null``).
+    """
+    if _size(raw) > PEEK_FACTOR * max_bytes:
+        return None
+    return peek_top_level_id(raw)
 
 
 def parse_client_message(raw: str | bytes, *, max_bytes: int) -> ClientMessageBase:

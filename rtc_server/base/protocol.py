@@ -20,6 +20,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .exceptions import InvalidRequest
+from .json_input import is_text
+
 PROTOCOL_VERSION = 1
 
 AudienceKind = Literal["session", "group", "user"]
@@ -141,8 +144,25 @@ def now_ms() -> int:
 
 
 def dumps(payload: Any) -> str:
-    """Compact JSON of a payload; refuses NaN/Infinity (not JSON, browsers reject them)."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    """Compact JSON of a payload, as it goes on the wire (UTF-8).
+
+    Refuses, with :class:`InvalidRequest`, what could be serialised but not delivered:
+    NaN/Infinity (not JSON; browsers' ``JSON.parse`` throws) and text that cannot be
+    encoded as UTF-8 (a lone surrogate). Every bus publishes through here before it
+    assigns a seq, so such an event fails for its sender, never at delivery.
+    """
+    try:
+        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError as exc:  # NaN / Infinity (a circular structure is a server bug)
+        raise InvalidRequest(f"cannot send this: {exc}") from exc
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidRequest(
+                "cannot send this: it holds text that is not valid Unicode (a lone "
+                f"surrogate, {text[exc.start:exc.end]!r})") from exc
+    return text
 
 
 def envelope_parts(
@@ -162,12 +182,14 @@ def envelope_parts(
 
 
 def encode_reply(
-    type: str, payload: dict[str, Any], *, session_id: str, re: str | None = None
+    type: str, payload: dict[str, Any], *, session_id: str, re: str | None = None,
+    always_re: bool = False,
 ) -> str:
+    """A reply (``seq: null``); ``re`` is left out when None, unless ``always_re``."""
     body: dict[str, Any] = {
         "v": PROTOCOL_VERSION, "type": type, "seq": None, "ts": now_ms(), "session": session_id,
     }
-    if re is not None:
+    if re is not None or always_re:
         body["re"] = re
     body["payload"] = payload
     return dumps(body)
@@ -175,6 +197,16 @@ def encode_reply(
 
 def error_reply(session_id: str, code: str, message: str, *, re: str | None = None,
                 **details: Any) -> str:
-    """An ``error`` reply; ``details`` add machine-readable fields (``retry_after_ms``)."""
+    """An ``error`` reply; ``details`` add machine-readable fields (``retry_after_ms``).
+
+    An error always has ``re``: the id of the message it answers, or null when there is
+    none or it could not be read. It never fails to encode: an ``re`` that is not valid
+    text becomes null, and a message quoting such text has it replaced.
+    """
+    if re is not None and not is_text(re):
+        re = None
+    if not is_text(message):
+        message = message.encode("utf-8", "replace").decode("utf-8")
     return encode_reply("error", {"code": code, "message": message, **details},
-                        session_id=session_id, re=re)
+                        session_id=session_id, re=re, always_re=True)
+

@@ -191,6 +191,9 @@ class ContentFeature(Feature):
                 if not self.visuals_allowed:
                     raise InvalidRequest("visual generation is paused: the server is under "
                                          "heavy load")
+                # Validated before it is accepted: a bad field is the sender's error reply,
+                # not a failure in the background task after content.accepted.
+                parse_content_request(request, max_prompt_chars=self.service.max_prompt_chars)
                 self._spawn(self.service.generate_visual(session_id, request, audience,
                                                          context=context, material=material),
                             "visual")

@@ -64,7 +64,11 @@ def _checked_text(value: str, info: ValidationInfo) -> str:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # Strict: a number is no description, "yes" no boolean, 1.0 no token count; a request
+    # with a field of the wrong type is refused before it is accepted. Lists stay lists
+    # (JSON has no tuples): those fields say ``strict=False``, their items are strict.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True,
+                              strict=True)
 
 
 class LessonRequest(_Model):
@@ -87,7 +91,7 @@ class PlanRequest(_Model):
     kind: Literal["plan"] = "plan"
     topic: str = Field(min_length=1, max_length=200)
     minutes_remaining: int = Field(ge=1, le=240)
-    responses: tuple[ResponseSample, ...] = ()
+    responses: tuple[ResponseSample, ...] = Field(default=(), strict=False)
     understanding: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
@@ -112,7 +116,8 @@ class SupplementRequest(_Model):
     kind: Literal["supplement"] = "supplement"
     trigger: Literal["confusion", "wrong_answers"]
     details: str
-    affected_users: tuple[str, ...] = Field(min_length=1)
+    affected_users: tuple[Annotated[str, Field(strict=True)], ...] = Field(min_length=1,
+                                                                           strict=False)
     topic: str | None = Field(default=None, max_length=200)
 
     _details = field_validator("details")(_checked_text)
@@ -128,7 +133,7 @@ class PersonalizedRequest(_Model):
     kind: Literal["personalized"] = "personalized"
     prompt: str
     topic: str | None = Field(default=None, max_length=200)
-    students: tuple[StudentProfile, ...] = Field(min_length=1)
+    students: tuple[StudentProfile, ...] = Field(min_length=1, strict=False)
 
     _prompt = field_validator("prompt")(_checked_text)
 

@@ -112,7 +112,11 @@ class Feature:
         """A connection of this process left or dropped."""
 
     def on_peer_offer(self, peer: Peer, offer: SessionDescription, first: bool) -> None:
-        """A client's offer is about to be applied (add tracks to send here)."""
+        """A client's offer is about to be applied (add tracks to send here).
+
+        Raising :class:`~rtc_server.base.exceptions.InvalidRequest` refuses the offer: the
+        client gets the error reply and the peer connection is left as it was.
+        """
 
     def on_peer_track(self, peer: Peer, track: MediaStreamTrack) -> None:
         """A client's peer connection received a track."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from typing import Any
@@ -21,10 +22,12 @@ logger = logging.getLogger(__name__)
 
 
 def flatten(registry: CollectorRegistry) -> dict[str, float]:
+    """The registry as ``{"name{label=value}": number}``; NaN and infinite samples are left
+    out (JSON has no such numbers, and the API never sends them)."""
     values: dict[str, float] = {}
     for family in registry.collect():
         for sample in family.samples:
-            if sample.name.endswith("_created"):
+            if sample.name.endswith("_created") or not math.isfinite(sample.value):
                 continue
             labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
             values[f"{sample.name}{{{labels}}}" if labels else sample.name] = float(sample.value)

@@ -22,6 +22,11 @@ logger = logging.getLogger(__name__)
 
 EVENTS_LABEL = "events"  # reliable, ordered: the event stream and client messages
 EPHEMERAL_LABEL = "ephemeral"  # unordered, no retransmits: pings, cursors
+#: Media sections (m= lines) an offer may have. A client needs 3 (data, video, audio) and a
+#: publishing teacher 5 (camera, screen, microphone); aiortc's parsing and answering cost
+#: grows with each section (100 sections: ~0.3 s of the event loop), so more are refused
+#: before anything parses them.
+MAX_MEDIA_SECTIONS = 16
 
 
 class PeerListener(Protocol):
@@ -38,6 +43,10 @@ def check_offer_sdp(sdp: str) -> SessionDescription:
     """Refuse SDP that aiortc would accept but that cannot set up a connection."""
     if not sdp.startswith("v=0"):
         raise InvalidRequest("invalid SDP offer: it must start with 'v=0'")
+    sections = sdp.count("\nm=")
+    if sections > MAX_MEDIA_SECTIONS:
+        raise InvalidRequest(f"SDP offer has {sections} media sections (m= lines); at most "
+                             f"{MAX_MEDIA_SECTIONS} are accepted")
     try:
         parsed = SessionDescription.parse(sdp)
     except Exception as exc:

@@ -12,10 +12,12 @@ from typing import Any, Literal
 
 from .exceptions import InvalidRequest, PollClosed
 
-__all__ = ["MAX_OPTIONS", "Poll", "check_vote", "new_poll", "tally"]
+__all__ = ["MAX_OPEN_POLLS", "MAX_OPTIONS", "Poll", "check_vote", "new_poll", "tally"]
 
 MIN_OPTIONS = 2
 MAX_OPTIONS = 10
+#: Polls open at once in a session: every snapshot lists them with their tallies.
+MAX_OPEN_POLLS = 20
 PollStatus = Literal["open", "closed"]
 
 

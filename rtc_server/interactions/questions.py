@@ -18,6 +18,7 @@ from .exceptions import InvalidRequest, QuestionClosed
 
 __all__ = [
     "MAX_CHOICES",
+    "MAX_OPEN_QUESTIONS",
     "MAX_TIME_LIMIT_S",
     "Answer",
     "Evaluation",
@@ -36,6 +37,8 @@ MIN_CHOICES = 2
 MAX_CHOICES = 10
 MIN_TIME_LIMIT_S = 1
 MAX_TIME_LIMIT_S = 3600
+#: Questions open at once in a session: every snapshot lists them (a bound on its size).
+MAX_OPEN_QUESTIONS = 20
 
 
 @dataclass(frozen=True, kw_only=True)

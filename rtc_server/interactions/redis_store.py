@@ -318,12 +318,14 @@ class RedisInteractionStore(InteractionStore):
         return VoteResult(status, int(previous) if previous != "" else None)
 
     async def votes(self, session_id: str, poll_id: str) -> dict[str, int]:
+        return (await self.votes_by_poll(session_id)).get(poll_id, {})
+
+    async def votes_by_poll(self, session_id: str) -> dict[str, dict[str, int]]:
         (docs,) = await self._hgetall(session_id, "v")
-        out: dict[str, int] = {}
+        out: dict[str, dict[str, int]] = {}
         for field, option in docs.items():
             pid, user = field.split("|", 1)
-            if pid == poll_id:
-                out[user] = int(option)
+            out.setdefault(pid, {})[user] = int(option)
         return out
 
     async def close_poll(self, session_id: str, poll_id: str, *, now_ms: int) -> Poll | None:

@@ -38,8 +38,9 @@ from .exceptions import (
 )
 from .help import HelpKind, HelpRequest, new_help_request, queue_json
 from .hints import HintProvider, LocalHintProvider
-from .polls import Poll, check_vote, new_poll, tally
+from .polls import MAX_OPEN_POLLS, Poll, check_vote, new_poll, tally
 from .questions import (
+    MAX_OPEN_QUESTIONS,
     Answer,
     Evaluation,
     Question,
@@ -135,6 +136,10 @@ class Interactions:
         sid = who.session_id
         if group is not None and not await self.classroom.group_exists(sid, group):
             raise InvalidRequest(f"group {group!r} has no members; put students in it first")
+        open_now = sum(1 for q in await self.store.questions(sid) if q.is_open)
+        if open_now >= MAX_OPEN_QUESTIONS:
+            raise InvalidRequest(f"{open_now} questions are open (at most {MAX_OPEN_QUESTIONS}):"
+                                 " close one first")
         question = new_question(question_id=_new_id("q"), text=text, kind=kind, choices=choices,
                                 correct=correct, time_limit_s=time_limit_s, asked_by=who.user_id,
                                 now_ms=self.clock(), auto_hint=auto_hint, group=group)
@@ -367,6 +372,10 @@ class Interactions:
     ) -> Poll:
         require_staff(who, "start a poll")
         await self._active(who)
+        open_now = sum(1 for p in await self.store.polls(who.session_id) if p.is_open)
+        if open_now >= MAX_OPEN_POLLS:
+            raise InvalidRequest(f"{open_now} polls are open (at most {MAX_OPEN_POLLS}): close "
+                                 "one first")
         poll = new_poll(poll_id=_new_id("p"), question=question, options=options,
                         show_results=show_results, opened_by=who.user_id, now_ms=self.clock())
         await self.store.add_poll(who.session_id, poll)

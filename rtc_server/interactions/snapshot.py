@@ -34,10 +34,10 @@ async def build_snapshot(
     """``groups``: the named groups of ``who`` (a student sees the questions of those)."""
     sid, staff = who.session_id, who.is_staff
     polls = []
-    for poll in await store.polls(sid):
-        if not poll.is_open:
-            continue
-        votes = await store.votes(sid, poll.id)
+    open_polls = [poll for poll in await store.polls(sid) if poll.is_open]
+    all_votes = await store.votes_by_poll(sid) if open_polls else {}
+    for poll in open_polls:
+        votes = all_votes.get(poll.id, {})
         entry: dict[str, Any] = {"poll": poll.to_json()}
         if staff or poll.show_results:
             entry["tally"] = tally(poll, votes)

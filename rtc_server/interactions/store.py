@@ -142,6 +142,10 @@ class InteractionStore(ABC):
     async def votes(self, session_id: str, poll_id: str) -> dict[str, int]: ...
 
     @abstractmethod
+    async def votes_by_poll(self, session_id: str) -> dict[str, dict[str, int]]:
+        """Every poll's votes in one read (snapshots: one round trip, not one per poll)."""
+
+    @abstractmethod
     async def close_poll(self, session_id: str, poll_id: str, *, now_ms: int) -> Poll | None:
         """Close an open poll; None if unknown or already closed."""
 
@@ -295,6 +299,9 @@ class MemoryInteractionStore(InteractionStore):
 
     async def votes(self, session_id: str, poll_id: str) -> dict[str, int]:
         return dict(self._s(session_id).votes.get(poll_id, {}))
+
+    async def votes_by_poll(self, session_id: str) -> dict[str, dict[str, int]]:
+        return {pid: dict(votes) for pid, votes in self._s(session_id).votes.items()}
 
     async def close_poll(self, session_id: str, poll_id: str, *, now_ms: int) -> Poll | None:
         state = self._s(session_id)

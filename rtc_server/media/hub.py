@@ -224,6 +224,21 @@ class SessionMedia:
         }
 
 
+#: What one connection may publish at once: a camera and a screen share, a microphone.
+MAX_SENDING = {"video": 2, "audio": 1}
+
+
+def _check_publications(offer: SessionDescription) -> None:
+    """Refuse a staff offer that sends more than one connection may publish."""
+    for kind, most in MAX_SENDING.items():
+        sending = sum(1 for m in offer.media
+                      if m.kind == kind and m.direction in ("sendonly", "sendrecv"))
+        if sending > most:
+            raise InvalidRequest(
+                f"the offer sends {sending} {kind} tracks; one connection publishes at most "
+                f"a camera and a screen share (2 video) and a microphone (1 audio)")
+
+
 class MediaHub:
     """All sessions' media in this process; the peer listener for client connections."""
 
@@ -249,7 +264,11 @@ class MediaHub:
 
     def peer_offer(self, peer: Peer, offer: SessionDescription, first: bool) -> None:
         conn: Connection = peer.owner
-        if not first or conn is None:
+        if conn is None:
+            return
+        if conn.identity.is_staff:
+            _check_publications(offer)
+        if not first:
             return
         receive = {m.kind for m in offer.media
                    if m.kind in ("audio", "video") and m.direction in ("recvonly", "sendrecv")}
@@ -262,9 +281,17 @@ class MediaHub:
             logger.info("%r sent a %s track; only staff publish, ignoring it", conn, track.kind)
             return
         media = self.session(conn.session_id)
-        role: Role = "microphone" if track.kind == "audio" else (
-            "screen" if any(s.origin == conn.id and s.role == "camera" and not s.ladder.ended
-                            for s in media.sources) else "camera")
+        live = {s.role for s in media.sources if s.origin == conn.id and not s.ladder.ended}
+        if track.kind == "audio":
+            role: Role | None = None if "microphone" in live else "microphone"
+        else:
+            role = "camera" if "camera" not in live else (
+                "screen" if "screen" not in live else None)
+        if role is None:
+            # The offer check allows no more; this covers tracks that outlive a renegotiation.
+            logger.info("%r already publishes a camera, a screen and a microphone; ignoring "
+                        "another %s track", conn, track.kind)
+            return
         self.spawn(media.publish(track, origin=conn.id, role=role))
 
     # -- lifecycle ---------------------------------------------------------------------------

@@ -92,6 +92,11 @@ def sending_kinds(sdp: str) -> list[str]:
             "the offer sends no audio or video: a WHIP offer must be "
             "sendonly (or sendrecv) for at least one m=audio / m=video"
         )
+    # One publisher is one camera and one microphone (media/hub.py: publications per source).
+    for kind in ("video", "audio"):
+        if sending.count(kind) > 1:
+            raise InvalidOffer(f"the offer sends {sending.count(kind)} {kind} tracks; a WHIP "
+                               f"publisher sends at most one video and one audio")
     return sending
 
 

@@ -14,6 +14,7 @@ module                 works around
 ``rtp_sender``         PLI/FIR and REMB never reach a track of pre-encoded packets
 ``rtp_receiver``       no way to receive encoded frames without decoding them
 ``remote_tracks``      a renegotiation that stops sending leaves the track live
+``datachannel_text``   a text message that is not UTF-8 ends the peer's DTLS loop
 =====================  ================================================================
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from rtc_server.config import Config
 
-from . import sctp
+from . import datachannel_text, sctp
 from .ice import advertise_address, restrict_host_addresses, rtc_configuration
 from .remote_tracks import end_withdrawn_tracks
 from .rtp_receiver import divert_encoded_frames
@@ -33,6 +34,7 @@ __all__ = [
     "advertise_address",
     "apply",
     "capture_remb",
+    "datachannel_text",
     "divert_encoded_frames",
     "end_withdrawn_tracks",
     "restrict_host_addresses",
@@ -47,5 +49,6 @@ __all__ = [
 def apply(config: Config) -> None:
     """The process-wide patches the configuration asks for (idempotent)."""
     restrict_host_addresses(config.ice_host_addresses)
+    datachannel_text.apply()
     if config.sctp_tuning:
         sctp.apply()

@@ -41,7 +41,11 @@ class EventBus(ABC):
     async def publish(
         self, session_id: str, audience: Audience, type: str, payload: dict[str, Any]
     ) -> Event:
-        """Sequence, serialise, log and fan out one event; return it."""
+        """Sequence, serialise, log and fan out one event; return it.
+
+        A payload that cannot go on the wire (NaN, text that is not valid Unicode) raises
+        :class:`~rtc_server.base.exceptions.InvalidRequest` before a seq is taken.
+        """
 
     @abstractmethod
     async def subscribe(self, session_id: str, handler: EventHandler) -> Unsubscribe:

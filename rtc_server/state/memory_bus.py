@@ -38,12 +38,14 @@ class InProcessBus(EventBus):
     async def publish(
         self, session_id: str, audience: Audience, type: str, payload: dict[str, Any]
     ) -> Event:
+        # Encoded first: an event that cannot be sent (InvalidRequest) takes no seq.
+        payload_json = dumps(payload)
         stream = self._stream(session_id)
         # No await between taking the number and delivering: seq order is delivery order.
         stream.seq += 1
         ts = now_ms()
         head, tail = envelope_parts(session_id=session_id, ts_ms=ts, type=type,
-                                    audience=audience, payload_json=dumps(payload))
+                                    audience=audience, payload_json=payload_json)
         wire = f"{head}{stream.seq}{tail}"
         event = Event(session_id, stream.seq, ts, type, audience, wire)
         stream.log.append(event)
