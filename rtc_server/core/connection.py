@@ -54,6 +54,7 @@ FRAME_MAX_CHARS = 60_000  # below the 64 KiB SCTP message size every browser acc
 BATCH_MAX_EVENTS = 64
 DC_HIGH_WATER_BYTES = 1 << 20
 INBOUND_QUEUE_MAX = 1024
+INBOUND_FULL_RETRY_MS = 200  # a full inbound queue drains in well under this
 RESEND_BUFFER_EVENTS = 1024
 
 # Close codes (docs/protocol.md)
@@ -510,8 +511,12 @@ class Connection:
         try:
             self._inbound.put_nowait((data, via))
         except asyncio.QueueFull:
+            # The handler is behind: say which message was not taken and when to resend it.
             self.spawn(self.reply(error_reply(
-                self.session_id, "rate_limited", "inbound queue full; message dropped, resend it"
+                self.session_id, "rate_limited",
+                "inbound queue full; message not accepted, resend it",
+                re=peek_message_id(data, max_bytes=self._config.max_message_bytes),
+                retry_after_ms=INBOUND_FULL_RETRY_MS,
             ), via), "reply")
 
     async def receive_ws(self, data: str | bytes) -> None:
