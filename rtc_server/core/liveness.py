@@ -4,7 +4,7 @@ Once a second it asks every connection of this process to check its data
 channel (:meth:`~.connection.Connection.check_datachannel`): a client that pings
 on it and went quiet, or SCTP data that keeps being resent, means the path is
 gone — the connection falls back to its WebSocket and resends what the client
-did not acknowledge, within about three seconds instead of the ~30 s aiortc
+did not acknowledge, within about three seconds (six without pings) instead of the ~30 s aiortc
 needs to notice (ICE consent).
 
 Every :data:`LEASE_EVERY` rounds it also renews this process's lease in the shared
