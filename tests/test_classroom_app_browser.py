@@ -2,7 +2,9 @@
 
 The server runs as its own process (``python -m rtc_server`` with Redis) so that it can be
 killed and started again mid-lesson. The teacher creates the class on the start page; the
-students join by code with a name: one on a desktop, one on a 390×844 phone, one in Korean.
+students join by code with a name: one on a desktop, one on a 390×844 phone, one in Korean;
+the lesson is taught from a PDF the teacher uploads, and a fourth student who joins late
+(after a server restart) sees it so far.
 Along the way every page state is checked with axe-core (0 critical, 0 serious), the phone
 pages for sideways scrolling and tap targets, and — with CLASSROOM_SCREENSHOTS=docs/screenshots
 — each state is saved as a screenshot at desktop and phone size.
@@ -29,6 +31,7 @@ from tests.support.browser import (
     screenshot,
     wait_connected,
 )
+from tests.support.material_pdfs import markdown_pdf
 from tests.support.redis_util import delete_prefix, require_redis, unique_prefix
 from tests.support.server import SECRET
 
@@ -207,7 +210,8 @@ async def lesson(browser, server: ServerProcess, base: str) -> None:
     await teacher.click("#tab-lesson")
     await teacher.click("#material summary")
     await teacher.set_input_files("#material-file", files=[{
-        "name": "photosynthesis.md", "mimeType": "text/markdown", "buffer": READING.encode()}])
+        "name": "photosynthesis.pdf", "mimeType": "application/pdf",
+        "buffer": markdown_pdf(READING, title="Photosynthesis")}])
     await teacher.click("#material-add")
     await teacher.locator("#material-list li:has-text('photosynthesis')").wait_for(timeout=15_000)
     await teacher.fill("#content-prompt", "Explain how plants make food from light")
@@ -221,7 +225,7 @@ async def lesson(browser, server: ServerProcess, base: str) -> None:
                               ).wait_for(timeout=30_000)
     text = await mina.locator(f"[data-generation-id='{gid}'] .content-body").inner_text()
     assert "chlorophyll" in text.lower() and "[p" in text  # taught from the reading, cited
-    assert "photosynthesis.md" in await mina.locator(
+    assert "photosynthesis.pdf" in await mina.locator(
         f"[data-generation-id='{gid}'] .content-sources").inner_text() or "Photosynthesis" in text
     await assert_accessible(teacher, "teacher console, AI lesson tab")
     await screenshot(teacher, "teacher-lesson-desktop")
@@ -430,6 +434,20 @@ async def lesson(browser, server: ServerProcess, base: str) -> None:
     await screenshot(admin, "admin-desktop")
     await on_phone(admin, "admin-phone", "admin dashboard (phone)")
 
+    # -- a student who joins late sees the lesson so far (from the PDF, cited) -------------------
+    hana, hana_errors = await page_in(browser, viewport=PHONE, mobile=True)
+    await join(hana, base, code, "Hana")
+    late = hana.locator(f"#panel-content [data-generation-id='{gid}'][data-state='done']")
+    await late.wait_for(timeout=15_000)
+    late_text = await late.locator(".content-body").inner_text()
+    assert "chlorophyll" in late_text.lower() and "[p" in late_text
+    # The teacher's page published its camera again after the restart: it plays here too.
+    await hana.wait_for_function(
+        "() => { const v = document.querySelector('#media-video');"
+        " return v && v.videoWidth > 0 && v.currentTime > 0.5; }", timeout=30_000)
+    await assert_fits_phone(hana, "student page (phone), joined late")
+    await screenshot(hana, "student-late-join-phone")
+
     # -- a bad link says so and what to do ---------------------------------------------------------
     await jae.goto(f"{base}/student.html?token=not-a-token")
     problem = jae.locator("#problem")
@@ -438,7 +456,7 @@ async def lesson(browser, server: ServerProcess, base: str) -> None:
     await assert_accessible(jae, "student page, bad link")
     await screenshot(jae, "bad-link-phone")
 
-    for errors in (teacher_errors, mina_errors, seoyeon_errors, admin_errors):
+    for errors in (teacher_errors, mina_errors, seoyeon_errors, admin_errors, hana_errors):
         # The kill shows up as failed requests and WebSocket errors while it is down.
         real = [e for e in errors.errors if "WebSocket" not in e and "Failed to load" not in e
                 and "ERR_CONNECTION_REFUSED" not in e and "net::" not in e]
