@@ -14,6 +14,8 @@ module                 works around
 ``rtp_sender``         PLI/FIR and REMB never reach a track of pre-encoded packets
 ``rtp_receiver``       no way to receive encoded frames without decoding them
 ``remote_tracks``      a renegotiation that stops sending leaves the track live
+``dtls``               DTLS offers only ECDSA suites: RSA-certificate peers (GStreamer
+                       webrtcbin) find no shared cipher
 =====================  ================================================================
 """
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 from rtc_server.config import Config
 
-from . import sctp
+from . import dtls, sctp
 from .ice import advertise_address, restrict_host_addresses, rtc_configuration
 from .remote_tracks import end_withdrawn_tracks
 from .rtp_receiver import divert_encoded_frames
@@ -34,6 +36,7 @@ __all__ = [
     "apply",
     "capture_remb",
     "divert_encoded_frames",
+    "dtls",
     "end_withdrawn_tracks",
     "restrict_host_addresses",
     "route_keyframe_requests",
@@ -47,5 +50,6 @@ __all__ = [
 def apply(config: Config) -> None:
     """The process-wide patches the configuration asks for (idempotent)."""
     restrict_host_addresses(config.ice_host_addresses)
+    dtls.apply()
     if config.sctp_tuning:
         sctp.apply()
