@@ -1,4 +1,8 @@
-"""``python -m rtc_server``: run the classroom server."""
+"""``python -m rtc_server``: run the classroom server (``classroom-rtc``).
+
+``classroom-rtc loadtest ...`` runs the load test instead (:mod:`signaling.loadtest`);
+``--workers N`` runs N server processes under a supervisor (:mod:`rtc_server.workers`).
+"""
 
 from __future__ import annotations
 
@@ -41,6 +45,7 @@ async def publish_synthetic(app: web.Application, session_id: str, spec: str) ->
 
 
 async def serve(config: Config, *, demo_session: str | None = None) -> None:
+    from rtc_server.workers import serve_supervisor
     from signaling.app import create_app
     from signaling.keys import CLASSROOM
 
@@ -48,9 +53,11 @@ async def serve(config: Config, *, demo_session: str | None = None) -> None:
     app = create_app(config)
     runner = web.AppRunner(app, handle_signals=True)
     await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
+    # A worker shares the port with its siblings: the kernel spreads connections over them.
+    site = web.TCPSite(runner, config.host, config.port, reuse_port=config.is_worker or None)
     await site.start()
-    if config.dev and demo_session:
+    # With several workers, the first one sets up the demo class and prints the links.
+    if config.dev and demo_session and config.worker_id in ("", "1"):
         classroom = app[CLASSROOM]
         if await classroom.store.get(demo_session) is None:
             await classroom.create_session(session_id=demo_session, teacher_id="teacher",
@@ -59,23 +66,47 @@ async def serve(config: Config, *, demo_session: str | None = None) -> None:
         if config.synthetic_source:
             await publish_synthetic(app, demo_session, config.synthetic_source)
         print(_links(config, demo_session), flush=True)
-    else:
-        print(f"classroom-rtc is running on {config.base_url}", flush=True)
+    elif config.worker_id in ("", "1"):
+        workers = f" ({config.workers} workers)" if config.is_worker else ""
+        print(f"classroom-rtc is running on {config.base_url}{workers}", flush=True)
+    stop = asyncio.Event()
+    supervisor = (asyncio.create_task(serve_supervisor(config, stop))
+                  if config.worker_socket_fd >= 0 else None)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
+        if supervisor is not None:
+            supervisor.cancel()
         await runner.cleanup()
 
 
+def _log_format(config: Config, role: str = "") -> str:
+    who = f" {role}" if role else (f" w{config.worker_id}" if config.worker_id else "")
+    return f"%(asctime)s{who} %(levelname)s %(name)s: %(message)s"
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    config, ns = load_config(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["loadtest"]:
+        from signaling.loadtest.cli import main as loadtest
+
+        raise SystemExit(loadtest(args[1:]))
+    try:
+        config, ns = load_config(args)
+    except ValueError as exc:
+        raise SystemExit(f"classroom-rtc: {exc}") from None
+    supervising = config.workers > 1 and not config.is_worker
     logging.basicConfig(
         level=getattr(logging, config.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=_log_format(config, "supervisor" if supervising else ""),
     )
     if config.log_level.lower() != "debug":
         # The access log would print join tokens (they are in /ws?token=...) in every line.
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    if supervising:
+        from rtc_server.workers import Supervisor
+
+        raise SystemExit(asyncio.run(Supervisor(config, args).run()))
     coro = serve(config, demo_session=ns.demo_session)
     try:
         if config.uvloop and sys.platform != "win32":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -117,6 +118,10 @@ async def healthz(request: web.Request) -> web.Response:
     classroom = request.app[CLASSROOM]
     return web.json_response({
         "status": "ok",
+        # With --workers, which process answered (a request through the shared port
+        # reaches any one of them); "0" for a single process.
+        "worker": request.app[CONFIG].worker_id or "0",
+        "pid": os.getpid(),
         "sessions_here": len(classroom.rooms),
         "connections_here": sum(len(r.connections) for r in classroom.rooms.values()),
     })

@@ -73,6 +73,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         await ws.close(code=4004, message=exc.code.encode())
         return ws
     welcome["resume_token"] = mint_resume_token(config.api_secret, identity, ttl_s=RESUME_TTL_S)
+    if config.worker_id:
+        welcome["worker"] = config.worker_id  # which of the --workers processes serves it
     await ws.send_str(encode_reply("welcome", welcome, session_id=identity.session_id))
     conn.start()
     logger.info("%r joined session %s", conn, identity.session_id)
