@@ -115,7 +115,11 @@ async def main() -> None:
             proc, url = await serve(workers, prefix)
             try:
                 print(f"video share {share}, workers {workers}: running…", file=sys.stderr)
+                load_before = os.getloadavg()[0]
                 pair[workers] = await loadtest(url, args, share)
+                # Other work on the machine shows here (cores are shared).
+                pair[workers]["machine_load_1min"] = [round(load_before, 2),
+                                                      round(os.getloadavg()[0], 2)]
             finally:
                 await stop(proc, prefix)
         base, multi = pair[1], pair[args.workers]

@@ -94,7 +94,8 @@ class BotProcess:
     def _start_window(self) -> None:
         picked = 0
         for bot in self.bots:
-            if bot.joined:
+            # Joined (a student resuming after a drop counts too: the resume replays).
+            if bot.join_ms is not None:
                 bot.counting = True
                 bot.mark_window("start")
                 if bot.video and picked < self.options.glass_sample:

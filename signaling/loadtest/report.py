@@ -149,6 +149,9 @@ class Report:
                                          f"{lat['max_ms']} ms ({lat['samples']} deliveries)"),
             ("reconnects", str(d["reconnects"])),
         ]
+        if d["missing_bot_processes"]:
+            rows.append(("BOT PROCESSES LOST", f"{d['missing_bot_processes']} (their students "
+                                               "count as failed; see the traceback above)"))
         if "content" in d:
             c = d["content"]
             cl = c["chunk_latency_ms"]

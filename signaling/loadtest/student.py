@@ -71,6 +71,9 @@ class StudentBot:
         self.rung_announced: str | None = None
         self.reconnects = 0
         self._window: dict[str, float] = {}
+        # Counts of the receivers a reconnect replaced (a resumed client has new ones).
+        self._carried = {"frames": 0, "bytes": 0}
+        self._carried_gap_s = 0.0
 
     # -- joining -------------------------------------------------------------------------------
 
@@ -120,6 +123,7 @@ class StudentBot:
 
     async def reconnect(self) -> bool:
         assert self.client is not None
+        before = dict(self.client.counters)
         try:
             await self.client.reconnect()
             if self.datachannel:
@@ -127,6 +131,13 @@ class StudentBot:
         except (ClientError, TimeoutError, OSError, aiohttp.ClientError) as exc:
             logger.info("%s could not resume: %s", self.user, exc)
             return False
+        finally:
+            for kind, counter in before.items():
+                if self.client.counters.get(kind) is not counter:  # replaced: keep its counts
+                    self._carried["bytes"] += counter.bytes
+                    if kind == "video":
+                        self._carried["frames"] += counter.frames
+                        self._carried_gap_s = max(self._carried_gap_s, counter.max_gap_s)
         self.reconnects += 1
         return True
 
@@ -170,17 +181,17 @@ class StudentBot:
         """Note frame and byte counts at the start or end of the measurement window."""
         if self.client is None:
             return
-        now = time.monotonic()
-        video = self.client.counters.get("video")
-        audio = self.client.counters.get("audio")
-        self._window[f"{edge}_t"] = now
-        self._window[f"{edge}_frames"] = video.frames if video else 0
-        self._window[f"{edge}_bytes"] = ((video.bytes if video else 0)
-                                         + (audio.bytes if audio else 0))
+        counters = self.client.counters
+        self._window[f"{edge}_t"] = time.monotonic()
+        self._window[f"{edge}_frames"] = self._carried["frames"] + (
+            counters["video"].frames if "video" in counters else 0)
+        self._window[f"{edge}_bytes"] = self._carried["bytes"] + sum(
+            c.bytes for c in counters.values())
 
     def video_figures(self) -> dict[str, Any] | None:
         """fps and bits per second received in the window, and the rung delivered."""
-        if not self.video or self.client is None or "end_t" not in self._window:
+        if (not self.video or self.client is None
+                or not {"start_t", "end_t"} <= self._window.keys()):
             return None
         w = self._window
         elapsed = max(1e-6, w["end_t"] - w["start_t"])
@@ -189,7 +200,7 @@ class StudentBot:
             "fps": (w["end_frames"] - w["start_frames"]) / elapsed,
             "bps": (w["end_bytes"] - w["start_bytes"]) * 8 / elapsed,
             "frame_size": list(video.frame_size) if video and video.frame_size else None,
-            "max_gap_s": video.max_gap_s if video else None,
+            "max_gap_s": max(self._carried_gap_s, video.max_gap_s if video else 0.0),
         }
 
     async def sample_glass(self, stop: asyncio.Event) -> None:

@@ -37,6 +37,8 @@ __all__ = ["LoadTestError", "SyntheticTeacher"]
 logger = logging.getLogger(__name__)
 
 TEACHER_ID = "lt-teacher"
+#: Broadcasts sent but not yet answered, at most.
+MAX_IN_FLIGHT = 16
 
 
 class LoadTestError(Exception):
@@ -136,29 +138,44 @@ class SyntheticTeacher:
     # -- broadcasts ----------------------------------------------------------------------------
 
     async def broadcast(self, rate_per_s: float) -> None:
-        """Send numbered broadcasts at ``rate_per_s`` until :meth:`stop_broadcasts`."""
-        assert self.http is not None
+        """Send numbered broadcasts at ``rate_per_s`` until :meth:`stop_broadcasts`.
+
+        Sends follow the schedule without waiting for the previous answer (up to
+        :data:`MAX_IN_FLIGHT` at once), so a slow server shows as slow deliveries, not
+        as a lower rate; it falls behind only when that many are unanswered.
+        """
         url = f"{self.options.url}/api/sessions/{self.options.session}/events"
         start = self.broadcast_started = time.monotonic()
+        in_flight: set[asyncio.Task[None]] = set()
+        slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         while not self._stop.is_set():
             due = start + self.sent / rate_per_s
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), max(0.0, due - time.monotonic()))
             if self._stop.is_set():
                 break
-            number = self.sent + 1
-            sent_at = time.monotonic()
-            body = {"text": "", "data": {BROADCAST_KEY: [number, time.time() * 1000]}}
-            try:
-                async with self.http.post(url, json=body) as resp:
-                    ok = resp.status == 202
-            except aiohttp.ClientError:
-                ok = False
-            self.sent = number  # a failed send still used its number: it counts as lost
-            self.send_ms.append((time.monotonic() - sent_at) * 1000)
-            if not ok:
-                self.send_failures += 1
+            await slots.acquire()
+            self.sent += 1  # a failed send still used its number: it counts as lost
+            task = asyncio.create_task(self._send(url, self.sent, slots))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
         self.broadcast_ended = time.monotonic()
+        await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _send(self, url: str, number: int, slots: asyncio.Semaphore) -> None:
+        assert self.http is not None
+        sent_at = time.monotonic()
+        body = {"text": "", "data": {BROADCAST_KEY: [number, time.time() * 1000]}}
+        try:
+            async with self.http.post(url, json=body) as resp:
+                ok = resp.status == 202
+        except aiohttp.ClientError:
+            ok = False
+        finally:
+            slots.release()
+        self.send_ms.append((time.monotonic() - sent_at) * 1000)
+        if not ok:
+            self.send_failures += 1
 
     def stop_broadcasts(self) -> None:
         self._stop.set()
