@@ -39,6 +39,7 @@ async def test_loadtest_reports_what_the_students_received(loadtest_server):
     sent = events["broadcasts_sent"]
     assert sent >= 10 and events["send_failures"] == 0
     assert (events["receivers"], events["lost"], events["duplicated"]) == (6, 0, 0)
+    assert (events["lost_by_connected"], events["disconnected_at_end"]) == (0, 0)
     assert events["latency_ms"]["samples"] == 6 * sent  # one latency per delivery
     assert report["content"]["finished"] == "content.done"
     assert report["content"]["chunks_per_student_p50"] == report["content"]["chunks"] > 0

@@ -110,6 +110,7 @@ class BotProcess:
         for bot in self.bots:
             entry: dict[str, Any] = {
                 "joined": bot.joined, "join_ms": bot.join_ms, "error": bot.error,
+                "connected_at_end": bot.joined and not bot.dropped,
                 "attempts": bot.attempts, "waits": bot.waits, "worker": bot.worker,
                 "datachannel": bot.datachannel, "video": bot.video,
                 "counting": bot.counting, "duplicates": bot.duplicates,
@@ -133,8 +134,7 @@ class BotProcess:
             "waits": sum(b.waits for b in self.bots),
             "workers": sorted({b.worker for b in joined}),
             "events": sum(b.events for b in self.bots),
-            "frames": sum(b.client.counters["video"].frames for b in joined
-                          if b.client is not None and "video" in b.client.counters),
+            "frames": sum(b.frames_total() for b in self.bots if b.video),
             "video_students": sum(1 for b in joined if b.video),
             "reconnects": sum(b.reconnects for b in self.bots),
             "event_p99_ms": self.latencies.events.percentile(99),

@@ -84,6 +84,11 @@ class Report:
                 "receivers": len(counting),
                 "lost": sum(max(0, sent - s["received"]) for s in counting),
                 "students_with_loss": sum(1 for s in counting if s["received"] < sent),
+                # Of those, students still connected at the end (a student that dropped
+                # and could not resume misses the rest: that is not the server losing).
+                "lost_by_connected": sum(max(0, sent - s["received"]) for s in counting
+                                         if s["connected_at_end"]),
+                "disconnected_at_end": sum(1 for s in counting if not s["connected_at_end"]),
                 "duplicated": sum(s["duplicates"] for s in students),
                 "latency_ms": hist["events"].summary(),
             },
@@ -145,6 +150,9 @@ class Report:
                                 f"{e['rate_asked_per_s']}/s asked; {e['send_failures']} refused)"),
             ("events lost / duplicated", f"{e['lost']} / {e['duplicated']} "
                                          f"({e['students_with_loss']} students with loss)"),
+            ("lost by students connected at the end",
+             f"{e['lost_by_connected']} ({e['disconnected_at_end']} students disconnected "
+             "at the end)"),
             ("delivery p50 / p99 / max", f"{lat['p50_ms']} / {lat['p99_ms']} / "
                                          f"{lat['max_ms']} ms ({lat['samples']} deliveries)"),
             ("reconnects", str(d["reconnects"])),

@@ -30,6 +30,8 @@ __all__ = ["LoadTest"]
 
 logger = logging.getLogger(__name__)
 
+#: A bot process's final report is one JSON line (hundreds of students, histograms).
+MAX_LINE_BYTES = 64 * 1024 * 1024
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -136,7 +138,8 @@ class LoadTest:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "signaling.loadtest", *self.argv,
                 "--child-index", str(index), env=env,
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                limit=MAX_LINE_BYTES)
             child = BotChild(index, proc)
             self.children.append(child)
             self._tasks.append(asyncio.create_task(child.read()))

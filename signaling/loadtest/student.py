@@ -188,6 +188,11 @@ class StudentBot:
         self._window[f"{edge}_bytes"] = self._carried["bytes"] + sum(
             c.bytes for c in counters.values())
 
+    def frames_total(self) -> int:
+        """Video frames received so far, across resumes."""
+        video = self.client.counters.get("video") if self.client else None
+        return self._carried["frames"] + (video.frames if video else 0)
+
     def video_figures(self) -> dict[str, Any] | None:
         """fps and bits per second received in the window, and the rung delivered."""
         if (not self.video or self.client is None
