@@ -101,3 +101,38 @@ def test_classroom_rtc_loadtest_is_the_load_test(capsys, monkeypatch):
         main(["loadtest", "--students", "5"])
     assert exited.value.code == 2
     assert "--api-secret (or CLASSROOM_API_SECRET) is required" in capsys.readouterr().err
+
+
+async def test_a_student_that_resumes_keeps_its_video_counts(aiohttp_server):
+    from rtc_server.media import SyntheticVideoTrack
+    from signaling.keys import MEDIA
+
+    app = create_app(server_config())
+    server = await aiohttp_server(app, host="127.0.0.1")
+    await app[CLASSROOM].create_session(session_id="lt3", teacher_id="t")
+    await app[MEDIA].hub.session("lt3").publish(SyntheticVideoTrack(320, 240, 10),
+                                                 origin="synthetic", role="camera")
+    options = parse_options(["--url", str(server.make_url("")).rstrip("/"), "--api-secret",
+                             SECRET, "--session", "lt3", "--students", "1", "--video-share", "1"])
+    bot = StudentBot(0, options, Latencies())
+    await bot.join()
+    try:
+        assert bot.joined and bot.video
+        async with asyncio.timeout(30):
+            while bot.frames_total() < 5:
+                await asyncio.sleep(0.05)
+        bot.mark_window("start")
+        frames = bot.frames_total()
+        await bot.client.drop()  # the connection is lost mid-measurement
+        assert bot.dropped
+        assert await bot.reconnect()
+        async with asyncio.timeout(30):
+            while bot.frames_total() < frames + 5:  # counted by the new receiver, added on
+                await asyncio.sleep(0.05)
+        bot.mark_window("end")
+        figures = bot.video_figures()
+        assert bot.reconnects == 1
+        assert figures["fps"] > 0 and figures["bps"] > 0
+        assert figures["frame_size"] == [320, 240]
+    finally:
+        await bot.close()

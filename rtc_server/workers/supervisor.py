@@ -19,9 +19,9 @@ first ``ready`` stops everything (a configuration, port or Redis problem that a
 restart would only repeat); one that dies later is restarted after a backoff
 (1 s, doubling to 30 s, back to 1 s after a minute of uptime) and the death is
 logged. SIGTERM/SIGINT are forwarded to the workers as SIGTERM; the supervisor
-waits for them (SIGKILL after :data:`STOP_TIMEOUT_S`). Workers run in their own
-process group, so a terminal's Ctrl-C reaches them once, through here, and each
-worker exits on its own if the supervisor disappears.
+waits for them (SIGKILL after :data:`STOP_TIMEOUT_S`, or at a second signal).
+Workers run in their own process group, so a terminal's Ctrl-C reaches them once,
+through here, and each worker exits on its own if the supervisor disappears.
 """
 
 from __future__ import annotations
@@ -130,6 +130,9 @@ class Supervisor:
             started = time.monotonic()
             proc, ready = await self._start(n)
             self.procs[n] = proc
+            if self._stopping.is_set():  # stopped while this one was starting
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
             code = await proc.wait()
             ready_seen = await ready
             uptime_s = time.monotonic() - started
@@ -186,9 +189,16 @@ class Supervisor:
     # -- shutdown ------------------------------------------------------------------------------
 
     def _on_signal(self, signum: int) -> None:
+        name = signal.Signals(signum).name
         if not self._stopping.is_set():
-            logger.info("%s: stopping the workers", signal.Signals(signum).name)
-        self._stopping.set()
+            logger.info("%s: stopping the workers (again to kill them)", name)
+            self._stopping.set()
+            return
+        logger.warning("%s again: killing the workers", name)
+        for proc in self.procs.values():
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
 
     async def _stop_workers(self) -> None:
         running = [p for p in self.procs.values() if p.returncode is None]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from rtc_server.media.counting import CountingReceiver
 from signaling.client import ClassroomClient, ClientError
 from signaling.tokens import mint_token
 
@@ -71,9 +72,9 @@ class StudentBot:
         self.rung_announced: str | None = None
         self.reconnects = 0
         self._window: dict[str, float] = {}
-        # Counts of the receivers a reconnect replaced (a resumed client has new ones).
-        self._carried = {"frames": 0, "bytes": 0}
-        self._carried_gap_s = 0.0
+        # Every receiver this student had: a resume replaces them, and their counts only
+        # grow, so sums over all of them are the student's totals at any moment.
+        self._receivers: list[tuple[str, CountingReceiver]] = []
 
     # -- joining -------------------------------------------------------------------------------
 
@@ -123,7 +124,7 @@ class StudentBot:
 
     async def reconnect(self) -> bool:
         assert self.client is not None
-        before = dict(self.client.counters)
+        self._note_receivers()
         try:
             await self.client.reconnect()
             if self.datachannel:
@@ -132,12 +133,7 @@ class StudentBot:
             logger.info("%s could not resume: %s", self.user, exc)
             return False
         finally:
-            for kind, counter in before.items():
-                if self.client.counters.get(kind) is not counter:  # replaced: keep its counts
-                    self._carried["bytes"] += counter.bytes
-                    if kind == "video":
-                        self._carried["frames"] += counter.frames
-                        self._carried_gap_s = max(self._carried_gap_s, counter.max_gap_s)
+            self._note_receivers()
         self.reconnects += 1
         return True
 
@@ -181,17 +177,20 @@ class StudentBot:
         """Note frame and byte counts at the start or end of the measurement window."""
         if self.client is None:
             return
-        counters = self.client.counters
         self._window[f"{edge}_t"] = time.monotonic()
-        self._window[f"{edge}_frames"] = self._carried["frames"] + (
-            counters["video"].frames if "video" in counters else 0)
-        self._window[f"{edge}_bytes"] = self._carried["bytes"] + sum(
-            c.bytes for c in counters.values())
+        self._window[f"{edge}_frames"] = self.frames_total()
+        self._window[f"{edge}_bytes"] = sum(c.bytes for _, c in self._note_receivers())
+
+    def _note_receivers(self) -> list[tuple[str, CountingReceiver]]:
+        if self.client is not None:
+            for kind, counter in self.client.counters.items():
+                if not any(c is counter for _, c in self._receivers):
+                    self._receivers.append((kind, counter))
+        return self._receivers
 
     def frames_total(self) -> int:
         """Video frames received so far, across resumes."""
-        video = self.client.counters.get("video") if self.client else None
-        return self._carried["frames"] + (video.frames if video else 0)
+        return sum(c.frames for kind, c in self._note_receivers() if kind == "video")
 
     def video_figures(self) -> dict[str, Any] | None:
         """fps and bits per second received in the window, and the rung delivered."""
@@ -200,12 +199,14 @@ class StudentBot:
             return None
         w = self._window
         elapsed = max(1e-6, w["end_t"] - w["start_t"])
-        video = self.client.counters.get("video")
+        # The newest keyframe size any of its receivers saw: the rung it ended on.
+        sizes = [c.frame_size for kind, c in self._receivers if kind == "video" and c.frame_size]
         return {
             "fps": (w["end_frames"] - w["start_frames"]) / elapsed,
             "bps": (w["end_bytes"] - w["start_bytes"]) * 8 / elapsed,
-            "frame_size": list(video.frame_size) if video and video.frame_size else None,
-            "max_gap_s": max(self._carried_gap_s, video.max_gap_s if video else 0.0),
+            "frame_size": list(sizes[-1]) if sizes else None,
+            "max_gap_s": max((c.max_gap_s for kind, c in self._receivers if kind == "video"),
+                             default=None),
         }
 
     async def sample_glass(self, stop: asyncio.Event) -> None:
