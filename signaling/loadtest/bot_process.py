@@ -116,6 +116,7 @@ class BotProcess:
                 "counting": bot.counting, "duplicates": bot.duplicates,
                 "events": bot.events, "chunks": bot.chunks, "switches": bot.switches,
                 "rung_announced": bot.rung_announced, "reconnects": bot.reconnects,
+                "drops": bot.drops, "resume_errors": bot.resume_errors,
                 "received": bot.broadcasts_received(first, last) if last >= first else 0,
                 "media": bot.video_figures(),
             }

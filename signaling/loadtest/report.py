@@ -93,6 +93,9 @@ class Report:
                 "latency_ms": hist["events"].summary(),
             },
             "reconnects": sum(s["reconnects"] for s in students),
+            # Connections the server closed (by close code) and why resumes failed.
+            "drops": dict(Counter(code for s in students for code in s["drops"])),
+            "resume_errors": dict(Counter(code for s in students for code in s["resume_errors"])),
             "server": {"available": server_available, "workers": server},
             "loadtest_cpu_cores": loadtest_cores,
             "missing_bot_processes": missing_processes,
@@ -155,7 +158,9 @@ class Report:
              "at the end)"),
             ("delivery p50 / p99 / max", f"{lat['p50_ms']} / {lat['p99_ms']} / "
                                          f"{lat['max_ms']} ms ({lat['samples']} deliveries)"),
-            ("reconnects", str(d["reconnects"])),
+            ("reconnects", str(d["reconnects"])
+             + (f"  drops by close code {d['drops']}" if d["drops"] else "")
+             + (f"  failed resumes {d['resume_errors']}" if d["resume_errors"] else "")),
         ]
         if d["missing_bot_processes"]:
             rows.append(("BOT PROCESSES LOST", f"{d['missing_bot_processes']} (their students "

@@ -71,6 +71,8 @@ class StudentBot:
         self.switches = 0
         self.rung_announced: str | None = None
         self.reconnects = 0
+        self.drops: list[str] = []  # why each drop happened (close code, or "abnormal")
+        self.resume_errors: list[str] = []
         self._window: dict[str, float] = {}
         # Every receiver this student had: a resume replaces them, and their counts only
         # grow, so sums over all of them are the student's totals at any moment.
@@ -123,15 +125,30 @@ class StudentBot:
         return client is not None and client.ws is not None and client.ws.closed
 
     async def reconnect(self) -> bool:
+        """Resume after a drop (with the resume token), retrying until the join timeout."""
         assert self.client is not None
+        self.drops.append(str(self.client.close_code or "abnormal"))
         self._note_receivers()
+        deadline = time.monotonic() + self.options.join_timeout_s
+        delay_s = 0.5
         try:
-            await self.client.reconnect()
-            if self.datachannel:
-                await self.client.wait_datachannel(timeout=self.options.join_timeout_s)
-        except (ClientError, TimeoutError, OSError, aiohttp.ClientError) as exc:
-            logger.info("%s could not resume: %s", self.user, exc)
-            return False
+            while True:
+                try:
+                    async with asyncio.timeout(max(0.1, deadline - time.monotonic())):
+                        await self.client.reconnect()
+                        if self.datachannel:
+                            await self.client.wait_datachannel(timeout=self.options.join_timeout_s)
+                    break
+                except (ClientError, TimeoutError, OSError, aiohttp.ClientError) as exc:
+                    code = getattr(exc, "code", None) or type(exc).__name__
+                    self.resume_errors.append(code)
+                    retry_ms = getattr(exc, "retry_after_ms", None)
+                    wait_s = retry_ms / 1000 if retry_ms is not None else delay_s
+                    if time.monotonic() + wait_s >= deadline:
+                        logger.info("%s could not resume: %s", self.user, exc)
+                        return False
+                    await asyncio.sleep(wait_s * random.uniform(1.0, 1.2))
+                    delay_s = min(8.0, delay_s * 2)
         finally:
             self._note_receivers()
         self.reconnects += 1
