@@ -159,7 +159,7 @@ class ClassroomClient:
 
     async def connect(self, *, resume: bool = False) -> dict[str, Any]:
         """Join; with ``resume``, rejoin after a drop and receive what was missed."""
-        if self._http is None:
+        if self._http is None or self._http.closed:  # closed by a refused attempt
             self._http = aiohttp.ClientSession()
         if resume and self.resume_token:
             url = f"{self.base_url}/ws?resume={self.resume_token}&last_seq={self.last_seq}"

@@ -67,3 +67,36 @@ async def test_a_refused_join_carries_the_servers_retry_after(aiohttp_client):
     with pytest.raises(ConnectRefused) as refused:
         await ClassroomClient(url, "header-only", webrtc=False).connect()
     assert refused.value.retry_after_ms == 2000
+
+
+async def test_the_same_client_joins_after_a_refused_attempt(aiohttp_server):
+    from signaling.app import create_app
+    from signaling.keys import CLASSROOM
+    from tests.support.server import SECRET, server_config
+
+    refusing = True
+
+    @web.middleware
+    async def admission(request: web.Request, handler):
+        if request.path == "/ws" and refusing:
+            return web.json_response({"error": {"code": "busy", "message": "later",
+                                                "retry_after_ms": 10}}, status=503)
+        return await handler(request)
+
+    app = create_app(server_config())
+    app.middlewares.append(admission)
+    server = await aiohttp_server(app)
+    await app[CLASSROOM].create_session(session_id="s1", teacher_id="t")
+    from signaling.tokens import mint_token
+
+    token = mint_token(SECRET, session_id="s1", user_id="u1", name="U", role="student",
+                       ttl_s=60)[0]
+    client = ClassroomClient(str(server.make_url("")).rstrip("/"), token, webrtc=False)
+    try:
+        with pytest.raises(ConnectRefused):
+            await client.connect()
+        refusing = False
+        welcome = await client.connect()  # its HTTP session was closed by the refusal
+        assert welcome["user"]["id"] == "u1"
+    finally:
+        await client.close()

@@ -139,7 +139,8 @@ class StudentBot:
                         if self.datachannel:
                             await self.client.wait_datachannel(timeout=self.options.join_timeout_s)
                     break
-                except (ClientError, TimeoutError, OSError, aiohttp.ClientError) as exc:
+                except (ClientError, TimeoutError, OSError, aiohttp.ClientError,
+                        RuntimeError) as exc:
                     code = getattr(exc, "code", None) or type(exc).__name__
                     self.resume_errors.append(code)
                     retry_ms = getattr(exc, "retry_after_ms", None)
