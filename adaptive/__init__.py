@@ -1,8 +1,14 @@
 """Adaptive quality for classroom streams: a pure core, no I/O, no clocks.
 
-* :mod:`adaptive.levels` -- the quality rungs (high / medium / low).
-* :mod:`adaptive.estimator` -- :class:`BandwidthEstimator`, one per peer.
-* :mod:`adaptive.policy` -- :class:`QualityPolicy`, rung choice with hysteresis.
+* :mod:`adaptive.levels` -- the ladder: rungs (high / medium / low) and the
+  floor below them (fewer temporal layers, then audio only).
+* :mod:`adaptive.estimator` -- :class:`BandwidthEstimator`, one per peer
+  (keyframe bursts: :mod:`adaptive.keyframe_window`; probe verdicts:
+  :mod:`adaptive.probe_judge`).
+* :mod:`adaptive.policy` -- :class:`QualityPolicy`, step choice with
+  hysteresis; probing in :mod:`adaptive.probe_controller`, texts in
+  :mod:`adaptive.reasons`, join start in :mod:`adaptive.join`.
+* :mod:`adaptive.pacer` -- :class:`Pacer`, per-viewer leaky bucket and probe padding.
 * :mod:`adaptive.load` -- :class:`LoadShedder`, graceful degradation by load.
 
 Every method that depends on time takes ``now_ms``; a thin adapter in
@@ -10,13 +16,20 @@ Every method that depends on time takes ``now_ms``; a thin adapter in
 decisions.
 """
 
-from .estimator import BandwidthEstimator, Estimate
+from .estimate import Estimate, ProbeOutcome
+from .estimator import BandwidthEstimator
 from .exceptions import AdaptiveError, UnknownLevelError
+from .join import LinkMemory, start_level
 from .levels import (
+    AUDIO_ONLY,
     HIGH,
     LEVELS,
     LOW,
+    LOW_HALF,
+    LOW_QUARTER,
     MEDIUM,
+    RUNGS,
+    STEPS,
     QualityLevel,
     cap_level,
     level_above,
@@ -25,21 +38,33 @@ from .levels import (
     lowest_cap,
 )
 from .load import Change, LoadShedder, LoadState, combine_load
+from .pacer import Pacer
 from .policy import Decision, PolicyState, QualityPolicy
+from .probe_controller import LEGACY_TRIAL, ProbeSettings
 
 __all__ = [
+    "AUDIO_ONLY",
     "HIGH",
+    "LEGACY_TRIAL",
     "LEVELS",
     "LOW",
+    "LOW_HALF",
+    "LOW_QUARTER",
     "MEDIUM",
+    "RUNGS",
+    "STEPS",
     "AdaptiveError",
     "BandwidthEstimator",
     "Change",
     "Decision",
     "Estimate",
+    "LinkMemory",
     "LoadShedder",
     "LoadState",
+    "Pacer",
     "PolicyState",
+    "ProbeOutcome",
+    "ProbeSettings",
     "QualityLevel",
     "QualityPolicy",
     "UnknownLevelError",
@@ -49,4 +74,5 @@ __all__ = [
     "level_below",
     "level_by_name",
     "lowest_cap",
+    "start_level",
 ]

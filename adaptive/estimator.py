@@ -9,10 +9,11 @@ libwebrtc's ``SendSideBandwidthEstimation``):
   (aiortc: about 200 kbps) and climbs by about 8 % a second, so on a clean
   link it trails far behind what the link carries and would pin every viewer
   to the lowest rung. It is therefore an upper bound only while it says
-  "congestion": when it has fallen below ``REMB_DROP_FRACTION`` of its
-  recent peak (the receiver's delay detector saw over-use and cut), or is
-  below what we send while loss or delay confirm it. Otherwise it is kept
-  for reference (``remb_bps``) and the loss-based controller decides.
+  "congestion" (:mod:`adaptive.remb_tracker`): when it has fallen below
+  ``REMB_DROP_FRACTION`` of its recent peak (the receiver's delay detector
+  saw over-use and cut), or is below what we send while loss confirms it.
+  Otherwise it is kept for reference (``remb_bps``) and the loss-based
+  controller decides.
 * **Loss-based controller**, stepped on each receiver report:
 
   - loss above ``HIGH_LOSS_FRACTION`` (10 %): ``A = A * (1 - 0.5 * loss)``,
@@ -40,6 +41,26 @@ libwebrtc's ``SendSideBandwidthEstimation``):
 * **Staleness.** Every input expires (``*_STALE_MS``); an estimate whose
   inputs have all expired says so (``confidence == "none"``) and keeps the
   last value rather than inventing one.
+* **Joins: a ramping REMB is not capacity.** aiortc's receiver starts its
+  REMB near 300 kbps and climbs ~8 %/s; the first receiver reports reach the
+  server a second or more after the first REMB. Read alone, that start
+  value dropped an unshaped student to 480p 2 s after joining (issue 14).
+  So from the first REMB until it has reached ``REMB_RAMPED_FRACTION`` of
+  what we send (or ``REMB_RAMP_MAX_MS`` has passed) REMB bounds nothing;
+  until receiver reports arrive the estimate is the start value
+  (``initial_bps``: the client's declared or last-known capacity) with
+  ``confidence == "none"``, on which the policy holds the join step. Loss
+  still acts from the first report, so a join on a link that is really too
+  slow steps down as fast as ever.
+* **Keyframe bursts are not congestion** (:mod:`adaptive.keyframe_window`):
+  the media path tells the estimator about each keyframe it sends
+  (``on_keyframe_sent``); loss in a report that covers a burst is forgiven
+  up to the burst's size, and a REMB cut right after a burst is not a bound
+  until the REMB has recovered to what we send, unless loss confirms it.
+* **Probes** (:mod:`adaptive.probe_judge`): after a padding probe window the
+  media path reports what it sent (``on_probe_sent``); when a covering
+  report shows it carried, the loss-based estimate rises to the probe's rate
+  (the link just carried it), which is what lets the policy step up.
 
 Nothing here reads a clock: every method takes ``now_ms``.
 """
@@ -47,11 +68,15 @@ Nothing here reads a clock: every method takes ``now_ms``.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
-from typing import Literal
 
-#: REMB arrives about once per second; three missed ones make it stale.
-REMB_STALE_MS = 3_000
+from .estimate import Confidence, Estimate, ProbeOutcome, ReportSample, Source
+from .keyframe_window import KeyframeWindow
+from .probe_judge import ProbeJudge
+from .remb_tracker import REMB_STALE_MS, RembTracker
+
+__all__ = [
+    "REMB_STALE_MS", "BandwidthEstimator", "Confidence", "Estimate", "ProbeOutcome", "Source"]
+
 #: Receiver reports arrive every 1-5 s depending on the stack.
 REPORT_STALE_MS = 6_000
 #: Sent-rate samples older than this no longer anchor the loss controller.
@@ -62,10 +87,6 @@ RTT_STALE_MS = 10_000
 GOODPUT_WINDOW_MS = 2_000
 #: Shortest span a goodput average is computed over (avoids 1-sample spikes).
 GOODPUT_MIN_SPAN_MS = 500
-
-#: A REMB this far below its peak of the last ``REMB_PEAK_WINDOW_MS`` is a congestion signal.
-REMB_DROP_FRACTION = 0.85
-REMB_PEAK_WINDOW_MS = 5_000
 
 #: Estimate before any feedback arrived (libwebrtc's default start rate).
 INITIAL_BPS = 300_000
@@ -78,46 +99,12 @@ GROWTH_PER_S = 0.08
 MAX_GROWTH_STEP_MS = 2_000
 #: The loss-based estimate stays within this factor of what was carried.
 CARRIED_CAP_FACTOR = 1.5
+#: Report interval assumed for the first report (to size a keyframe's share).
+DEFAULT_REPORT_INTERVAL_MS = 1_000
 
 RTT_WEIGHT = 0.25
 JITTER_WEIGHT = 0.25
 LOSS_WEIGHT = 0.5
-
-Source = Literal["remb", "loss", "goodput", "initial"]
-Confidence = Literal["high", "medium", "low", "none"]
-
-
-@dataclass(frozen=True, slots=True)
-class Estimate:
-    """A snapshot of what the path to one peer can do, as of ``at_ms``."""
-
-    at_ms: float
-    #: Best guess of the rate the path carries now, in bit/s.
-    available_bps: float
-    #: Smoothed round-trip time; ``None`` if no fresh sample.
-    rtt_ms: float | None
-    #: Fraction of packets lost (0..1) in the latest fresh report; 0 without.
-    loss_fraction: float
-    #: EWMA of ``loss_fraction`` (weight ``LOSS_WEIGHT``); 0 without reports.
-    smoothed_loss_fraction: float
-    #: Smoothed interarrival jitter; ``None`` without fresh reports.
-    jitter_ms: float | None
-    #: Which input decided ``available_bps``.
-    source: Source
-    #: high = REMB and reports fresh; medium = one of them; low = goodput
-    #: only; none = every input stale (``available_bps`` is the last value).
-    confidence: Confidence
-    #: Age of the freshest rate input (REMB, report, goodput); ``None`` = never.
-    input_age_ms: float | None
-    remb_bps: float | None
-    loss_based_bps: float | None
-    goodput_bps: float | None
-    sent_bps: float | None
-
-    @property
-    def available_kbps(self) -> float:
-        return self.available_bps / 1000
-
 
 def _fresh(sample_ms: float | None, now_ms: float, stale_ms: float) -> bool:
     return sample_ms is not None and now_ms - sample_ms <= stale_ms
@@ -128,51 +115,64 @@ def _ewma(previous: float | None, sample: float, weight: float) -> float:
 
 
 class BandwidthEstimator:
-    """Combines REMB, receiver reports, pings and goodput for one peer."""
+    """Combines REMB, receiver reports, pings, goodput and probes for one peer."""
 
-    def __init__(self, *, initial_bps: float = INITIAL_BPS) -> None:
+    def __init__(
+        self, *, initial_bps: float = INITIAL_BPS, ignore_ramping_remb: bool = True
+    ) -> None:
+        """``initial_bps``: the start value (the client's declared or last-known
+        capacity, else libwebrtc's 300 kbps). ``ignore_ramping_remb=False``
+        takes REMB as a bound from its first value (the behaviour before the
+        join ramp was recognised; kept for comparisons).
+        """
         self._initial_bps = float(initial_bps)
-        self._remb_bps: float | None = None
-        self._remb_ms: float | None = None
-        self._remb_history: deque[tuple[float, float]] = deque()
+        self._remb = RembTracker(ignore_ramping=ignore_ramping_remb)
         self._loss_based_bps: float | None = None
         self._report_ms: float | None = None
         self._loss: float | None = None
         self._last_loss = 0.0
+        self._keyframe_loss = 0.0
         self._jitter_ms: float | None = None
         self._rtt_ms: float | None = None
         self._rtt_sample_ms: float | None = None
         self._sent_bps: float | None = None
         self._sent_ms: float | None = None
+        self._probe_carried: tuple[float, float] | None = None  # (ms, bps)
         self._delivered: deque[tuple[float, int]] = deque()
         self._first_delivery_ms: float | None = None
         self._last_available_bps = float(initial_bps)
+        self._keyframes = KeyframeWindow()
+        self._judge = ProbeJudge()
 
     # -- inputs ---------------------------------------------------------
 
     def on_remb(self, now_ms: float, bitrate_bps: float) -> None:
         """The receiver's estimate (RTCP REMB)."""
-        self._remb_bps = max(0.0, float(bitrate_bps))
-        self._remb_ms = now_ms
-        self._remb_history.append((now_ms, self._remb_bps))
-        while self._remb_history and self._remb_history[0][0] < now_ms - REMB_PEAK_WINDOW_MS:
-            self._remb_history.popleft()
+        bps = max(0.0, float(bitrate_bps))
+        counted = self._remb.on_remb(now_ms, bps, after_keyframe=self._keyframes.in_window(now_ms),
+                                     sent_bps=self._fresh_sent(now_ms))
+        if counted:
+            self._apply_probe(self._judge.on_remb_cut(now_ms))
 
     def remb_congested(self, now_ms: float) -> bool:
         """Does the receiver's estimate say the path is congested right now?"""
-        if self._remb_bps is None or not _fresh(self._remb_ms, now_ms, REMB_STALE_MS):
-            return False
-        peak = max(rate for _, rate in self._remb_history)
-        if self._remb_bps < REMB_DROP_FRACTION * peak:
-            return True
-        sent = self._sent_bps if _fresh(self._sent_ms, now_ms, SENT_STALE_MS) else None
-        confirmed = self._last_loss > LOW_LOSS_FRACTION
-        return sent is not None and self._remb_bps < sent and confirmed
+        return self._remb.congested(now_ms, self._fresh_sent(now_ms),
+                                    self._last_loss > LOW_LOSS_FRACTION)
 
     def on_sent_bitrate(self, now_ms: float, bps: float) -> None:
-        """What we actually sent to this peer over the last interval."""
+        """What we actually sent to this peer over the last interval (padding included)."""
         self._sent_bps = max(0.0, float(bps))
         self._sent_ms = now_ms
+        self._remb.end_suspension(now_ms, self._sent_bps)
+
+    def on_keyframe_sent(self, now_ms: float, size_bytes: int) -> None:
+        """A keyframe of ``size_bytes`` (all its packets) was sent to this peer."""
+        self._keyframes.on_keyframe_sent(now_ms, size_bytes)
+
+    def on_probe_sent(self, now_ms: float, start_ms: float, end_ms: float,
+                      sent_bytes: int) -> None:
+        """A probe window ended: ``sent_bytes`` (media plus padding) went out in it."""
+        self._apply_probe(self._judge.on_probe_sent(now_ms, start_ms, end_ms, sent_bytes))
 
     def on_probe_rtt(self, now_ms: float, rtt_ms: float) -> None:
         """A data-channel ping round trip."""
@@ -196,7 +196,14 @@ class BandwidthEstimator:
 
         ``fraction_lost`` is 0..1 (the RTCP field divided by 256).
         """
-        loss = min(1.0, max(0.0, float(fraction_lost)))
+        raw = min(1.0, max(0.0, float(fraction_lost)))
+        sent = self._sent_bps if _fresh(self._sent_ms, now_ms, SENT_STALE_MS) else None
+        interval_ms = (DEFAULT_REPORT_INTERVAL_MS if self._report_ms is None
+                       else now_ms - self._report_ms)
+        interval_bytes = None if sent is None else sent * interval_ms / 8000
+        self._keyframe_loss = self._keyframes.forgive(
+            now_ms, self._report_ms, raw, interval_bytes, self._rtt_ms)
+        loss = raw - self._keyframe_loss
         self._loss = _ewma(self._loss, loss, LOSS_WEIGHT)
         self._last_loss = loss
         self._jitter_ms = _ewma(self._jitter_ms, max(0.0, float(jitter_ms)), JITTER_WEIGHT)
@@ -204,27 +211,34 @@ class BandwidthEstimator:
             self._add_rtt(now_ms, rtt_ms)
         self._step_loss_controller(now_ms, loss)
         self._report_ms = now_ms
+        sample = ReportSample(at_ms=now_ms, loss_fraction=loss, raw_loss_fraction=raw,
+                              rtt_ms=rtt_ms)
+        self._apply_probe(self._judge.on_report(sample))
 
     # -- output ---------------------------------------------------------
 
     def estimate(self, now_ms: float) -> Estimate:
-        remb_fresh = _fresh(self._remb_ms, now_ms, REMB_STALE_MS)
+        self._judge.poll(now_ms)
         report_fresh = _fresh(self._report_ms, now_ms, REPORT_STALE_MS)
         goodput = self.goodput_bps(now_ms)
+        congested = self.remb_congested(now_ms)
 
         available: float
         source: Source
         confidence: Confidence
-        remb = self._remb_bps if remb_fresh else None
+        remb = self._remb.fresh_bps(now_ms)
+        # While suspended (join ramp, keyframe recovery) REMB bounds only when loss confirms.
+        remb_bound = self._remb.bound_bps(now_ms, congested)
         loss_based = self._loss_based_bps if report_fresh else None
-        if remb is not None and loss_based is not None and not self.remb_congested(now_ms):
+        if remb_bound is not None and loss_based is not None and not congested:
             # A clean REMB is the receiver still ramping up: not a bound (see the model).
             available, source, confidence = loss_based, "loss", "high"
-        elif remb is not None and loss_based is not None:
-            available, source = (remb, "remb") if remb <= loss_based else (loss_based, "loss")
+        elif remb_bound is not None and loss_based is not None:
+            available, source = ((remb_bound, "remb") if remb_bound <= loss_based
+                                 else (loss_based, "loss"))
             confidence = "high"
-        elif remb is not None:
-            available, source, confidence = remb, "remb", "medium"
+        elif remb_bound is not None:
+            available, source, confidence = remb_bound, "remb", "medium"
         elif loss_based is not None:
             available, source, confidence = loss_based, "loss", "medium"
         elif goodput is not None:
@@ -238,7 +252,7 @@ class BandwidthEstimator:
 
         rtt_fresh = _fresh(self._rtt_sample_ms, now_ms, RTT_STALE_MS)
         sent_fresh = _fresh(self._sent_ms, now_ms, SENT_STALE_MS)
-        input_times = [t for t in (self._remb_ms, self._report_ms) if t is not None]
+        input_times = [t for t in (self._remb.at_ms, self._report_ms) if t is not None]
         if self._delivered:
             input_times.append(self._delivered[-1][0])
         return Estimate(
@@ -255,6 +269,11 @@ class BandwidthEstimator:
             loss_based_bps=loss_based,
             goodput_bps=goodput,
             sent_bps=self._sent_bps if sent_fresh else None,
+            report_at_ms=self._report_ms,
+            keyframe_loss_fraction=self._keyframe_loss if report_fresh else 0.0,
+            remb_ignored=self._remb.suspended if remb is not None and not congested else None,
+            remb_congested=congested,
+            probe=self._judge.latest,
         )
 
     def goodput_bps(self, now_ms: float) -> float | None:
@@ -268,6 +287,18 @@ class BandwidthEstimator:
         return total_bytes * 8 * 1000 / span_ms
 
     # -- internals ------------------------------------------------------
+
+    def _fresh_sent(self, now_ms: float) -> float | None:
+        return self._sent_bps if _fresh(self._sent_ms, now_ms, SENT_STALE_MS) else None
+
+    def _apply_probe(self, outcome: ProbeOutcome | None) -> None:
+        if outcome is None or not outcome.carried:
+            return
+        # The link just carried the probe's rate: the loss-based estimate starts there.
+        carried = outcome.bps * (1 - outcome.loss_fraction)
+        self._probe_carried = (outcome.at_ms, carried)
+        if self._loss_based_bps is None or self._loss_based_bps < carried:
+            self._loss_based_bps = carried
 
     def _add_rtt(self, now_ms: float, rtt_ms: float) -> None:
         if rtt_ms < 0:
@@ -283,11 +314,14 @@ class BandwidthEstimator:
 
     def _carried_bps(self, now_ms: float) -> float | None:
         """The highest rate the link recently carried, as far as we know."""
+        probe = self._probe_carried
         carried = [
             rate
             for rate in (
                 self._sent_bps if _fresh(self._sent_ms, now_ms, SENT_STALE_MS) else None,
                 self.goodput_bps(now_ms),
+                probe[1] if probe is not None and _fresh(probe[0], now_ms, SENT_STALE_MS)
+                else None,
             )
             if rate is not None
         ]
@@ -297,8 +331,11 @@ class BandwidthEstimator:
         sent = self._sent_bps if _fresh(self._sent_ms, now_ms, SENT_STALE_MS) else None
         current = self._loss_based_bps
         if current is None:
-            # Start from the best anchor there is: what we send, else the receiver's view.
-            remb = self._remb_bps if _fresh(self._remb_ms, now_ms, REMB_STALE_MS) else None
+            # Start from the best anchor there is: what we send, else the receiver's view,
+            # else the start value; a REMB still ramping never pulls below the start value.
+            remb = self._remb.fresh_bps(now_ms)
+            if remb is not None and self._remb.ramping:
+                remb = max(remb, self._initial_bps)
             current = sent if sent is not None else remb if remb is not None else self._initial_bps
         if loss > HIGH_LOSS_FRACTION:
             # Cut from what caused the loss, not from an optimistic estimate; and never

@@ -1,7 +1,7 @@
 """Errors raised by the adaptive-quality core.
 
     AdaptiveError
-    └── UnknownLevelError   (a quality level name that is not high/medium/low)
+    └── UnknownLevelError   (a quality step name that does not exist)
 
 The core is pure; callers (the ``rtc_server`` adapter, signaling handlers)
 decide what an error means on the wire.
@@ -9,14 +9,17 @@ decide what an error means on the wire.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class AdaptiveError(Exception):
     """Base class of every error the ``adaptive`` package raises."""
 
 
 class UnknownLevelError(AdaptiveError, ValueError):
-    """A quality level was asked for by a name that does not exist."""
+    """A quality step was asked for by a name that does not exist."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(f"unknown quality level {name!r} (expected 'low', 'medium' or 'high')")
+    def __init__(self, name: str, known: Sequence[str] = ("low", "medium", "high")) -> None:
+        expected = ", ".join(repr(k) for k in known)
+        super().__init__(f"unknown quality level {name!r} (expected one of {expected})")
         self.name = name

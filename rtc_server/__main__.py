@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -45,39 +47,82 @@ async def publish_synthetic(app: web.Application, session_id: str, spec: str) ->
 
 
 async def serve(config: Config, *, demo_session: str | None = None) -> None:
+    """Run until SIGTERM/SIGINT (a worker: also until its supervisor is gone), then shut
+    down in order (see :func:`shutdown`)."""
     from rtc_server.workers import serve_supervisor
     from signaling.app import create_app
+    from signaling.guard import GuardedSite
     from signaling.keys import CLASSROOM
 
     config = config.with_secret()
     app = create_app(config)
-    runner = web.AppRunner(app, handle_signals=True)
-    await runner.setup()
-    # A worker shares the port with its siblings: the kernel spreads connections over them.
-    site = web.TCPSite(runner, config.host, config.port, reuse_port=config.is_worker or None)
-    await site.start()
-    # With several workers, the first one sets up the demo class and prints the links.
-    if config.dev and demo_session and config.worker_id in ("", "1"):
-        classroom = app[CLASSROOM]
-        if await classroom.store.get(demo_session) is None:
-            await classroom.create_session(session_id=demo_session, teacher_id="teacher",
-                                           subject="Science", grade_level="7",
-                                           current_topic="Photosynthesis")
-        if config.synthetic_source:
-            await publish_synthetic(app, demo_session, config.synthetic_source)
-        print(_links(config, demo_session), flush=True)
-    elif config.worker_id in ("", "1"):
-        workers = f" ({config.workers} workers)" if config.is_worker else ""
-        print(f"classroom-rtc is running on {config.base_url}{workers}", flush=True)
+    # Our own signal handling (not aiohttp's, which raises out of the event loop and
+    # leaves asyncio to cancel every task at once): a signal starts the ordered shutdown.
+    runner = web.AppRunner(app, handle_signals=False,
+                           shutdown_timeout=config.shutdown_timeout_s)
     stop = asyncio.Event()
-    supervisor = (asyncio.create_task(serve_supervisor(config, stop))
-                  if config.worker_socket_fd >= 0 else None)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await runner.setup()
+    supervisor: asyncio.Task[None] | None = None
     try:
+        # A worker shares the port with its siblings: the kernel spreads connections over them.
+        site = GuardedSite(runner, config.host, config.port,
+                           reuse_port=config.is_worker or None)
+        await site.start()
+        # With several workers, the first one sets up the demo class and prints the links.
+        if config.worker_id in ("", "1"):
+            if config.dev and demo_session:
+                classroom = app[CLASSROOM]
+                if await classroom.store.get(demo_session) is None:
+                    await classroom.create_session(session_id=demo_session, teacher_id="teacher",
+                                                   subject="Science", grade_level="7",
+                                                   current_topic="Photosynthesis")
+                if config.synthetic_source:
+                    await publish_synthetic(app, demo_session, config.synthetic_source)
+                print(_links(config, demo_session), flush=True)
+            else:
+                workers = f" ({config.workers} workers)" if config.is_worker else ""
+                print(f"classroom-rtc is running on {config.base_url}{workers}", flush=True)
+        if config.worker_socket_fd >= 0:
+            supervisor = asyncio.create_task(serve_supervisor(config, stop))
         await stop.wait()
     finally:
         if supervisor is not None:
             supervisor.cancel()
-        await runner.cleanup()
+        await shutdown(runner, config.shutdown_timeout_s)
+
+
+async def shutdown(runner: web.AppRunner, timeout_s: float) -> None:
+    """Stop accepting, tell every client 1001, close peers, flush, then stop what is left.
+
+    aiohttp stops the listening sockets, our on_shutdown hook closes every connection
+    with 1001 "server restarting: reconnect" (peers get a bounded wait), the handlers
+    return, the app's cleanup stops features and storage. Anything still running after
+    that (a library task that ignores cancellation) is cancelled and given one second;
+    the process then exits anyway.
+    """
+    logger.info("shutting down (within %.0f s)", timeout_s)
+    try:
+        await asyncio.wait_for(runner.cleanup(), timeout_s * 2 + 2)
+    except TimeoutError:
+        logger.warning("shutdown did not finish in %.0f s; stopping anyway", timeout_s * 2 + 2)
+    current = asyncio.current_task()
+    left = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+    for task in left:
+        task.cancel()
+    if left:
+        done, pending = await asyncio.wait(left, timeout=1.0)
+        if pending:
+            logger.warning("%d tasks ignored cancellation: %s", len(pending),
+                           ", ".join(sorted(t.get_name() for t in pending)[:5]))
+            raise _StuckTasks
+    logger.info("stopped")
+
+
+class _StuckTasks(Exception):
+    """Tasks that ignore cancellation would hang asyncio's own cleanup: exit without it."""
 
 
 def _log_format(config: Config, role: str = "") -> str:
@@ -115,6 +160,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             uvloop.run(coro)
         else:
             asyncio.run(coro)
+    except _StuckTasks:
+        logging.shutdown()
+        os._exit(0)
     except KeyboardInterrupt:
         pass
 

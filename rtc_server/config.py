@@ -91,6 +91,41 @@ class Config:
         default=False,
         metadata={"help": "development mode: open token minting at /dev/join and print demo links"},
     )
+    open_classes: bool = field(
+        default=False,
+        metadata={"help": "anyone may create a class on the start page and students join with "
+                          "its code and a name (a trusted network; on in --dev). Otherwise "
+                          "classes are created with the API secret"},
+    )
+    material_max_bytes: int = field(
+        default=10 * 1024 * 1024, metadata={"help": "largest material file a teacher may add"}
+    )
+    material_max_pages: int = field(
+        default=300, metadata={"help": "most pages of a material PDF"}
+    )
+    peer_connect_timeout_s: float = field(
+        default=30.0, metadata={"help": "a peer connection that has not connected by then is "
+                                        "closed (its sockets released; the client may offer "
+                                        "again)"}
+    )
+    allowed_origins: tuple[str, ...] = field(
+        default=(), metadata={"help": "browser origins (besides the server's own) allowed to "
+                                      "open the WebSocket, e.g. https://school.example; * for any"}
+    )
+    join_concurrency: int = field(
+        default=32, metadata={"help": "joins handled at once; more wait their turn"}
+    )
+    join_queue_max: int = field(
+        default=2000, metadata={"help": "joins that may wait; beyond, 503 with retry_after_ms"}
+    )
+    peer_setup_concurrency: int = field(
+        default=8, metadata={"help": "WebRTC offers answered at once (DTLS/ICE set-up is the "
+                                     "costly part of a join); more wait their turn"}
+    )
+    shutdown_timeout_s: float = field(
+        default=5.0, metadata={"help": "how long a shutdown waits for clients and peers to "
+                                       "close before it stops anyway"}
+    )
     # State
     redis_url: str | None = field(
         default=None, metadata={"help": "Redis URL for shared state and fan-out (none = in memory)"}
@@ -117,6 +152,14 @@ class Config:
         default=20.0, metadata={"help": "sustained client messages per second per connection"}
     )
     rate_burst: int = field(default=40, metadata={"help": "client message burst allowance"})
+    student_log_per_s: float = field(
+        default=2.0, metadata={"help": "messages per second a student may add to the session "
+                                       "log (answers, votes, board ops, messages, ...)"}
+    )
+    student_log_burst: int = field(
+        default=60, metadata={"help": "burst of those (so one student cannot flush the others' "
+                                      "replay window)"}
+    )
     rate_violations_before_close: int = field(
         default=200,
         metadata={"help": "rejected messages in a row before a flooding connection is closed"},

@@ -23,7 +23,8 @@ from rtc_server.core.services import FeatureFactory, Services
 from rtc_server.interactions import InteractionsFeature
 from rtc_server.media import MediaFeature
 
-from . import http_api, media_api, process_metrics, websocket
+from . import admin_api, http_api, materials_api, media_api, process_metrics, websocket
+from .classes_api import setup_classes
 from .keys import CHAT, CLASSROOM, CONFIG, CONTENT, INTERACTIONS, MEDIA, SERVICES
 from .whip_api import setup_whip
 
@@ -62,10 +63,20 @@ def create_app(config: Config, *, features: Sequence[FeatureFactory] = FEATURES
         yield
         await services.close()
 
+    async def tell_clients(app: web.Application) -> None:
+        # on_shutdown runs after the listening sockets closed and before aiohttp waits for
+        # (then cancels) the handlers: every client hears 1001 "reconnect" from us first.
+        if SERVICES in app:
+            await app[SERVICES].classroom.close(config.shutdown_timeout_s)
+
     app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(tell_clients)
     app.add_routes(http_api.routes)
     app.add_routes(websocket.routes)
     app.add_routes(media_api.routes)
+    app.add_routes(materials_api.routes)
+    app.add_routes(admin_api.routes)
+    setup_classes(app)
     setup_whip(app)
     web_root = Path(config.web_root) if config.web_root else WEB_ROOT
 

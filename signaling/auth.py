@@ -17,10 +17,10 @@ from rtc_server.base.exceptions import PermissionDenied
 from rtc_server.base.identity import Identity
 
 from .exceptions import TokenMissing
-from .keys import CONFIG
+from .keys import CLASSROOM, CONFIG
 from .tokens import verify_token
 
-__all__ = ["Principal", "acting_in", "authenticate", "bearer", "principal"]
+__all__ = ["Principal", "acting_in", "authenticate", "authorize", "bearer", "principal"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,16 @@ def authenticate(request: web.Request, secret: str) -> Principal:
 
 def principal(request: web.Request) -> Principal:
     return authenticate(request, request.app[CONFIG].api_secret)
+
+
+async def authorize(request: web.Request, session_id: str, *, staff: bool, action: str
+                    ) -> Identity:
+    """Who acts on ``session_id`` for this request: checked credential, session, role, and
+    (for a token) that it was not issued before the class was reopened."""
+    who = acting_in(principal(request), session_id, staff=staff, action=action)
+    if not who.is_system:
+        await request.app[CLASSROOM].check_credential(who)
+    return who
 
 
 def acting_in(caller: Principal, session_id: str, *, staff: bool, action: str) -> Identity:

@@ -20,6 +20,15 @@ channel (reliable, ordered) and an ``ephemeral`` one (unordered, no
 retransmits), and the rules for restoring one ordered stream of events from
 both transports (hold events from the transport not yet announced, drop
 ``seq`` already seen).
+
+It keeps the connection alive as the protocol asks: a ``ping`` every
+``keepalive_s`` carrying the last ``seq`` processed (over the data channel when
+it is open, so a silent path is noticed in seconds), a reconnect with its resume
+token when the connection drops or the server restarts (close codes 1000, 1001,
+1006, 4008, 4012; not after leaving, 4003 removed, 4009 taken over by a newer
+connection, 4010 session ended, 4029 flooding), and a new peer connection when
+WebRTC failed while the WebSocket stayed up. ``resynchronised`` counts the
+reconnects that needed a snapshot.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ import itertools
 import json
 import logging
 import secrets
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Literal
@@ -47,6 +57,8 @@ Via = Literal["websocket", "datachannel", "ephemeral"]
 
 
 _UNTRACKED = frozenset({"offer", "answer", "candidate", "ping", "transport", "leave"})
+#: Close codes after which the client must not come back (docs/protocol.md section 7).
+NO_RECONNECT_CODES = frozenset({4003, 4009, 4010, 4029})
 
 
 def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
@@ -73,10 +85,10 @@ class ClientError(Exception):
 class ConnectRefused(ClientError):
     """The server refused the WebSocket upgrade (HTTP status and JSON error)."""
 
-    def __init__(self, status: int, code: str, message: str, *,
+    def __init__(self, status: int, code: str, message: str,
                  retry_after_ms: int | None = None) -> None:
         super().__init__(code, message, retry_after_ms=retry_after_ms)
-        self.status = status
+        self.status = status  # a 503 (joins queued full, restarting) says when to retry
 
 
 def _retry_after_ms(error: dict[str, Any], header: str | None = None) -> int | None:
@@ -103,6 +115,8 @@ class ClassroomClient:
         decode_media: bool = False,
         publish: Sequence[MediaStreamTrack] = (),
         max_queued: int = 10_000,
+        keepalive_s: float | None = 1.0,
+        auto_reconnect: bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
@@ -147,6 +161,15 @@ class ClassroomClient:
         self._unacked: dict[str, str] = {}
         self.resume_token: str | None = None
         self.reconnects = 0
+        self.resynchronised = 0
+        self.keepalive_s = keepalive_s
+        self.auto_reconnect = auto_reconnect
+        self._left = False
+        self._asked_websocket = False
+        self._background: set[asyncio.Task[Any]] = set()
+        self._keepalive: asyncio.Task[None] | None = None
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._restoring: asyncio.Task[None] | None = None
 
     # -- connect / close -----------------------------------------------------------------------
 
@@ -189,11 +212,78 @@ class ClassroomClient:
         self._on_dc_events.clear()
         self._dc_open.clear()
         self._reader = asyncio.ensure_future(self._read_ws(self.ws))
+        if resume:
+            self.reconnects += 1
+            self.resynchronised += "snapshot" in self.welcome
         if self.webrtc:
             await self._negotiate()
         for text in list(self._unacked.values()):
             await self.send_raw(text)
+        if self.keepalive_s and self._keepalive is None:
+            self._keepalive = asyncio.ensure_future(self._keep_alive(self.keepalive_s))
         return self.welcome
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _keep_alive(self, interval_s: float) -> None:
+        """A ping every ``interval_s`` with the last seq processed (docs/protocol.md 4.2)."""
+        while not self._closed.is_set():
+            await asyncio.sleep(interval_s)
+            if self.ws is None or self.ws.closed:
+                continue
+            via: Via = "ephemeral" if self._channel_open(self.ephemeral_channel) else "websocket"
+            text = json.dumps({"type": "ping", "t": time.time(), "last_seq": self.last_seq})
+            with contextlib.suppress(ConnectionError, RuntimeError, ValueError,
+                                     aiohttp.ClientError):
+                await self.send_raw(text, via=via)
+
+    async def _reconnect_loop(self) -> None:
+        """Resume after an unexpected close, backing off from 0.2 s to 5 s, for up to 10 min."""
+        delay = 0.2
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + 600
+        while not self._closed.is_set() and loop.time() < give_up:
+            await asyncio.sleep(delay)
+            try:
+                if self.pc is not None:
+                    await self.pc.close()
+                    self.pc = None
+                await self.connect(resume=True)
+            except ConnectRefused as exc:
+                if exc.status in (401, 403, 404, 410):
+                    break  # the server says no: the session ended, the token is bad
+                if exc.retry_after_ms:
+                    await asyncio.sleep(exc.retry_after_ms / 1000)  # as the server asked
+                    continue
+            except (TimeoutError, ClientError, OSError, aiohttp.ClientError) as exc:
+                logger.debug("reconnect failed: %s", exc)
+            else:
+                return
+            delay = min(delay * 2, 5.0)
+        self._queue.put_nowait(None)
+
+    async def _restore_webrtc(self) -> None:
+        delay = 1.0
+        while not self._closed.is_set() and self.ws is not None and not self.ws.closed:
+            try:
+                await self.restart_webrtc()
+                await self.wait_datachannel(timeout=15)
+                return
+            except (TimeoutError, ClientError, OSError, aiohttp.ClientError,
+                    ConnectionError) as exc:
+                logger.debug("WebRTC not back yet (%s); retrying in %.0f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 15.0)
+
+    async def restart_webrtc(self) -> None:
+        """A new peer connection on the same WebSocket (after the old one failed)."""
+        if self.pc is not None:
+            await self.pc.close()
+            self.pc = None
+        await self._negotiate()
 
     async def drop(self) -> None:
         """Lose the connection abruptly, as a network change would (for tests and bots)."""
@@ -221,7 +311,6 @@ class ClassroomClient:
         kept = [e for e in _drain(self._queue) if e is not None]
         for event in kept:
             self._queue.put_nowait(event)
-        self.reconnects += 1
         return welcome
     async def _refusal(self, url: str, exc: aiohttp.WSServerHandshakeError) -> ConnectRefused:
         assert self._http is not None
@@ -275,6 +364,11 @@ class ClassroomClient:
         if self._closed.is_set():
             return
         self._closed.set()
+        for task in (self._keepalive, self._reconnecting, self._restoring, *self._background):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if self.ws is not None and not self.ws.closed:
             with contextlib.suppress(Exception):
                 await self.ws.close()
@@ -299,13 +393,21 @@ class ClassroomClient:
                     break
         finally:
             self.close_code = ws.close_code
-            if not self._dropping:
-                self._queue.put_nowait(None)
-            for fut in self._pending.values():
-                if not fut.done():
-                    fut.set_exception(
-                        ClientError("closed", f"connection closed ({self.close_code})")
-                    )
+            if self._should_reconnect():
+                # Requests in flight stay pending: they are resent after the reconnect.
+                self._reconnecting = asyncio.ensure_future(self._reconnect_loop())
+            else:
+                if not self._dropping:
+                    self._queue.put_nowait(None)
+                for fut in self._pending.values():
+                    if not fut.done():
+                        fut.set_exception(
+                            ClientError("closed", f"connection closed ({self.close_code})")
+                        )
+
+    def _should_reconnect(self) -> bool:
+        return (self.auto_reconnect and not self._closed.is_set() and not self._dropping
+                and not self._left and self.close_code not in NO_RECONNECT_CODES)
 
     def _on_frame(self, data: str | bytes, via: Via) -> None:
         text = data.decode() if isinstance(data, bytes) else data
@@ -342,6 +444,16 @@ class ClassroomClient:
         if env.get("re"):
             self._unacked.pop(env["re"], None)
         if env["type"] == "transport":
+            if (env["payload"]["events"] == "websocket" and self.webrtc and self.pc is not None
+                    and self.transport == "auto" and not self._asked_websocket):
+                # We did not ask for the WebSocket: the server gave up on our data channel
+                # (its path died). New peer connections until one carries events again.
+                if self._restoring is None or self._restoring.done():
+                    self._restoring = asyncio.ensure_future(self._restore_webrtc())
+                # What we sent on the dead channel may be lost: send it again (the server
+                # handles an id once).
+                for text in list(self._unacked.values()):
+                    self._spawn(self.send_raw(text, via="websocket"))
             self.events_via = env["payload"]["events"]
             if self.events_via == "datachannel":
                 self._on_dc_events.set()
@@ -406,6 +518,8 @@ class ClassroomClient:
         """Send a message (adding an ``id``); over the data channel when open unless told."""
         message = dict(message)
         message.setdefault("id", self.new_id())
+        if message["type"] == "leave":
+            self._left = True  # the server closes (1000): do not come back
         text = json.dumps(message)
         tracked = message["type"] not in _UNTRACKED
         if tracked:
@@ -453,9 +567,11 @@ class ClassroomClient:
             self._pending.pop(mid, None)
 
     async def use_websocket(self) -> None:
+        self._asked_websocket = True
         await self.send({"type": "transport", "events": "websocket"})
 
     async def use_datachannel(self) -> None:
+        self._asked_websocket = False
         await self.send({"type": "transport", "events": "datachannel"})
 
     async def ping(self, timeout: float = 5.0) -> float:

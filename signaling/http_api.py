@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -17,7 +18,7 @@ from rtc_server.base.messages import Name, Target
 from rtc_server.core.classroom import Classroom
 from rtc_server.core.metrics import render
 
-from .auth import acting_in, principal
+from .auth import authorize, principal
 from .exceptions import SignalingError, TokenError
 from .keys import CHAT, CLASSROOM, CONFIG, SERVICES
 from .tokens import ROLES, mint_token
@@ -25,10 +26,17 @@ from .tokens import ROLES, mint_token
 routes = web.RouteTableDef()
 M = TypeVar("M", bound=BaseModel)
 MAX_BODY_BYTES = 256 * 1024
+#: A request body that has not fully arrived by then is refused (slow senders hold sockets).
+BODY_TIMEOUT_S = 30.0
 
 
-def json_error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+def json_error(status: int, code: str, message: str, **details: Any) -> web.Response:
+    response = web.json_response({"error": {"code": code, "message": message, **details}},
+                                 status=status)
+    retry_ms = details.get("retry_after_ms")
+    if isinstance(retry_ms, int):
+        response.headers["Retry-After"] = str(max(1, -(-retry_ms // 1000)))
+    return response
 
 
 @web.middleware
@@ -43,7 +51,7 @@ async def errors_middleware(
     except SignalingError as exc:
         return json_error(400, exc.code, exc.message)
     except ClassroomError as exc:
-        return json_error(exc.http_status, exc.code, exc.message)
+        return json_error(exc.http_status, exc.code, exc.message, **exc.details)
 
 
 class _Body(BaseModel):
@@ -58,12 +66,17 @@ class TokenRequest(_Body):
     ttl_s: int | None = Field(default=None, gt=0, le=7 * 24 * 3600)
 
 
+Language = Annotated[str, Field(max_length=16, pattern=r"^([a-z]{2,3}(-[A-Za-z0-9]{2,8})?)?$")]
+
+
 class SessionCreate(_Body):
     session_id: Name | None = None
     teacher_id: Name | None = None
     subject: str = Field(default="", max_length=200)
     grade_level: str = Field(default="", max_length=50)
     current_topic: str = Field(default="", max_length=500)
+    language: Language = ""
+    planned_minutes: int = Field(default=0, ge=0, le=600)
     ai_context: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -71,6 +84,8 @@ class SessionPatch(_Body):
     subject: str | None = Field(default=None, max_length=200)
     grade_level: str | None = Field(default=None, max_length=50)
     current_topic: str | None = Field(default=None, max_length=500)
+    language: Language | None = None
+    planned_minutes: int | None = Field(default=None, ge=1, le=600)
 
 
 class GroupChange(_Body):
@@ -84,14 +99,31 @@ class EventPost(_Body):
     data: dict[str, Any] | None = None
 
 
-async def read_body(request: web.Request, model: type[M]) -> M:
+async def read_body(request: web.Request, model: type[M], *, max_bytes: int | None = None
+                    ) -> M:
+    """Parse and validate a JSON body (``max_bytes``: a larger limit than the API's)."""
+    limit = max_bytes or MAX_BODY_BYTES
     try:
-        raw = await request.read()
+        async with asyncio.timeout(BODY_TIMEOUT_S):
+            if max_bytes is None:
+                raw = await request.read()
+            else:
+                buffer = bytearray()
+                while chunk := await request.content.read(65536):
+                    buffer += chunk
+                    if len(buffer) > limit:
+                        raise web.HTTPRequestEntityTooLarge(limit, len(buffer))
+                raw = bytes(buffer)
+    except TimeoutError as exc:
+        raise web.HTTPRequestTimeout(
+            text=json.dumps({"error": {"code": "timeout", "message":
+                                       f"the body did not arrive within {BODY_TIMEOUT_S:.0f} s"}}),
+            content_type="application/json") from exc
     except web.HTTPRequestEntityTooLarge as exc:
         raise web.HTTPRequestEntityTooLarge(
-            MAX_BODY_BYTES, request.content_length or 0,
+            limit, request.content_length or 0,
             text=json.dumps({"error": {"code": "message_too_large",
-                                       "message": f"body over {MAX_BODY_BYTES} bytes"}}),
+                                       "message": f"body over {limit} bytes"}}),
             content_type="application/json",
         ) from exc
     try:
@@ -115,16 +147,23 @@ def _bad(code: str, message: str) -> web.HTTPException:
 
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
-    classroom = request.app[CLASSROOM]
+    """200 ``ok``; 503 ``degraded`` while the shared state (Redis) is unreachable (what is
+    local keeps working: connected clients, replies), or ``stopping`` during shutdown."""
+    services = request.app[SERVICES]
+    classroom = services.classroom
+    reachable = await services.storage.check()
+    status = "stopping" if classroom.closing else "ok" if reachable else "degraded"
     return web.json_response({
-        "status": "ok",
+        "status": status,
+        "state": services.storage.backend,
+        "shared_state": "ok" if reachable else "unreachable",
         # With --workers, which process answered (a request through the shared port
         # reaches any one of them); "0" for a single process.
         "worker": request.app[CONFIG].worker_id or "0",
         "pid": os.getpid(),
         "sessions_here": len(classroom.rooms),
         "connections_here": sum(len(r.connections) for r in classroom.rooms.values()),
-    })
+    }, status=200 if status == "ok" else 503)
 
 
 @routes.get("/metrics")
@@ -191,6 +230,7 @@ async def create_session(request: web.Request) -> web.Response:
     record = await classroom.create_session(
         session_id=session_id, teacher_id=teacher_id, subject=body.subject,
         grade_level=body.grade_level, current_topic=body.current_topic, ai_context=body.ai_context,
+        language=body.language, planned_minutes=body.planned_minutes,
     )
     return web.json_response(record.to_json(), status=201)
 
@@ -198,8 +238,9 @@ async def create_session(request: web.Request) -> web.Response:
 @routes.get("/api/sessions/{session_id}")
 async def get_session(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
-    who = acting_in(principal(request), session_id, staff=False, action="read the session")
-    record = await request.app[CLASSROOM].get_session(session_id)
+    who = await authorize(request, session_id, staff=False, action="read the session")
+    record = await request.app[CLASSROOM].get_session(session_id, history=False,
+                                                       participants=who.is_staff)
     data = record.to_json()
     if not who.is_staff:
         data.pop("participants", None)
@@ -209,7 +250,7 @@ async def get_session(request: web.Request) -> web.Response:
 @routes.patch("/api/sessions/{session_id}")
 async def patch_session(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
-    who = acting_in(principal(request), session_id, staff=True, action="change the session")
+    who = await authorize(request, session_id, staff=True, action="change the session")
     body = await read_body(request, SessionPatch)
     record = await request.app[CLASSROOM].update_session(who, body.model_dump())
     return web.json_response(record.to_json())
@@ -218,15 +259,25 @@ async def patch_session(request: web.Request) -> web.Response:
 @routes.post("/api/sessions/{session_id}/end")
 async def end_session(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
-    who = acting_in(principal(request), session_id, staff=True, action="end the session")
+    who = await authorize(request, session_id, staff=True, action="end the session")
     record = await request.app[CLASSROOM].end_session(who)
+    return web.json_response(record.to_json())
+
+
+@routes.post("/api/sessions/{session_id}/reopen")
+async def reopen_session(request: web.Request) -> web.Response:
+    """Admin token of the session, or the API secret: an ended class active again. Tokens
+    issued before now are refused from then on (links must be handed out anew)."""
+    session_id = request.match_info["session_id"]
+    who = await authorize(request, session_id, staff=True, action="reopen the class")
+    record = await request.app[CLASSROOM].reopen_session(who)
     return web.json_response(record.to_json())
 
 
 @routes.put("/api/sessions/{session_id}/groups/{group}")
 async def put_group(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
-    who = acting_in(principal(request), session_id, staff=True, action="change groups")
+    who = await authorize(request, session_id, staff=True, action="change groups")
     body = await read_body(request, GroupChange)
     group = request.match_info["group"]
     members = await request.app[CLASSROOM].set_group(who, group, body.add, body.remove)
@@ -237,7 +288,7 @@ async def put_group(request: web.Request) -> web.Response:
 async def post_event(request: web.Request) -> web.Response:
     """Send a ``message`` event into the session (a backend or the teacher's tools)."""
     session_id = request.match_info["session_id"]
-    who = acting_in(principal(request), session_id, staff=True, action="broadcast")
+    who = await authorize(request, session_id, staff=True, action="broadcast")
     body = await read_body(request, EventPost)
     classroom: Classroom = request.app[CLASSROOM]
     await classroom.require_active(session_id)

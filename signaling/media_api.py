@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from rtc_server.media.messages import Rung
 
-from .auth import acting_in, principal
+from .auth import authorize
 from .http_api import read_body
 from .keys import MEDIA
 
@@ -25,7 +25,7 @@ class RungBody(BaseModel):
 async def media_state(request: web.Request) -> web.Response:
     """Ladders (encoders, subscribers per rung) and each viewer's rung; staff only."""
     session_id = request.match_info["session_id"]
-    acting_in(principal(request), session_id, staff=True, action="read media state")
+    await authorize(request, session_id, staff=True, action="read media state")
     hub = request.app[MEDIA].hub
     media = hub.sessions.get(session_id)
     return web.json_response(media.stats() if media else {"video": False, "audio": False,
@@ -35,7 +35,7 @@ async def media_state(request: web.Request) -> web.Response:
 @routes.put("/api/sessions/{session_id}/media/viewers/{user}")
 async def set_viewer_rung(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
-    who = acting_in(principal(request), session_id, staff=True, action="set a viewer's rung")
+    who = await authorize(request, session_id, staff=True, action="set a viewer's rung")
     body = await read_body(request, RungBody)
     changed = await request.app[MEDIA].hub.set_rung(True, session_id, request.match_info["user"],
                                                 body.rung, by=who.user_id)

@@ -1,9 +1,11 @@
-"""This process's CPU and memory on ``/metrics``, labelled with its worker id.
+"""Which server process answers ``/metrics``: ``classroom_worker_info{worker, pid}``.
 
-With ``--workers`` every worker answers ``/metrics`` for itself (a scrape through the
-shared port reaches one of them), so each series carries ``worker`` and ``pid``: a
-load test or Prometheus can tell the workers apart and add them up. psutil reads the
-figures (the same numbers ``ps`` shows: user + system CPU seconds, resident memory).
+The registry already carries the process's own figures (prometheus_client's
+``ProcessCollector``: ``process_cpu_seconds_total``, ``process_resident_memory_bytes``,
+see ``rtc_server/core/metrics.py``). With ``--workers`` every worker answers
+``/metrics`` for itself (a scrape through the shared port reaches one of them), so this
+gauge says which worker it was: a load test or Prometheus can tell the workers apart
+and add them up.
 """
 
 from __future__ import annotations
@@ -11,38 +13,27 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-import psutil
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-__all__ = ["ProcessCollector", "register"]
+__all__ = ["WorkerCollector", "register"]
 
 
-class ProcessCollector(Collector):
+class WorkerCollector(Collector):
     def __init__(self, worker_id: str) -> None:
         self.worker = worker_id or "0"  # "0": a single server process, no supervisor
-        self._process = psutil.Process()
-        self._labels = [self.worker, str(os.getpid())]
 
     def collect(self) -> Iterator[Metric]:
-        with self._process.oneshot():
-            cpu = self._process.cpu_times()
-            rss = self._process.memory_info().rss
-        cpu_s = CounterMetricFamily("classroom_process_cpu_seconds",
-                                    "CPU time of this server process (user + system)",
-                                    labels=["worker", "pid"])
-        cpu_s.add_metric(self._labels, cpu.user + cpu.system)
-        yield cpu_s
-        memory = GaugeMetricFamily("classroom_process_resident_memory_bytes",
-                                   "Resident memory of this server process",
-                                   labels=["worker", "pid"])
-        memory.add_metric(self._labels, float(rss))
-        yield memory
+        info = GaugeMetricFamily("classroom_worker_info",
+                                 "This server process: its --workers id and pid (always 1)",
+                                 labels=["worker", "pid"])
+        info.add_metric([self.worker, str(os.getpid())], 1.0)
+        yield info
 
 
-def register(registry: CollectorRegistry, worker_id: str) -> ProcessCollector:
-    collector = ProcessCollector(worker_id)
+def register(registry: CollectorRegistry, worker_id: str) -> WorkerCollector:
+    collector = WorkerCollector(worker_id)
     registry.register(collector)
     return collector

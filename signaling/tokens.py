@@ -42,6 +42,7 @@ def mint_token(
     ttl_s: int,
     now_s: float | None = None,
     typ: str = "join",
+    token_id: str | None = None,
 ) -> tuple[str, int]:
     """Return ``(token, expires_at)``; raises ``ValueError`` on a bad role or empty id."""
     if role not in ROLES:
@@ -60,17 +61,18 @@ def mint_token(
         "role": role,
         "iat": now,
         "exp": exp,
-        "jti": secrets.token_hex(8),
+        "jti": token_id or secrets.token_hex(8),
     }
     if typ != JOIN:
         claims["typ"] = typ
     return jwt.encode(claims, secret, algorithm=ALGORITHM), exp
 
 
-def mint_resume_token(secret: str, who: Identity, *, ttl_s: int) -> str:
+def mint_resume_token(secret: str, who: Identity, *, ttl_s: int, token_id: str | None = None
+                      ) -> str:
     """A credential to reconnect as ``who`` after a drop, even once the join token expired."""
     token, _ = mint_token(secret, session_id=who.session_id, user_id=who.user_id, name=who.name,
-                          role=who.role, ttl_s=ttl_s, typ=RESUME)
+                          role=who.role, ttl_s=ttl_s, typ=RESUME, token_id=token_id)
     return token
 
 
@@ -109,4 +111,6 @@ def verify_token(secret: str, token: str | None, *, typ: str = JOIN) -> Identity
         name=str(claims.get("name") or sub),
         role=cast(Role, role),
         expires_at=int(claims["exp"]),
+        issued_at=int(claims["iat"]),
+        token_id=str(claims.get("jti") or ""),
     )

@@ -20,14 +20,21 @@ from .tokens import RESUME, RESUME_TTL_S, mint_resume_token, verify_token
 logger = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
-# A dead client is noticed within about two heartbeats, so the teacher sees "dropped" fast.
-WS_HEARTBEAT_S = 2.0
+#: What a client may say it is (``/ws?client=``): shown on the teacher's roster.
+DEVICES = frozenset({"browser", "app", "bot"})
+# A ping every 10 s; aiohttp gives up when the pong is 5 s late: a dead client is noticed
+# within ~15 s, and a busy machine's late pong does not cut a live one off.
+WS_HEARTBEAT_S = 10.0
 
 
 @routes.get("/ws")
 async def websocket(request: web.Request) -> web.StreamResponse:
     config = request.app[CONFIG]
     classroom = request.app[CLASSROOM]
+    origin = request.headers.get("Origin")
+    if origin is not None and not _origin_allowed(request, origin, config.allowed_origins):
+        return json_error(403, "forbidden", f"WebSocket connections from {origin!r} are not "
+                          "allowed (see --allowed-origins)")
     # Refuse before the upgrade, so that clients see a plain 401/404/410 with a reason.
     resume = request.query.get("resume")
     try:
@@ -46,7 +53,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         except ValueError:
             return json_error(400, "malformed_message", "last_seq must be an integer >= 0")
     try:
-        await classroom.active_session(identity.session_id)
+        classroom.joins_admission.check()  # a full queue answers 503 before the upgrade
+        record = await classroom.active_session(identity.session_id, history=False)
+        await classroom.check_credential(identity, record)
     except SessionNotFound:
         if not identity.is_staff:
             return json_error(404, "session_not_found",
@@ -55,7 +64,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         await classroom.create_session(session_id=identity.session_id,
                                        teacher_id=identity.user_id)
     except ClassroomError as exc:
-        return json_error(exc.http_status, exc.code, exc.message)
+        return json_error(exc.http_status, exc.code, exc.message, **exc.details)
 
     # aiohttp closes with 1009 above max_msg_size; allow some room so that moderately
     # oversized messages get a readable error reply instead.
@@ -65,18 +74,29 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     conn = Connection(
         f"c-{secrets.token_hex(4)}", identity, ws, config, request.app[SERVICES].dispatcher,
         prefer_websocket=request.query.get("transport") == "websocket",
+        device=request.query.get("client", "") if request.query.get("client") in DEVICES
+        else "",
+        latency=classroom.latency,
     )
     try:
-        welcome = await classroom.join(conn, resume_after=resume_after)
+        async with classroom.joins_admission.admit():
+            welcome = await classroom.join(conn, resume_after=resume_after,
+                                           snapshot=request.query.get("snapshot") != "0")
     except ClassroomError as exc:
-        await ws.send_str(error_reply(identity.session_id, exc.code, exc.message))
+        await ws.send_str(error_reply(identity.session_id, exc.code, exc.message,
+                                      **exc.details))
         await ws.close(code=4004, message=exc.code.encode())
         return ws
-    welcome["resume_token"] = mint_resume_token(config.api_secret, identity, ttl_s=RESUME_TTL_S)
+    conn.resume_token_id = secrets.token_hex(8)
+    welcome["resume_token"] = mint_resume_token(config.api_secret, identity, ttl_s=RESUME_TTL_S,
+                                                token_id=conn.resume_token_id)
     if config.worker_id:
         welcome["worker"] = config.worker_id  # which of the --workers processes serves it
     await ws.send_str(encode_reply("welcome", welcome, session_id=identity.session_id))
     conn.start()
+    if resume:
+        # One resume token, one connection: an older one that used it is closed (4009).
+        await classroom.replace_connections(conn, identity.token_id)
     logger.info("%r joined session %s", conn, identity.session_id)
     try:
         async for msg in ws:
@@ -90,3 +110,10 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         await conn.close()
         logger.info("%r left", conn)
     return ws
+
+
+def _origin_allowed(request: web.Request, origin: str, allowed: tuple[str, ...]) -> bool:
+    """Browsers send ``Origin``: accept our own origin and the configured ones."""
+    if "*" in allowed or origin in allowed:
+        return True
+    return origin in (f"http://{request.host}", f"https://{request.host}")

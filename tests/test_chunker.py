@@ -92,3 +92,20 @@ def test_split_at_boundaries_matches_every_boundary() -> None:
     chunks = split_at_boundaries(text)
     assert chunks == ["# Title\n", "One.", " Two!", " Three?", " pi is 3.14 ok\n", "\n", "End"]
     assert split_at_boundaries("abcdefgh", max_chars=3) == ["abc", "def", "gh"]
+
+
+def test_min_interval_merges_boundaries_that_come_too_close():
+    # A large class: no chunk sooner than 100 ms after the previous one.
+    chunker = Chunker(max_delay_ms=100, min_interval_ms=100)
+    assert chunker.push("One.", 0) == ["One."]
+    assert chunker.push(" Two.", 30) == []  # a boundary, but only 30 ms after "One."
+    assert chunker.push(" Three.", 60) == []
+    assert chunker.push(" Four", 110) == [" Two. Three."]  # 110 ms: both go out together
+    assert chunker.due(200) == []
+    assert chunker.due(210) == [" Four"]  # the waiting tail goes at its deadline
+
+
+def test_without_min_interval_every_boundary_flushes():
+    chunker = Chunker(max_delay_ms=100)
+    assert chunker.push("One.", 0) == ["One."]
+    assert chunker.push(" Two.", 30) == [" Two."]

@@ -290,7 +290,9 @@ async def test_personalized_one_generation_per_group() -> None:
     assert all(a.kind == "group" for a, _, _ in rec.events)
     texts = {out.results[n].text for n in names}
     assert len(texts) == 2  # adapted per profile
-    assert "Justify" in out.results[names[0]].text
+    assert "Level: advanced" in out.results[names[0]].text
+    assert "card" in out.results[names[0]].text  # kinesthetic activity
+    assert "Level: beginner" in out.results[names[1]].text
     assert "concept map" in out.results[names[1]].text
 
 

@@ -56,11 +56,14 @@ def test_a_clean_remb_still_ramping_is_not_a_bound() -> None:
 def test_remb_below_what_we_send_with_loss_is_congestion() -> None:
     estimator = BandwidthEstimator()
     estimator.on_sent_bitrate(0, 3_000_000)
-    estimator.on_remb(0, 1_500_000)
-    estimator.on_receiver_report(0, 0.05, 30.0, 60.0)
+    estimator.on_remb(0, 3_000_000)  # ramped: the receiver's estimate reached what we send
+    estimator.on_receiver_report(0, 0.0, 5.0, 60.0)
+    estimator.on_sent_bitrate(1000, 3_000_000)
+    estimator.on_remb(1000, 2_800_000)  # no cut, but below what we send ...
+    estimator.on_receiver_report(1000, 0.05, 30.0, 60.0)  # ... and loss confirms it
 
-    assert estimator.remb_congested(0)
-    assert estimator.estimate(0).available_bps == 1_500_000
+    assert estimator.remb_congested(1000)
+    assert estimator.estimate(1000).available_bps == 2_800_000
 
 
 def test_remb_expires_and_loss_estimate_takes_over() -> None:
@@ -187,3 +190,147 @@ def test_estimate_follows_a_capacity_drop_within_two_reports() -> None:
         assert estimates[t].loss_fraction > 0.5
         rtt = estimates[t].rtt_ms
         assert rtt is not None and rtt > 150  # the queue is full
+
+
+# -- keyframe bursts ---------------------------------------------------------
+
+
+def _steady(estimator: BandwidthEstimator, start_ms: int, end_ms: int, sent_bps: float,
+            loss: float = 0.0) -> None:
+    for t in range(start_ms, end_ms, 1000):
+        estimator.on_sent_bitrate(t, sent_bps)
+        estimator.on_remb(t, sent_bps * 1.5)
+        estimator.on_receiver_report(t, loss, 5.0, 40.0)
+
+
+def test_loss_in_a_report_covering_a_keyframe_burst_is_forgiven_up_to_its_size() -> None:
+    estimator = BandwidthEstimator()
+    _steady(estimator, 0, 5000, 2_100_000)
+    before = estimator.estimate(4000).available_bps
+    # A 68 kB keyframe left at 4.5 s; the shaper dropped 16 packets of it (~19 kB).
+    estimator.on_keyframe_sent(4500, 68_000)
+    estimator.on_sent_bitrate(5000, 2_100_000 + 68_000 * 8)
+    estimator.on_remb(5000, 3_100_000)
+    interval_bytes = (2_100_000 + 68_000 * 8) / 8
+    estimator.on_receiver_report(5000, 19_000 / interval_bytes, 5.0, 40.0)
+
+    estimate = estimator.estimate(5000)
+
+    assert estimate.loss_fraction == pytest.approx(0.0, abs=1e-9)
+    assert estimate.keyframe_loss_fraction == pytest.approx(19_000 / interval_bytes)
+    assert estimate.available_bps >= before
+
+
+def test_loss_beyond_the_burst_or_outside_it_still_counts() -> None:
+    estimator = BandwidthEstimator()
+    _steady(estimator, 0, 5000, 2_100_000)
+    estimator.on_keyframe_sent(4500, 20_000)
+    estimator.on_sent_bitrate(5000, 2_100_000)
+    estimator.on_receiver_report(5000, 0.30, 5.0, 40.0)  # congestion at keyframe time
+    first = estimator.estimate(5000)
+    estimator.on_sent_bitrate(6000, 2_100_000)
+    estimator.on_receiver_report(6000, 0.30, 5.0, 40.0)  # the next report covers no burst
+    second = estimator.estimate(6000)
+
+    # At most the burst's own 20 kB of the 262 kB interval are forgiven ...
+    assert first.keyframe_loss_fraction == pytest.approx(20_000 / 262_500)
+    assert first.loss_fraction == pytest.approx(0.30 - 20_000 / 262_500)
+    # ... and only once.
+    assert second.keyframe_loss_fraction == 0.0
+    assert second.loss_fraction == pytest.approx(0.30)
+    assert second.available_bps < 2_100_000 * 0.75
+
+
+def test_a_remb_cut_right_after_a_keyframe_is_not_a_bound_unless_loss_confirms() -> None:
+    estimator = BandwidthEstimator()
+    _steady(estimator, 0, 5000, 2_100_000)
+    estimator.on_keyframe_sent(4500, 68_000)
+    estimator.on_sent_bitrate(5000, 2_100_000)
+    estimator.on_remb(5000, 1_700_000)  # the burst filled the shaper's queue for a moment
+    estimator.on_receiver_report(5000, 0.0, 5.0, 40.0)
+
+    cut = estimator.estimate(5000)
+
+    assert not cut.remb_congested
+    assert cut.remb_ignored == "recovering from a keyframe burst"
+    assert cut.available_bps >= 2_100_000
+    # The same cut with no keyframe around is a bound at once.
+    plain = BandwidthEstimator()
+    _steady(plain, 0, 5000, 2_100_000)
+    plain.on_sent_bitrate(5000, 2_100_000)
+    plain.on_remb(5000, 1_700_000)
+    plain.on_receiver_report(5000, 0.0, 5.0, 40.0)
+    assert plain.estimate(5000).available_bps == 1_700_000
+    # And after the burst, real loss makes the (still low) REMB a bound again.
+    estimator.on_sent_bitrate(6000, 2_100_000)
+    estimator.on_remb(6000, 1_800_000)
+    estimator.on_receiver_report(6000, 0.06, 5.0, 40.0)
+    assert estimator.estimate(6000).available_bps == 1_800_000
+
+
+# -- joins -------------------------------------------------------------------
+
+
+def test_a_ramping_remb_before_any_report_holds_the_start_value() -> None:
+    # aiortc's receiver: REMB from ~300 kbps, the first receiver report later.
+    estimator = BandwidthEstimator(initial_bps=4_000_000)
+    for t in (1000, 2000):
+        estimator.on_sent_bitrate(t, 4_600_000)
+        estimator.on_remb(t, 300_000 * 1.08 ** (t / 1000))
+
+    estimate = estimator.estimate(2000)
+
+    assert estimate.confidence == "none"  # nothing that may bound the rate yet
+    assert estimate.available_bps == 4_000_000
+    assert estimate.remb_ignored == "ramping after join"
+    assert estimate.remb_bps is not None and estimate.remb_bps < 400_000
+
+
+def test_the_join_ramp_ends_when_remb_reaches_what_we_send() -> None:
+    estimator = BandwidthEstimator()
+    remb = 300_000.0
+    t = 0
+    while remb < 0.9 * 1_000_000:
+        estimator.on_sent_bitrate(t, 1_000_000)
+        estimator.on_remb(t, remb)
+        estimator.on_receiver_report(t, 0.0, 5.0, 40.0)
+        assert estimator.estimate(t).remb_ignored == "ramping after join"
+        remb *= 1.3
+        t += 1000
+    estimator.on_sent_bitrate(t, 1_000_000)
+    estimator.on_remb(t, remb)
+    estimator.on_receiver_report(t, 0.0, 5.0, 40.0)
+    estimator.on_remb(t + 1000, remb * 0.5)  # ramped: a cut is a bound now
+    estimator.on_receiver_report(t + 1000, 0.0, 5.0, 40.0)
+
+    assert estimator.estimate(t).remb_ignored is None
+    assert estimator.estimate(t + 1000).available_bps == pytest.approx(remb * 0.5)
+
+
+def test_loss_still_acts_during_the_join_ramp() -> None:
+    estimator = BandwidthEstimator(initial_bps=2_000_000)
+    estimator.on_sent_bitrate(1000, 2_100_000)
+    estimator.on_remb(1000, 300_000)
+    estimator.on_receiver_report(1000, 0.6, 30.0, 200.0)  # an 800 kbit/s link
+
+    estimate = estimator.estimate(1000)
+
+    assert estimate.source == "loss"
+    assert estimate.available_bps == pytest.approx(2_100_000 * 0.4)  # what got through
+
+
+# -- probes ------------------------------------------------------------------
+
+
+def test_a_carried_probe_lifts_the_estimate_to_its_rate() -> None:
+    estimator = BandwidthEstimator()
+    _steady(estimator, 0, 5000, 964_000)
+    estimator.on_probe_sent(5500, 5000, 5500, int(2_640_000 * 0.5 / 8))
+    estimator.on_sent_bitrate(6000, 1_800_000)
+    estimator.on_receiver_report(6000, 0.0, 5.0, 42.0)
+
+    estimate = estimator.estimate(6000)
+
+    assert estimate.probe is not None and estimate.probe.carried
+    assert estimate.probe.bps == pytest.approx(2_640_000)
+    assert estimate.available_bps >= 2_640_000 * 0.99

@@ -1,4 +1,4 @@
-"""LoadShedder: stepwise degradation with hysteresis."""
+"""LoadShedder: shedding by sustained load, with hysteresis."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 import pytest
 
 from adaptive import HIGH, LOW, MEDIUM, Change, LoadShedder, combine_load
-from adaptive.load import ENTER_HOLD_MS, RECOVER_HOLD_MS
+from adaptive.load import ENTER_HOLDS_MS, RECOVER_HOLD_MS, SMOOTHING_WINDOW_MS
 
 
 def _feed(shedder: LoadShedder, start_ms: int, end_ms: int, load: float) -> list[Change]:
@@ -16,6 +16,10 @@ def _feed(shedder: LoadShedder, start_ms: int, end_ms: int, load: float) -> list
     for t in range(start_ms, end_ms, 500):
         changes += shedder.update(t, load)
     return changes
+
+
+def _first(changes: list[Change], step: int) -> float:
+    return min(c.at_ms for c in changes if c.step == step)
 
 
 @pytest.mark.parametrize(
@@ -32,57 +36,71 @@ def test_idle_server_restricts_nothing() -> None:
     assert _feed(shedder, 0, 30_000, 0.5) == []
     state = shedder.state
     assert (state.step, state.max_level, state.visuals_allowed, state.expensive_ai_allowed) == (
-        0,
-        HIGH,
-        True,
-        True,
-    )
+        0, HIGH, True, True)
+    assert state.sustained_load == pytest.approx(0.5)
 
 
-def test_load_above_0_7_caps_streaming_after_the_hold() -> None:
+@pytest.mark.parametrize("burst_ms", [1000, 2000, 3000])
+def test_a_join_burst_of_full_cpu_sheds_nothing(burst_ms: int) -> None:
+    # A few peers' DTLS handshakes and first keyframes: the CPU (and the loop lag) pinned
+    # for a second or three over a 0.3 baseline. Issue 14: two students took the server to
+    # step 3 at their join and capped both at 480p for 13 s.
     shedder = LoadShedder()
-
-    assert shedder.update(0, 0.75) == []
-    assert shedder.update(ENTER_HOLD_MS - 1, 0.75) == []
-    changes = shedder.update(ENTER_HOLD_MS, 0.75)
-
-    assert [(c.feature, c.restricted, c.max_level) for c in changes] == [
-        ("streaming_quality", True, MEDIUM)
-    ]
-    assert "load 0.75 > 0.70" in changes[0].reason
-    assert shedder.state.step == 1
-    assert shedder.state.visuals_allowed and shedder.state.expensive_ai_allowed
-
-
-def test_single_spike_is_ignored() -> None:
-    shedder = LoadShedder()
-
-    changes = shedder.update(0, 0.97) + _feed(shedder, 500, 20_000, 0.4)
+    changes = _feed(shedder, 0, 20_000, 0.3)
+    changes += _feed(shedder, 20_000, 20_000 + burst_ms, 1.0)
+    changes += _feed(shedder, 20_000 + burst_ms, 60_000, 0.3)
 
     assert changes == []
     assert shedder.state.step == 0
 
 
-def test_overload_enters_every_step_at_once() -> None:
+def test_sustained_overload_sheds_in_steps_within_seconds() -> None:
+    shedder = LoadShedder()
+    _feed(shedder, 0, 10_000, 0.3)
+
+    changes = _feed(shedder, 10_000, 30_000, 1.0)
+
+    # The 6 s mean passes 0.7 after ~3.4 s, 0.9 after ~5.1 s; then each step's hold.
+    assert 10_000 + 3_000 + ENTER_HOLDS_MS[0] <= _first(changes, 1) <= 10_000 + 6_000
+    assert _first(changes, 3) <= 10_000 + 5_500 + ENTER_HOLDS_MS[2]
+    assert shedder.state.step == 3
+    assert "(6 s mean)" in changes[0].reason
+
+
+def test_load_above_0_7_caps_streaming_after_the_window_and_the_hold() -> None:
     shedder = LoadShedder()
 
-    changes = _feed(shedder, 0, 2000, 0.95)
+    early = _feed(shedder, 0, SMOOTHING_WINDOW_MS + ENTER_HOLDS_MS[0], 0.75)
+    changes = shedder.update(SMOOTHING_WINDOW_MS + ENTER_HOLDS_MS[0], 0.75)
+
+    assert early == []  # no full window yet, then the hold
+    assert [(c.feature, c.restricted, c.max_level) for c in changes] == [
+        ("streaming_quality", True, MEDIUM)
+    ]
+    assert changes[0].reason.startswith("load 0.75 > 0.70 for 2.0 s")
+    assert shedder.state.step == 1
+    assert shedder.state.visuals_allowed and shedder.state.expensive_ai_allowed
+
+
+def test_overload_enters_the_steps_in_order_of_their_cost() -> None:
+    shedder = LoadShedder()
+
+    changes = _feed(shedder, 0, 15_000, 0.95)
 
     assert {c.feature for c in changes} == {"streaming_quality", "visuals", "expensive_ai"}
-    assert all(c.restricted and c.step == 3 and c.previous_step == 0 for c in changes)
+    entered = [_first(changes, step) for step in (1, 2, 3)]
+    assert entered == sorted(entered)
+    assert [b - a for a, b in zip(entered, entered[1:], strict=False)] == [
+        ENTER_HOLDS_MS[1] - ENTER_HOLDS_MS[0], ENTER_HOLDS_MS[2] - ENTER_HOLDS_MS[1]]
     state = shedder.state
     assert (state.step, state.max_level, state.visuals_allowed, state.expensive_ai_allowed) == (
-        3,
-        LOW,
-        False,
-        False,
-    )
+        3, LOW, False, False)
 
 
 def test_load_between_0_8_and_0_9_limits_visuals_but_keeps_ai() -> None:
     shedder = LoadShedder()
 
-    _feed(shedder, 0, 5000, 0.85)
+    _feed(shedder, 0, 15_000, 0.85)
 
     assert shedder.state.step == 2
     assert not shedder.state.visuals_allowed
@@ -92,29 +110,30 @@ def test_load_between_0_8_and_0_9_limits_visuals_but_keeps_ai() -> None:
 
 def test_recovery_needs_margin_and_time() -> None:
     shedder = LoadShedder()
-    _feed(shedder, 0, 5000, 0.75)
+    _feed(shedder, 0, 10_000, 0.75)
     assert shedder.state.step == 1
 
     # Below 0.7 but not below 0.6: stay degraded however long it lasts.
-    assert _feed(shedder, 5000, 65_000, 0.65) == []
+    assert _feed(shedder, 10_000, 70_000, 0.65) == []
     assert shedder.state.step == 1
 
-    changes = _feed(shedder, 65_000, 65_000 + RECOVER_HOLD_MS, 0.5)
-    assert changes == []
-    changes = shedder.update(65_000 + RECOVER_HOLD_MS, 0.5)
-    assert [(c.feature, c.restricted, c.max_level) for c in changes] == [
-        ("streaming_quality", False, HIGH)
-    ]
-    assert "load 0.50 < 0.60" in changes[0].reason
+    changes = _feed(shedder, 70_000, 90_000, 0.5)
+    (change,) = changes
+    assert (change.feature, change.restricted, change.max_level) == (
+        "streaming_quality", False, HIGH)
+    # The mean falls below 0.6 a few seconds in, then the recovery hold.
+    assert 70_000 + RECOVER_HOLD_MS <= change.at_ms <= 70_000 + SMOOTHING_WINDOW_MS \
+        + RECOVER_HOLD_MS
+    assert "< 0.60" in change.reason
 
 
 def test_recovery_goes_one_step_at_a_time() -> None:
     shedder = LoadShedder()
-    _feed(shedder, 0, 2000, 0.99)
+    _feed(shedder, 0, 12_000, 0.99)
     assert shedder.state.step == 3
 
     steps_seen: list[tuple[int, int]] = []
-    for t in range(2000, 40_000, 500):
+    for t in range(12_000, 60_000, 500):
         for change in shedder.update(t, 0.1):
             steps_seen.append((t, change.step))
 
@@ -129,20 +148,21 @@ def test_noisy_load_around_a_threshold_does_not_flap() -> None:
     shedder = LoadShedder()
     changes: list[Change] = []
     for t in range(0, 300_000, 500):
-        changes += shedder.update(t, 0.72 + rng.uniform(-0.06, 0.06))
+        changes += shedder.update(t, 0.74 + rng.uniform(-0.08, 0.08))
 
     # It enters step 1 once and, the load never falling below 0.6, stays there.
     assert len(changes) == 1
     assert shedder.state.step == 1
 
 
-def test_alternating_samples_never_sustain_a_step() -> None:
+def test_alternating_samples_are_averaged_not_acted_on() -> None:
     shedder = LoadShedder()
     changes: list[Change] = []
     for i, t in enumerate(range(0, 60_000, 500)):
         changes += shedder.update(t, 0.95 if i % 2 else 0.3)
 
     assert changes == []
+    assert shedder.state.sustained_load == pytest.approx(0.625, abs=0.02)
 
 
 def test_wrong_number_of_step_levels_is_rejected() -> None:

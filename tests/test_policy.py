@@ -7,9 +7,32 @@ import re
 
 import pytest
 
-from adaptive import HIGH, LOW, MEDIUM, Estimate, QualityPolicy
+from adaptive import (
+    AUDIO_ONLY,
+    HIGH,
+    LOW,
+    LOW_HALF,
+    LOW_QUARTER,
+    MEDIUM,
+    RUNGS,
+    BandwidthEstimator,
+    Estimate,
+    ProbeOutcome,
+    QualityLevel,
+    QualityPolicy,
+    start_level,
+)
 from adaptive.policy import MIN_DWELL_MS
-from tests.support.adaptive_traces import Trace, constant, run_policy, square_wave, steps
+from adaptive.probe_controller import PROBE_DURATION_MS
+from tests.support.adaptive_traces import (
+    TICK_MS,
+    Timeline,
+    Trace,
+    constant,
+    run_policy,
+    square_wave,
+    steps,
+)
 
 MINUTE_MS = 60_000
 
@@ -94,7 +117,10 @@ def test_recovery_climbs_back_within_about_10_s(restore_ms: int) -> None:
 
     assert timeline.level_at(restore_ms - 1000) is LOW
     back = timeline.first_time(lambda level: level is HIGH, restore_ms)
-    assert back is not None and back - restore_ms <= 11_000
+    # A failed probe holds the next one back (at most 10 s for a step the link carried
+    # lately), then medium and high are each confirmed by a probe: issue 14 asks for the
+    # top rung within 15 s of restoring.
+    assert back is not None and back - restore_ms <= 13_000
     # Never above what the link carries while it was down (probing is not a switch).
     assert all(d.level is LOW for d in timeline.switches(61_000, restore_ms))
 
@@ -260,8 +286,8 @@ def test_severe_deficit_skips_the_dwell() -> None:
     assert "severe: dwell skipped" in decision.reason
 
 
-def test_low_is_the_floor() -> None:
-    policy = QualityPolicy()
+def test_low_is_the_floor_of_a_ladder_without_temporal_layers() -> None:
+    policy = QualityPolicy(ladder=RUNGS)
     for t in range(0, 20_000, 1000):
         assert policy.update(t, _estimate(t, 0.2e6, loss_fraction=0.5)) is None
     assert policy.level is LOW
@@ -278,16 +304,31 @@ def test_probe_state_tells_the_caller_what_to_send() -> None:
     policy = QualityPolicy()
     states = []
     for t in range(0, 20_000, 1000):
-        sent = max(policy.level.total_bps, policy.state.probe_bps)
-        policy.update(t, _estimate(t, sent * 1.5))
+        state = policy.state
+        outcome = None
+        if state.probing and state.probe_until_ms is not None:
+            # The media path padded up to the target until probe_until_ms; it was carried.
+            assert state.probe_started_ms is not None
+            outcome = ProbeOutcome(start_ms=state.probe_started_ms, end_ms=state.probe_until_ms,
+                                   bps=state.probe_target_bps, carried=True, at_ms=t,
+                                   loss_fraction=0.0, rtt_growth_ms=2.0)
+        sent = policy.level.total_bps
+        policy.update(t, _estimate(t, sent * 1.5, sent_bps=sent, probe=outcome))
         states.append(policy.state)
 
     probing = [s for s in states if s.probing]
     assert probing, "a comfortable link must be probed"
-    assert probing[0].probe_level is MEDIUM
-    assert probing[0].probe_bps > MEDIUM.total_bps * 1.2
+    first = probing[0]
+    assert first.probe_level is MEDIUM and not first.probe_by_trial
+    assert first.probe_target_bps > MEDIUM.total_bps * 1.2
+    assert first.probe_started_ms is not None and first.probe_until_ms is not None
+    assert first.probe_until_ms - first.probe_started_ms == PROBE_DURATION_MS
+    # Padding only inside the window; the viewer stays on its step meanwhile.
+    assert first.padding_target_bps(first.probe_started_ms) == first.probe_target_bps
+    assert first.padding_target_bps(first.probe_until_ms) == 0
+    assert first.level is LOW
     assert states[-1].level is HIGH
-    assert states[-1].probe_bps == 0
+    assert states[-1].probe_target_bps == 0
 
 
 def test_probe_by_trial_confirms_when_the_probed_rung_is_carried_cleanly() -> None:
@@ -316,3 +357,160 @@ def test_probe_by_trial_confirms_when_the_probed_rung_is_carried_cleanly() -> No
     assert [d.level for d in decisions] == [HIGH]
     assert decisions[0].previous is LOW and "probing" in decisions[0].reason
     assert MEDIUM.total_bps < HIGH.total_bps
+
+
+# -- issue 14: probing a constrained link, the floor, keyframes, joins ---------
+
+
+def _probe_windows(timeline: Timeline, after_ms: float) -> list[float]:
+    """Durations (ms) of the stretches in which the sender sent probe traffic."""
+    windows: list[float] = []
+    length = 0.0
+    for t, on in zip(timeline.times_ms, timeline.probe_sending, strict=True):
+        if t <= after_ms:
+            continue
+        if on:
+            length += TICK_MS
+        elif length:
+            windows.append(length)
+            length = 0.0
+    return windows
+
+
+def test_a_sustained_1500_kbit_link_is_probed_with_padding_and_never_stepped_up() -> None:
+    trace = Trace("shaped", 150_000, steps((0, 10e6), (30_000, 1.5e6)))
+
+    timeline = run_policy(trace)
+
+    (down,) = timeline.switches(30_000)  # no up-step commit while shaped
+    assert down.kind == "down" and down.level is LOW
+    # The viewer is never sent more than low: a probe pads, it does not switch.
+    assert {lv for t, lv in zip(timeline.times_ms, timeline.delivered, strict=True)
+            if t > down.at_ms + TICK_MS} == {LOW}
+    # Probes happen, each a half-second window, however late the feedback.
+    windows = _probe_windows(timeline, down.at_ms)
+    assert len(windows) >= 5
+    assert max(windows) <= PROBE_DURATION_MS
+
+
+def test_an_800_kbit_link_keeps_480p_moving_at_half_the_frame_rate() -> None:
+    trace = Trace("800k", 150_000, steps((0, 10e6), (30_000, 0.8e6)))
+
+    timeline = run_policy(trace)
+
+    first = timeline.switches(30_000)[0]
+    assert first.kind == "down" and first.level is LOW_HALF
+    assert first.notice == "Your connection is slow: showing fewer frames."
+    assert {lv for t, lv in zip(timeline.times_ms, timeline.levels, strict=True)
+            if t > first.at_ms} == {LOW_HALF}
+    assert LOW_HALF.fps(30) == 15 and LOW_HALF.total_bps <= 800_000
+
+
+@pytest.mark.parametrize(("capacity_bps", "floor"), [(500e3, LOW_QUARTER), (150e3, AUDIO_ONLY)])
+def test_slower_links_get_a_quarter_of_the_frames_then_audio_only(
+    capacity_bps: float, floor: QualityLevel
+) -> None:
+    trace = Trace("slow", 120_000, steps((0, 10e6), (30_000, capacity_bps)))
+
+    timeline = run_policy(trace)
+
+    assert timeline.level_at(120_000) is floor
+    # A drop from 1080p to a tenth of its rate may overshoot for one probe's backoff.
+    assert {lv for t, lv in zip(timeline.times_ms, timeline.levels, strict=True)
+            if t >= 50_000} == {floor}
+    if floor is AUDIO_ONLY:
+        assert "too slow for video" in timeline.switches(30_000)[-1].notice
+
+
+def test_a_restored_link_climbs_from_audio_only_back_to_high() -> None:
+    trace = Trace("back", 150_000, steps((0, 10e6), (30_000, 150e3), (90_000, 10e6)))
+
+    timeline = run_policy(trace)
+
+    assert timeline.level_at(89_000) is AUDIO_ONLY
+    back = timeline.first_time(lambda level: level is HIGH, 90_000)
+    assert back is not None and back - 90_000 <= 20_000
+    up = timeline.switches(90_000)[0]
+    assert up.previous is AUDIO_ONLY and up.notice.startswith("Your connection improved")
+
+
+def _keyframes_on_4_mbit(interval_ms: int) -> Trace:
+    # tc tbf rate 4000kbit burst 20kb latency 60ms holds ~100 ms; a 720p keyframe of
+    # 68 kB loses ~16 packets in it (issue 14); the receiver's REMB is GCC's AIMD.
+    return Trace("keyframes", 120_000, constant(4e6), queue_ms=100, remb_start_bps=3e6,
+                 keyframe_interval_ms=interval_ms, keyframe_bytes=68_000)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("interval_ms", [1000, 2000, 3000])
+def test_keyframe_bursts_do_not_push_720p_down_on_a_link_twice_its_rate(
+    interval_ms: int, seed: int
+) -> None:
+    # Every 3 s is the encoder's own interval; 1-2 s is what PLIs from other viewers
+    # of the rung add.
+    estimator = BandwidthEstimator()
+    lows: list[float] = []
+    timeline = run_policy(_keyframes_on_4_mbit(interval_ms), QualityPolicy(initial_level=MEDIUM),
+                          seed=seed, estimator=estimator,
+                          on_report=lambda t, _p: lows.append(estimator.estimate(t).available_bps))
+
+    assert [d for d in timeline.decisions if d.kind == "down"] == []
+    assert timeline.level_at(120_000) is MEDIUM
+    assert min(lows[2:]) >= MEDIUM.total_bps  # not even a dip below what 720p needs
+
+
+def test_paced_keyframes_lose_nothing_on_a_link_twice_the_rung() -> None:
+    timeline = run_policy(_keyframes_on_4_mbit(1000), QualityPolicy(initial_level=MEDIUM),
+                          pace_keyframes=True)
+
+    lossy = [t for t, lossy, probing in zip(timeline.times_ms, timeline.lossy_ticks,
+                                            timeline.probe_sending, strict=True)
+             if lossy and not probing]
+    # Only the padding probes for 1080p (which this link cannot carry) lose packets.
+    assert all(any(abs(t - p) <= 1000 for p, on in zip(timeline.times_ms,
+                                                      timeline.probe_sending, strict=True)
+                   if on) for t in lossy)
+    assert [d for d in timeline.decisions if d.kind == "down"] == []
+
+
+def test_a_join_on_an_unshaped_link_does_not_step_down_while_remb_ramps() -> None:
+    # aiortc's REMB starts near 300 kbps and climbs; its first receiver report reaches the
+    # server 2.5 s after the join.
+    trace = Trace("join", 30_000, constant(10e6), remb_start_bps=300e3, reports_from_ms=2_500)
+    policy = QualityPolicy(initial_level=start_level(asked=HIGH))
+
+    timeline = run_policy(trace, policy)
+
+    assert timeline.switches(0, 10_000) == []
+    assert set(timeline.levels) == {HIGH}
+
+
+def test_a_join_on_a_slow_link_still_steps_down_on_its_first_reports() -> None:
+    trace = Trace("join-slow", 20_000, constant(0.8e6), remb_start_bps=300e3,
+                  reports_from_ms=2_500)
+
+    timeline = run_policy(trace, QualityPolicy(initial_level=HIGH))
+
+    first = timeline.decisions[0]
+    assert first.kind == "down" and first.at_ms <= 5_000
+    assert first.level.total_bps <= 800_000 and first.level.rank >= LOW_QUARTER.rank
+
+
+def test_a_step_sent_below_its_nominal_rate_with_moderate_loss_still_fits() -> None:
+    # A 15 fps 1080p source sends ~3.9 Mbps, not high's nominal 4.63; 4 % loss on a busy
+    # link is no reason to leave a step that would fit at its nominal rate with that loss.
+    policy = QualityPolicy(initial_level=HIGH, probe_by_trial=True, ladder=RUNGS)
+    for t in range(0, 20_000, 1000):
+        estimate = _estimate(t, 4.0e6, sent_bps=3.9e6, loss_fraction=0.04, source="loss",
+                             remb_bps=None)
+        assert policy.update(t, estimate) is None, t
+    # A receiver's REMB cut from its peak that still covers what we send is no reason either.
+    for t in range(20_000, 25_000, 1000):
+        estimate = _estimate(t, 4.2e6, sent_bps=3.9e6, source="remb", remb_bps=4.2e6,
+                             remb_congested=True)
+        assert policy.update(t, estimate) is None, t
+    # ... while a receiver that cut its estimate below what we send is heard.
+    for t in range(25_000, 28_000, 1000):
+        policy.update(t, _estimate(t, 3.0e6, sent_bps=3.9e6, loss_fraction=0.04,
+                                   source="remb", remb_bps=3.0e6, remb_congested=True))
+    assert policy.level is MEDIUM

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio
 
-from rtc_server.base.exceptions import InvalidRequest, SessionNotFound
+from rtc_server.base.exceptions import InvalidRequest, SessionExists, SessionNotFound
 from rtc_server.state.memory_store import MemoryStore
 from rtc_server.state.redis_store import RedisStore
 from rtc_server.state.store import HISTORY_MAX, SESSION_TTL_S, SessionRecord, SessionStore
@@ -80,20 +80,23 @@ async def test_create_get_update_end_roundtrip(store: SessionStore) -> None:
 
 async def test_create_refuses_active_duplicate(store: SessionStore) -> None:
     await store.create(record(subject="First"))
-    with pytest.raises(InvalidRequest, match="already exists"):
+    with pytest.raises(SessionExists, match="already exists"):
         await store.create(record(subject="Second"))
     got = await store.get("s1")
     assert got is not None and got.subject == "First"
 
 
-async def test_create_replaces_ended_session(store: SessionStore) -> None:
+async def test_an_ended_session_stays_ended_until_reopened(store: SessionStore) -> None:
     await store.create(record(subject="First"))
     await store.append_history("s1", "content", {"n": 1})
     await store.end("s1")
-    await store.create(record(subject="Second"))
+    with pytest.raises(SessionExists, match="has ended"):
+        await store.create(record(subject="Second"))
+    reopened = await store.reopen("s1", now_ms=123_456)
+    assert (reopened.subject, reopened.status, reopened.tokens_after_ms) == (
+        "First", "active", 123_456)
     got = await store.get("s1")
-    assert got is not None
-    assert (got.subject, got.status, got.content_history) == ("Second", "active", [])
+    assert got is not None and got.content_history == [{"n": 1}]
 
 
 async def test_update_non_editable_field_refused_and_state_unchanged(
@@ -124,7 +127,7 @@ async def test_unknown_session_raises_not_found(store: SessionStore) -> None:
 
 
 async def test_change_connections_counts_and_clamps(store: SessionStore) -> None:
-    await store.create(record())
+    created = await store.create(record())
     kw = dict(user_id="ann", role="student")
     part = await store.change_connections("s1", name="Ann", delta=1, now_ms=1000, **kw)
     assert (part.user_id, part.name, part.role, part.connections) == ("ann", "Ann", "student", 1)
@@ -138,14 +141,20 @@ async def test_change_connections_counts_and_clamps(store: SessionStore) -> None
         "s1", user_id="bob", name="Bob", role="observer", delta=1, now_ms=5000
     )
 
-    got = await store.get("s1")
+    got = await store.get("s1", participants=True)
     assert got is not None
     assert {u: (p.connections, p.role) for u, p in got.participants.items()} == {
         "ann": (0, "student"),
         "bob": (1, "observer"),
     }
     assert got.participants["ann"].last_seen_ms == 4000
-    assert got.updated_at_ms == 5000
+    # Presence is kept apart from the record: a plain read does not carry (or copy) it.
+    plain = await store.get("s1")
+    assert plain is not None and plain.participants == {}
+    assert plain.updated_at_ms == created.updated_at_ms  # presence is not a session change
+    part = await store.get_participant("s1", "bob")
+    assert part is not None and part.connections == 1
+    assert await store.get_participant("s1", "nobody") is None
     # The record survives the round trip through its JSON form.
     assert SessionRecord.from_json(got.to_json(history=True)) == got
 

@@ -212,7 +212,7 @@ class OpenAIImageProvider:
         await self._client.close()
 
     async def generate(self, request: ImageRequest) -> ImageResult:
-        prompt = f"Educational {request.style} for a classroom: {request.description}"
+        prompt = _image_prompt(request)
         kwargs: dict[str, Any] = {
             "model": self._settings.model,
             "prompt": prompt,
@@ -246,3 +246,11 @@ class OpenAIImageProvider:
         raise GenerationFailed(
             "image has neither url nor b64_json", provider=self.name, stage="stream"
         )
+
+
+def _image_prompt(request: ImageRequest) -> str:
+    """The prompt for an image model: the requested subject, labelled with the material's terms."""
+    prompt = f"Educational {request.style} for a classroom: {request.description}"
+    if request.key_terms:
+        prompt += ". Label these parts: " + ", ".join(request.key_terms)
+    return prompt

@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from rtc_server.material.grounding import Grounding
+
 __all__ = [
     "ChatMessage",
     "ImageProvider",
@@ -56,7 +58,13 @@ class SectionSpec:
 
 @dataclass(frozen=True, slots=True)
 class LessonBrief:
-    """Structured description of what to write (used by the local composer)."""
+    """Structured description of what to write (used by the local composer).
+
+    ``grounding`` is the session's material with the passages ranked for this
+    request (None when the session has no material); ``language`` is the
+    framing language ("en" or "ko"), decided from the session and the
+    material by :func:`~rtc_server.content.prompts.build_text_request`.
+    """
 
     kind: str
     topic: str
@@ -72,6 +80,8 @@ class LessonBrief:
     details: str = ""
     understanding: float | None = None
     sections: tuple[SectionSpec, ...] = ()
+    grounding: Grounding | None = None
+    language: str = "en"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +114,7 @@ class TextProvider(Protocol):
     """Streams text for a request.
 
     Implementations retry only before the first delta, raise
-    :class:`~rtc_server.content.exceptions.GenerationFailed` on failure, and
+    :class:`~rtc_server.ai.exceptions.GenerationFailed` on failure, and
     close their upstream when the iterator is closed or cancelled.
     """
 
@@ -119,11 +129,15 @@ class TextProvider(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ImageRequest:
+    """``description`` is the subject of the picture; ``grounding`` the session's
+    material ranked for it (the local provider draws the material's terms)."""
+
     description: str
     style: str = "diagram"
     topic: str = ""
     key_terms: tuple[str, ...] = ()
     size: str = "1024x1024"
+    grounding: Grounding | None = None
 
 
 @dataclass(frozen=True, slots=True)

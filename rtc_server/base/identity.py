@@ -27,6 +27,9 @@ class Identity:
     name: str
     role: Role | Literal["system"]
     expires_at: int = 0
+    #: When the token was issued (seconds; ``iat``) and its id (``jti``); 0/"" for the system.
+    issued_at: int = 0
+    token_id: str = ""
 
     @classmethod
     def system(cls, session_id: str, purpose: str, *, name: str | None = None) -> Identity:

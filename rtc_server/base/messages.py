@@ -69,11 +69,13 @@ class Replay(ClientMessageBase):
 
 
 class Ping(ClientMessageBase):
-    """``rtt_ms``: the round trip the client measured with its previous ping, if any."""
+    """``rtt_ms``: the round trip the client measured with its previous ping, if any;
+    ``last_seq``: the last stream seq it processed (what a lost data channel resends after)."""
 
     type: Literal["ping"]
     t: float | None = None
     rtt_ms: Annotated[float, Field(ge=0, le=60_000)] | None = None
+    last_seq: Annotated[int, Field(ge=0, le=2**53)] | None = None
 
 
 class Target(BaseModel):
@@ -112,15 +114,25 @@ class SessionUpdate(ClientMessageBase):
     subject: Annotated[str, Field(max_length=200)] | None = None
     grade_level: Annotated[str, Field(max_length=50)] | None = None
     current_topic: Annotated[str, Field(max_length=500)] | None = None
+    language: Annotated[str, Field(max_length=16, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+                        ] | None = None
+    planned_minutes: Annotated[int, Field(ge=1, le=600)] | None = None
 
 
 class SessionEnd(ClientMessageBase):
     type: Literal["session.end"]
 
 
+class ParticipantRemove(ClientMessageBase):
+    """Staff: take ``user`` out of the class (their connections close; joins are refused)."""
+
+    type: Literal["participant.remove"]
+    user: Name
+
+
 CORE_MESSAGES: tuple[type[ClientMessageBase], ...] = (
     SdpOffer, SdpAnswer, Candidate, Leave, TransportChoice, Replay, Ping, GroupSet,
-    SessionUpdate, SessionEnd,
+    SessionUpdate, SessionEnd, ParticipantRemove,
 )
 
 

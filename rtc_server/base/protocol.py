@@ -113,11 +113,15 @@ SESSION_ENDED = EventType("session.ended", "session",
                           "the class ended; every connection closes after it (4010)")
 GROUP_UPDATED = EventType("group.updated", "session",
                           "a named group's members; rooms apply it in stream order")
-PRESENCE = EventType("presence", "group teacher", "joined / left / dropped / back")
+PRESENCE = EventType("presence", "group teacher", "joined / left / dropped / back / removed")
+PARTICIPANT_REMOVED = EventType("participant.removed", "user",
+                                "the teacher removed you; the connection closes (4003)")
 SERVER_LOAD = EventType("server.load", "group teacher", "load-shedding step changed")
+CONNECTION_REPLACED = EventType("connection.replaced", "user",
+                                "a resume token was used again: its older connection closes")
 
 CORE_EVENTS = EventCatalogue("core", (SESSION_UPDATED, SESSION_ENDED, GROUP_UPDATED, PRESENCE,
-                                      SERVER_LOAD))
+                                      PARTICIPANT_REMOVED, SERVER_LOAD, CONNECTION_REPLACED))
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,14 @@ from redis.asyncio import Redis
 
 from rtc_server.base.protocol import dumps
 from rtc_server.state.store import SESSION_TTL_S
+from rtc_server.state.unavailable import redis_errors_as_unavailable
 
 from .store import HISTORY_MAX, ChatStore
 
 __all__ = ["RedisChatStore"]
 
 
+@redis_errors_as_unavailable
 class RedisChatStore(ChatStore):
     def __init__(self, client: Redis, *, key_prefix: str = "crtc:",
                  ttl_s: int = SESSION_TTL_S) -> None:

@@ -9,6 +9,18 @@ OpenAI-compatible provider) is :mod:`rtc_server.ai`; the embedded local
 composer is here.
 """
 
+from rtc_server.material import (
+    Bm25Retriever,
+    EmbeddingsRetriever,
+    Grounding,
+    Material,
+    MaterialIndex,
+    MaterialIndexCache,
+    Retriever,
+    extract_material,
+    material_from_text,
+)
+
 from .cache import CacheEntry, ContentCache, DiskLayer, MemoryLayer, RedisLayer, cache_key
 from .chunker import Chunker
 from .destination import Destination, Publish, profile_group_name
@@ -18,10 +30,13 @@ from .exceptions import (
     GenerationNotFound,
     GenerationTimeout,
     InvalidContentRequest,
+    MaterialError,
 )
 from .feature import ContentFeature, build
+from .grounded_composer import material_hints
 from .local_provider import LOCAL_PROVIDER_NAME, LocalImageProvider, LocalTextProvider
 from .planner import plan_sections, understanding_from_responses
+from .prompts import build_evaluation_request, build_hints_request
 from .requests import (
     AdaptRequest,
     ContentRequest,
@@ -45,6 +60,7 @@ from .visuals import VisualResult
 __all__ = [
     "LOCAL_PROVIDER_NAME",
     "AdaptRequest",
+    "Bm25Retriever",
     "CacheEntry",
     "Chunker",
     "ContentCache",
@@ -56,17 +72,23 @@ __all__ = [
     "ContentStats",
     "Destination",
     "DiskLayer",
+    "EmbeddingsRetriever",
     "FairScheduler",
     "GenerationFailed",
     "GenerationNotFound",
     "GenerationResult",
     "GenerationTimeout",
+    "Grounding",
     "HistoryCallback",
     "InvalidContentRequest",
     "LessonContext",
     "LessonRequest",
     "LocalImageProvider",
     "LocalTextProvider",
+    "Material",
+    "MaterialError",
+    "MaterialIndex",
+    "MaterialIndexCache",
     "MemoryLayer",
     "PersonalizedRequest",
     "PersonalizedResult",
@@ -74,14 +96,20 @@ __all__ = [
     "ProfileGroup",
     "Publish",
     "RedisLayer",
+    "Retriever",
     "StudentProfile",
     "SupplementPolicy",
     "SupplementRequest",
     "VisualRequest",
     "VisualResult",
     "build",
+    "build_evaluation_request",
+    "build_hints_request",
     "cache_key",
+    "extract_material",
     "group_profiles",
+    "material_from_text",
+    "material_hints",
     "parse_content_request",
     "plan_sections",
     "profile_group_name",

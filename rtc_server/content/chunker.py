@@ -6,7 +6,9 @@ flushed at the first of:
 
 * a natural boundary: sentence punctuation (``.``, ``!``, ``?``) at the end
   of the buffer or followed by whitespace, or a line break (ends a heading,
-  a list item or a paragraph);
+  a list item or a paragraph) — but not sooner than ``min_interval_ms`` after
+  the previous chunk (a large class: every chunk costs one send per student,
+  so boundaries close together are merged);
 * the oldest buffered token being ``max_delay_ms`` old;
 * the buffer reaching ``max_chars``.
 
@@ -61,6 +63,7 @@ class Chunker:
         *,
         max_delay_ms: float = DEFAULT_MAX_DELAY_MS,
         max_chars: int = DEFAULT_MAX_CHARS,
+        min_interval_ms: float = 0.0,
     ) -> None:
         if max_delay_ms < 0:
             raise ValueError("max_delay_ms must be >= 0")
@@ -68,8 +71,10 @@ class Chunker:
             raise ValueError("max_chars must be >= 1")
         self.max_delay_ms = max_delay_ms
         self.max_chars = max_chars
+        self.min_interval_ms = min_interval_ms
         self._buffer = ""
         self._oldest_ms: float | None = None
+        self._last_flush_ms: float | None = None
 
     @property
     def coalescing(self) -> bool:
@@ -95,7 +100,9 @@ class Chunker:
         if len(self._buffer) >= self.max_chars:
             out.append(self._take(len(self._buffer), now_ms))
             return out
-        cut = _last_boundary(self._buffer, start)
+        last = self._last_flush_ms
+        spaced = last is None or now_ms - last >= self.min_interval_ms
+        cut = _last_boundary(self._buffer, 0 if self.min_interval_ms else start) if spaced else 0
         if cut:
             out.append(self._take(cut, now_ms))
         out.extend(self.due(now_ms))
@@ -121,6 +128,7 @@ class Chunker:
         return [self._take(len(self._buffer), None)]
 
     def _take(self, end: int, now_ms: float | None) -> str:
+        self._last_flush_ms = now_ms
         chunk, self._buffer = self._buffer[:end], self._buffer[end:]
         # The remainder arrived with the latest token: its age starts now.
         self._oldest_ms = now_ms if self._buffer else None

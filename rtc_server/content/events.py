@@ -13,6 +13,9 @@ content.confusion   group teacher     a student said "I don't understand"
 visual.started      the request's     a visual is being made
 visual.done         the request's     the visual (image or SVG, as a data URL)
 visual.failed       the request's     it failed; suggestions to use instead
+materials           group teacher,    the class's material changed (staff: all of it;
+                    and session       the class: ``published_only: true`` and only the
+                                      published)
 =================== ================= ================================================
 
 Lifecycle events of a generation for a group or one student are mirrored to
@@ -33,10 +36,12 @@ CONFUSION = EventType("content.confusion", "group teacher", "a student is confus
 VISUAL_STARTED = EventType("visual.started", "request", "a visual is being made")
 VISUAL_DONE = EventType("visual.done", "request", "the visual, as a data URL")
 VISUAL_FAILED = EventType("visual.failed", "request", "a visual failed; suggestions")
+MATERIALS = EventType("materials", "group teacher; session (published only)",
+                      "the class's material changed")
 
 CONTENT_EVENTS = EventCatalogue("content", (STARTED, CHUNK, SECTION, DONE, STOPPED, FAILED,
                                             CONFUSION, VISUAL_STARTED, VISUAL_DONE,
-                                            VISUAL_FAILED))
+                                            VISUAL_FAILED, MATERIALS))
 
 #: Lifecycle events that also go to the teacher when the audience is not the whole class.
 MIRRORED_TO_TEACHER = frozenset({STARTED, DONE, STOPPED, FAILED, VISUAL_DONE, VISUAL_FAILED})

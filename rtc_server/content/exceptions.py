@@ -6,6 +6,9 @@
     ├── InvalidContentRequest     a request failed validation (names the field)
     └── GenerationNotFound        cancel() for an unknown or finished generation
 
+A teacher's file that cannot be used raises
+:class:`rtc_server.material.exceptions.MaterialError` (re-exported here).
+
 A failing model raises :class:`rtc_server.ai.exceptions.GenerationFailed`
 (re-exported here). The feature turns these into domain errors; only the edge
 turns those into HTTP statuses or error replies.
@@ -14,6 +17,15 @@ turns those into HTTP statuses or error replies.
 from __future__ import annotations
 
 from rtc_server.ai.exceptions import GenerationFailed, GenerationTimeout
+from rtc_server.material.exceptions import (
+    MaterialEncrypted,
+    MaterialError,
+    MaterialNoText,
+    MaterialNotPdf,
+    MaterialNotUtf8,
+    MaterialTooLarge,
+    MaterialUnsupported,
+)
 
 __all__ = [
     "ContentError",
@@ -21,6 +33,13 @@ __all__ = [
     "GenerationNotFound",
     "GenerationTimeout",
     "InvalidContentRequest",
+    "MaterialEncrypted",
+    "MaterialError",
+    "MaterialNoText",
+    "MaterialNotPdf",
+    "MaterialNotUtf8",
+    "MaterialTooLarge",
+    "MaterialUnsupported",
 ]
 
 

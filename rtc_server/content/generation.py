@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from rtc_server.ai.provider import SectionSpec, TextDelta, Usage
+from rtc_server.material.grounding import Grounding, cited_labels, section_citations, sources
 
 from . import events as ev
 from .cache import CacheEntry
@@ -54,17 +55,24 @@ class Generation:
         sections: tuple[SectionSpec, ...],
         chunk_max_delay_ms: float,
         chunk_max_chars: int,
+        chunk_min_interval_ms: float = 0.0,
         now_ms: Callable[[], float],
         stats: ContentStats,
+        grounding: Grounding | None = None,
     ) -> None:
         self.result = result
+        self.grounding = grounding
         self.audience = audience
         self._publish = publish
         self._tracker = SectionTracker(sections)
-        self._chunker = Chunker(max_delay_ms=chunk_max_delay_ms, max_chars=chunk_max_chars)
+        self._chunker = Chunker(max_delay_ms=max(chunk_max_delay_ms, chunk_min_interval_ms),
+                                max_chars=chunk_max_chars,
+                                min_interval_ms=chunk_min_interval_ms)
         self._now_ms = now_ms
         self._stats = stats
         self.cancelled = False
+        #: The chunks published so far (a late joiner's snapshot shows them).
+        self.sent: list[str] = []
         self._pending: asyncio.Future[Any] | None = None
         self._pump: asyncio.Task[None] | None = None
         self._queue: asyncio.Queue[object] = asyncio.Queue()
@@ -72,6 +80,13 @@ class Generation:
     @property
     def generation_id(self) -> str:
         return self.result.generation_id
+
+    def progress(self) -> dict[str, Any]:
+        """What the audience has been sent so far (for a snapshot)."""
+        return {"generation_id": self.generation_id, "kind": self.result.kind,
+                "audience": self.audience.as_dict(), "provider": self.result.provider,
+                "text": "".join(self.sent), "sections": list(self.result.sections),
+                "done": False}
 
     def cancel(self) -> None:
         """Cancels the slot wait or the provider pump; the latter closes the upstream."""
@@ -219,6 +234,7 @@ class Generation:
         result = self.result
         payload = {"generation_id": self.generation_id, "index": result.chunks, "text": text}
         await self._publish(self.audience, ev.CHUNK, payload)
+        self.sent.append(text)
         result.chunks += 1
         for section in self._tracker.feed(text):
             await self._publish_section(section)
@@ -231,6 +247,11 @@ class Generation:
             "content": section.content,
             **section.spec.as_dict(),
         }
+        if self.grounding is not None:
+            index = self.grounding.index
+            payload["sources"] = [
+                lb for lb in cited_labels(section.content) if index.passage(lb) is not None
+            ]
         self.result.sections.append(payload)
         await self._publish(self.audience, ev.SECTION, payload)
 
@@ -238,21 +259,25 @@ class Generation:
         for section in self._tracker.finish():
             await self._publish_section(section)
         result = self.result
-        await self._publish(
-            self.audience,
-            ev.DONE,
-            {
-                "generation_id": self.generation_id,
-                "text": result.text,
-                "usage": result.usage.as_dict() if result.usage else None,
-                "ttft_ms": None if result.ttft_ms is None else round(result.ttft_ms, 3),
-                "chunks": result.chunks,
-                "tokens": result.tokens,
-                "provider": result.provider,
-                "model": result.model,
-                "cached": result.cached,
-            },
-        )
+        payload: dict[str, Any] = {
+            "generation_id": self.generation_id,
+            "text": result.text,
+            "usage": result.usage.as_dict() if result.usage else None,
+            "ttft_ms": None if result.ttft_ms is None else round(result.ttft_ms, 3),
+            "chunks": result.chunks,
+            "tokens": result.tokens,
+            "provider": result.provider,
+            "model": result.model,
+            "cached": result.cached,
+        }
+        if self.grounding is not None:
+            index = self.grounding.index
+            known, unknown = sources(result.text, index)
+            payload["sources"] = known
+            payload["citations"] = section_citations(result.text, index)
+            if unknown:
+                payload["unknown_sources"] = unknown
+        await self._publish(self.audience, ev.DONE, payload)
 
     async def _end(self, text: str, start_ms: float, exc: GenerationFailed | None = None) -> None:
         """Publishes ``content.stopped`` (no ``exc``) or ``content.failed``."""

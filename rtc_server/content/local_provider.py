@@ -1,22 +1,22 @@
 """Embedded providers that need no network and no model.
 
 :class:`LocalTextProvider` streams the local composer's text in word pieces
-at a configurable pace; :class:`LocalImageProvider` draws a labelled concept
-diagram as SVG.  Both name themselves ``local-composer`` so nobody mistakes
-their output for a model's.
+at a configurable pace; :class:`LocalImageProvider` draws the requested
+subject as an SVG concept map or process/timeline diagram (:mod:`.diagram`).
+Both name themselves ``local-composer`` so nobody mistakes their output for
+a model's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import math
 import re
 from collections.abc import AsyncIterator
-from xml.sax.saxutils import escape
 
 from rtc_server.ai.provider import ImageRequest, ImageResult, TextDelta, TextRequest, Usage
 
+from .diagram import HEIGHT, WIDTH, concept_map_svg, cooccurrence, matching_sequence, sequence_svg
 from .local_composer import compose, key_terms
 
 __all__ = ["LOCAL_PROVIDER_NAME", "LocalImageProvider", "LocalTextProvider", "word_pieces"]
@@ -57,7 +57,12 @@ class LocalTextProvider:
         return None
 
     async def stream(self, request: TextRequest) -> AsyncIterator[TextDelta]:
-        text = compose(request.brief)
+        if request.brief.grounding is not None:
+            # Teaching from a long reading takes milliseconds of CPU (summary, questions):
+            # off the event loop, which is busy streaming to the class meanwhile.
+            text = await asyncio.to_thread(compose, request.brief)
+        else:
+            text = compose(request.brief)
         pieces = word_pieces(text)
         if request.max_tokens is not None:
             pieces = pieces[: request.max_tokens]
@@ -72,52 +77,41 @@ class LocalTextProvider:
 
 
 class LocalImageProvider:
-    """Draws the topic in the centre with its key terms around it (SVG)."""
+    """Draws the requested subject as SVG: a concept map, or the material's steps.
 
-    width = 640
-    height = 480
+    With material that matches the request (``request.grounding``), the
+    labels are the material's key terms for it and the lines between them
+    its co-occurrences; a matching passage that is a sequence becomes a
+    process or timeline diagram.  Without, the labels are the request's own
+    words.  The subject is always the request's (``request.topic``, set from
+    the description), never another topic.
+    """
+
+    width = WIDTH
+    height = HEIGHT
 
     @property
     def name(self) -> str:
         return LOCAL_PROVIDER_NAME
 
     def render_svg(self, request: ImageRequest) -> str:
-        topic = request.topic or request.description
-        terms = list(request.key_terms) or key_terms(request.description, limit=6)
-        terms = [t for t in terms if t.lower() != topic.lower()][:6]
-        cx, cy, r = self.width / 2, self.height / 2 + 10, 170
-        parts = [
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{self.width}" '
-            f'height="{self.height}" viewBox="0 0 {self.width} {self.height}" '
-            'font-family="sans-serif" role="img">',
-            f"<title>{escape(request.description)}</title>",
-            f'<rect width="{self.width}" height="{self.height}" fill="#ffffff"/>',
-        ]
-        nodes = []
-        for i, term in enumerate(terms):
-            angle = -math.pi / 2 + 2 * math.pi * i / max(len(terms), 1)
-            x, y = cx + r * math.cos(angle), cy + r * 0.75 * math.sin(angle)
-            parts.append(
-                f'<line x1="{cx:.0f}" y1="{cy:.0f}" x2="{x:.0f}" y2="{y:.0f}" '
-                'stroke="#7a8aa0" stroke-width="2"/>'
-            )
-            nodes.append(
-                f'<ellipse cx="{x:.0f}" cy="{y:.0f}" rx="70" ry="26" fill="#e8f0fb" '
-                f'stroke="#3b6ea8"/><text x="{x:.0f}" y="{y + 5:.0f}" font-size="15" '
-                f'text-anchor="middle">{escape(term)}</text>'
-            )
-        parts += nodes
-        parts.append(
-            f'<ellipse cx="{cx:.0f}" cy="{cy:.0f}" rx="110" ry="40" fill="#fff4d6" '
-            f'stroke="#b8860b" stroke-width="2"/><text x="{cx:.0f}" y="{cy + 6:.0f}" '
-            f'font-size="20" font-weight="bold" text-anchor="middle">{escape(topic[:40])}</text>'
-        )
-        parts.append(
-            f'<text x="{self.width / 2:.0f}" y="{self.height - 12}" font-size="12" '
-            'fill="#666" text-anchor="middle">Concept diagram drawn by the local composer '
-            "(not AI-generated)</text></svg>"
-        )
-        return "".join(parts)
+        subject = request.topic or request.description
+        grounding = request.grounding
+        source = f" from “{grounding.index.title}”" if grounding is not None else ""
+        footer = f"Drawn by the local composer{source} (not AI-generated)"
+        if grounding is not None:
+            sequence = matching_sequence(grounding, request.description)
+            if sequence is not None:
+                kind, steps = sequence
+                return sequence_svg(kind, subject, steps, grounding, request.description,
+                                    footer.replace("Drawn", f"{kind.capitalize()} drawn"))
+        labels = [t for t in request.key_terms if t.casefold() != subject.casefold()]
+        if not labels:
+            labels = [t for t in key_terms(request.description, limit=6)
+                      if t.casefold() not in subject.casefold()]
+        links = cooccurrence(grounding, labels) if grounding is not None else None
+        return concept_map_svg(subject, labels[:6], request.description,
+                               footer.replace("Drawn", "Concept diagram drawn"), links)
 
     async def generate(self, request: ImageRequest) -> ImageResult:
         svg = self.render_svg(request)
@@ -126,6 +120,6 @@ class LocalImageProvider:
             provider=self.name,
             mime="image/svg+xml",
             data=f"data:image/svg+xml;base64,{data}",
-            alt=f"Concept diagram: {request.topic or request.description}",
+            alt=f"Diagram: {request.topic or request.description}",
             metadata={"svg": svg},
         )

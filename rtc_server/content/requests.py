@@ -184,6 +184,8 @@ class LessonContext(BaseModel):
     grade: str = ""
     current_topic: str = ""
     covered_topics: tuple[str, ...] = ()
+    #: The session's language ("en", "ko", ...); "" when the session sets none.
+    language: str = Field(default="", max_length=35)
 
     @field_validator("grade", mode="before")
     @classmethod

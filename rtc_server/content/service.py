@@ -5,7 +5,10 @@ look up the cache, wait for a fair slot, stream provider deltas through the
 :class:`~rtc_server.content.chunker.Chunker` and publish
 ``content.started`` / ``content.chunk`` / ``content.section`` /
 ``content.done`` (or ``content.stopped`` / ``content.failed``) once per
-audience.  The streaming itself lives in
+audience.  When the caller passes the session's material, the service
+indexes it (once per material, :class:`MaterialIndexCache`), ranks its
+passages for the request (:class:`Retriever`: BM25, or embeddings when
+configured) and the events carry the grounding and the citations.  The streaming itself lives in
 :class:`~rtc_server.content.generation.Generation`; the service owns
 validation, caching, fairness, history and the providers (``close()``
 closes them).
@@ -17,13 +20,16 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 
 from rtc_server.ai.provider import ImageProvider, TextProvider
+from rtc_server.material.grounding import Bm25Retriever, Grounding, Retriever
+from rtc_server.material.index_cache import MaterialIndexCache
+from rtc_server.material.material import Material
 
 from . import events as ev
 from .cache import CacheEntry, ContentCache, cache_key
@@ -31,9 +37,17 @@ from .chunker import DEFAULT_MAX_CHARS
 from .destination import Destination, Publish
 from .exceptions import GenerationNotFound, InvalidContentRequest
 from .generation import Generation
-from .prompts import TextContentRequest, brief_fields, build_text_request
+from .prompts import (
+    DEFAULT_CONTEXT_BUDGET_CHARS,
+    TextContentRequest,
+    brief_fields,
+    build_text_request,
+    retrieval_query,
+)
 from .requests import (
     DEFAULT_MAX_PROMPT_CHARS,
+    AdaptRequest,
+    LessonContext,
     PersonalizedRequest,
     ProfileGroup,
     SupplementRequest,
@@ -49,6 +63,9 @@ from .visuals import VisualGenerator, VisualResult
 __all__ = ["ContentRecord", "ContentService", "HistoryCallback", "PersonalizedResult"]
 
 logger = logging.getLogger(__name__)
+
+#: Passages ranked for a request (the context budget may quote fewer).
+GROUNDING_TOP_K = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,27 +116,37 @@ class ContentService:
         max_concurrent: int = 8,
         max_per_session: int | None = None,
         chunk_max_delay_ms: float = 40.0,
+        coalescing_ms: Callable[[Destination], float] | None = None,
         chunk_max_chars: int = DEFAULT_MAX_CHARS,
         max_prompt_chars: int = DEFAULT_MAX_PROMPT_CHARS,
         cache_text: bool = True,
         history: HistoryCallback | None = None,
         clock: Callable[[], float] = time.monotonic,
+        retriever: Retriever | None = None,
+        context_budget_chars: int = DEFAULT_CONTEXT_BUDGET_CHARS,
+        index_cache: MaterialIndexCache | None = None,
     ) -> None:
         self.text_provider = text_provider
         self.cache = cache
         self._publish = publish
         self.chunk_max_delay_ms = chunk_max_delay_ms
+        #: The coalescing window for a destination (larger classes: fewer, larger chunks).
+        self.coalescing_ms = coalescing_ms
         self.chunk_max_chars = chunk_max_chars
         self.max_prompt_chars = max_prompt_chars
         self.cache_text = cache_text
         self._history = history
         self._clock = clock
+        self.retriever: Retriever = retriever or Bm25Retriever()
+        self.context_budget_chars = context_budget_chars
+        self.indexes = index_cache or MaterialIndexCache()
         self.scheduler = FairScheduler(max_concurrent, max_per_session=max_per_session)
         self.stats = ContentStats()
         self._runs: dict[str, Generation] = {}
         self._idle = asyncio.Event()
         self.visuals = VisualGenerator(
-            image_provider, cache, publish, self.scheduler, self.stats, max_prompt_chars
+            image_provider, cache, publish, self.scheduler, self.stats, max_prompt_chars,
+            ground=self._ground_query,
         )
 
     def _now_ms(self) -> float:
@@ -130,10 +157,18 @@ class ContentService:
     def running(self) -> list[str]:
         return list(self._runs)
 
-    def cancel(self, generation_id: str) -> None:
-        """Stops a queued or streaming generation; its upstream closes at once."""
+    def in_progress(self, session_id: str) -> list[Generation]:
+        """The session's generations streaming from this process now."""
+        return [g for g in self._runs.values() if g.result.session_id == session_id]
+
+    def cancel(self, generation_id: str, *, session_id: str | None = None) -> None:
+        """Stops a queued or streaming generation; its upstream closes at once.
+
+        With ``session_id``, only a generation of that session (a teacher stops only
+        their own class's)."""
         generation = self._runs.get(generation_id)
-        if generation is None:
+        if generation is None or (session_id is not None
+                                  and generation.result.session_id != session_id):
             raise GenerationNotFound(generation_id)
         generation.cancel()
 
@@ -145,11 +180,16 @@ class ContentService:
         *,
         context: Mapping[str, Any] | None = None,
         generation_id: str | None = None,
+        material: Sequence[Material] = (),
     ) -> GenerationResult:
-        """Stream one generation; ``generation_id`` lets the caller name it in advance."""
+        """Stream one generation; ``generation_id`` lets the caller name it in advance.
+
+        ``material`` is the session's material the class works from (the
+        published materials, in the order the teacher added them).
+        """
         req = self.validate(request)
         return await self._generate(session_id, req, audience, context or {}, None,
-                                    generation_id=generation_id)
+                                    generation_id=generation_id, material=material)
 
     def validate(self, request: Mapping[str, Any] | BaseModel) -> TextContentRequest:
         """Check a text request against this server's limits without starting it."""
@@ -166,6 +206,7 @@ class ContentService:
         *,
         context: Mapping[str, Any] | None = None,
         before_start: Callable[[list[ProfileGroup]], Awaitable[None]] | None = None,
+        material: Sequence[Material] = (),
     ) -> PersonalizedResult:
         """One generation per (level, style) group, published to that group.
 
@@ -181,7 +222,8 @@ class ContentService:
         tasks = [
             asyncio.create_task(
                 self._generate(
-                    session_id, req, Destination.group(session_id, g.name), context or {}, g
+                    session_id, req, Destination.group(session_id, g.name), context or {}, g,
+                    material=material,
                 )
             )
             for g in groups
@@ -200,8 +242,11 @@ class ContentService:
         audience: Destination,
         *,
         context: Mapping[str, Any] | None = None,
+        material: Sequence[Material] = (),
     ) -> VisualResult:
-        return await self.visuals.generate(session_id, request, audience, context or {})
+        return await self.visuals.generate(
+            session_id, request, audience, context or {}, material=material
+        )
 
     async def close(self, *, timeout_s: float = 5.0) -> None:
         """Stops every running generation and waits until each has published
@@ -215,10 +260,27 @@ class ContentService:
                 await asyncio.wait_for(self._idle.wait(), timeout_s)
             except TimeoutError:
                 logger.warning("ContentService: %d generations still running", len(self._runs))
-        for provider in (self.text_provider, self.visuals.provider):
+        for provider in (self.text_provider, self.visuals.provider, self.retriever):
             aclose = getattr(provider, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+    # -- grounding ----------------------------------------------------------
+
+    async def _ground_query(self, material: Sequence[Material], query: str) -> Grounding | None:
+        if not material:
+            return None
+        index = await self.indexes.index(material)
+        if not len(index):
+            return None
+        return await self.retriever.ground(index, query, GROUNDING_TOP_K)
+
+    async def _ground(
+        self, req: TextContentRequest, ctx: LessonContext, material: Sequence[Material]
+    ) -> Grounding | None:
+        if isinstance(req, AdaptRequest):
+            return None  # an adaptation rewrites the text it carries
+        return await self._ground_query(material, retrieval_query(req, ctx))
 
     # -- one generation ----------------------------------------------------
 
@@ -231,9 +293,13 @@ class ContentService:
         group: ProfileGroup | None,
         *,
         generation_id: str | None = None,
+        material: Sequence[Material] = (),
     ) -> GenerationResult:
         ctx = parse_context(context)
-        text_request = build_text_request(req, ctx, group=group)
+        grounding = await self._ground(req, ctx, material)
+        text_request = build_text_request(
+            req, ctx, group=group, grounding=grounding, budget_chars=self.context_budget_chars
+        )
         provider = self.text_provider
         fields = brief_fields(text_request.brief)
         key = cache_key(
@@ -254,9 +320,11 @@ class ContentService:
             self._publish,
             sections=text_request.brief.sections,
             chunk_max_delay_ms=self.chunk_max_delay_ms,
+            chunk_min_interval_ms=self.coalescing_ms(audience) if self.coalescing_ms else 0.0,
             chunk_max_chars=self.chunk_max_chars,
             now_ms=self._now_ms,
             stats=self.stats,
+            grounding=grounding,
         )
         self._runs[result.generation_id] = generation
         self.stats.generations_started += 1
@@ -280,6 +348,8 @@ class ContentService:
                 started["group"] = group.as_dict()
             if text_request.brief.sections:
                 started["plan"] = [s.as_dict() for s in text_request.brief.sections]
+            if grounding is not None:
+                started["grounding"] = grounding.event_fields()
             await self._publish(audience, ev.STARTED, started)
             if entry is not None:
                 await generation.replay(entry)

@@ -9,18 +9,22 @@ and echo the message id; the connection and everyone else carry on.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from rtc_server.base.exceptions import ClassroomError, InvalidRequest
+from rtc_server.base.exceptions import ClassroomError, InvalidRequest, RateLimited
 from rtc_server.base.messages import (
     Candidate,
     ClientMessageBase,
     GroupSet,
     Leave,
     MessageRegistry,
+    ParticipantRemove,
     Ping,
     Replay,
     SdpAnswer,
@@ -42,6 +46,11 @@ logger = logging.getLogger(__name__)
 SIGNALING_TYPES = frozenset({"offer", "answer", "candidate"})
 # Messages that change nothing, or are idempotent, are not deduplicated by id.
 NO_DEDUPE_TYPES = SIGNALING_TYPES | {"ping", "replay", "transport", "leave"}
+#: What may travel on the unordered, unreliable ``ephemeral`` channel.
+EPHEMERAL_TYPES = frozenset({"ping"})
+#: Student messages that add nothing to the session log (every other one counts against the
+#: student's log quota).
+UNLOGGED_TYPES = NO_DEDUPE_TYPES | {"board.sync", "interactions.sync", "media.max_rung"}
 Handler = Callable[[Connection, Any, str], Awaitable[dict[str, Any] | None]]
 M = TypeVar("M", bound=ClientMessageBase)
 
@@ -54,7 +63,10 @@ class Dispatcher:
         self.config = classroom.config
         self.features = classroom.features
         self.counts: dict[str, int] = {}
+        #: Error replies sent, by code (``internal_error`` too): the admin page's error rate.
+        self.errors: dict[str, int] = {}
         self.registry = MessageRegistry(())
+        self._running: set[asyncio.Future[Any]] = set()
         self._handlers: dict[type, Handler] = {}
         self.add(SdpOffer, self._offer)
         self.add(SdpAnswer, self._answer)
@@ -66,6 +78,7 @@ class Dispatcher:
         self.add(GroupSet, self._group_set)
         self.add(SessionUpdate, self._session_update)
         self.add(SessionEnd, self._session_end)
+        self.add(ParticipantRemove, self._participant_remove)
 
     def add(
         self, model: type[M], handler: Callable[[Connection, M, str],
@@ -80,6 +93,15 @@ class Dispatcher:
         self.registry.register(model)
         self._handlers[model] = handler
 
+    def _release_if_failed(self, task: asyncio.Future[Any], *, conn: Connection, mid: str
+                           ) -> None:
+        """A claimed message whose handling failed may be sent again (and handled then)."""
+        if task.cancelled() or task.exception() is not None:
+            release = self.classroom.store.release_message(conn.session_id, conn.user_id, mid)
+            releasing = asyncio.ensure_future(release)
+            self._running.add(releasing)
+            releasing.add_done_callback(self._running.discard)
+
     def install(self, feature: Feature) -> None:
         """Accept the client messages ``feature`` declares."""
         for route in feature.routes():
@@ -91,8 +113,15 @@ class Dispatcher:
             msg = self.registry.parse(raw, max_bytes=self.config.max_message_bytes)
             mid = msg.id
             self.counts[msg.type] = self.counts.get(msg.type, 0) + 1
-            if msg.type in SIGNALING_TYPES and via == "ephemeral":
-                raise InvalidRequest(f"{msg.type!r} must not go over the ephemeral channel")
+            if via == "ephemeral" and msg.type not in EPHEMERAL_TYPES:
+                raise InvalidRequest(f"{msg.type!r} must not go over the ephemeral channel "
+                                     "(only ping does)")
+            if conn.role == "student" and msg.type not in UNLOGGED_TYPES:
+                wait_s = self.classroom.take_log_quota(conn)
+                if wait_s > 0:
+                    raise RateLimited(
+                        f"you are sending too much for the class to keep; wait "
+                        f"{wait_s:.1f} s", retry_after_ms=math.ceil(wait_s * 1000))
             if mid is not None and msg.type not in NO_DEDUPE_TYPES:
                 store = self.classroom.store
                 if not await store.claim_message(conn.session_id, conn.user_id, mid):
@@ -100,18 +129,24 @@ class Dispatcher:
                     await conn.reply(encode_reply("ack", {"id": mid, "duplicate": True},
                                                   session_id=conn.session_id, re=mid), via)
                     return
-                try:
-                    result = await self._handlers[type(msg)](conn, msg, via)
-                except BaseException:
-                    await store.release_message(conn.session_id, conn.user_id, mid)
-                    raise
+                # Handled to the end even if the connection closes meanwhile (a drop while
+                # handling): the claim then stands for what was done, and the client's
+                # resend is answered "duplicate" — never done twice, never lost.
+                task = asyncio.ensure_future(self._handlers[type(msg)](conn, msg, via))
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
+                task.add_done_callback(functools.partial(self._release_if_failed, conn=conn,
+                                                         mid=mid))
+                result = await asyncio.shield(task)
             else:
                 result = await self._handlers[type(msg)](conn, msg, via)
         except ClassroomError as exc:
             if mid is None:
                 mid = peek_message_id(raw, max_bytes=self.config.max_message_bytes)
             logger.info("%r %s: %s", conn, exc.code, exc.message)
-            await conn.reply(error_reply(conn.session_id, exc.code, exc.message, re=mid), via)
+            self.errors[exc.code] = self.errors.get(exc.code, 0) + 1
+            await conn.reply(error_reply(conn.session_id, exc.code, exc.message, re=mid,
+                                         **exc.details), via)
             return
         if result is not None:
             await conn.reply(encode_reply(result.pop("type"), result, session_id=conn.session_id,
@@ -123,6 +158,14 @@ class Dispatcher:
     # -- signaling -------------------------------------------------------------------------
 
     def _peer(self, conn: Connection) -> Peer:
+        old = conn.peer
+        if old is not None and (old.pc.connectionState in ("failed", "closed")
+                                or old.pc.signalingState == "closed"):
+            # aiortc has no ICE restart: after a failure, a new offer gets a new peer
+            # connection on the same WebSocket (the old one is closed or closing).
+            conn.data_channel_lost("replaced")
+            conn.peer = None
+            conn.spawn(old.close(), "close the replaced peer")
         if conn.peer is None:
             peer = Peer(conn.id, self.config, on_datachannel=conn.on_datachannel,
                         on_state=lambda state: _peer_state(conn, state), owner=conn,
@@ -132,10 +175,14 @@ class Dispatcher:
         return conn.peer
 
     async def _offer(self, conn: Connection, msg: SdpOffer, via: str) -> dict[str, Any]:
-        fresh = conn.peer is None
         peer = self._peer(conn)
+        fresh = not peer.answered
+        if fresh:
+            conn.spawn(_expect_connected(conn, peer, self.config.peer_connect_timeout_s),
+                       "ICE watchdog")
         try:
-            sdp = await peer.answer(msg.sdp)
+            async with self.classroom.peer_admission.admit():
+                sdp = await peer.answer(msg.sdp)
         except InvalidRequest:
             if fresh:  # a failed first offer leaves nothing behind; the client may try again
                 await peer.close()
@@ -166,6 +213,7 @@ class Dispatcher:
         return {"type": "replay", "after_seq": msg.after_seq, "complete": complete}
 
     async def _ping(self, conn: Connection, msg: Ping, via: str) -> dict[str, Any]:
+        conn.note_ping(via, msg.last_seq)
         if msg.rtt_ms is not None:
             self.features.ping(conn, msg.rtt_ms)
         return {"type": "pong", "t": msg.t, "server_ms": now_ms(),
@@ -179,17 +227,37 @@ class Dispatcher:
 
     async def _session_update(self, conn: Connection, msg: SessionUpdate, via: str) -> None:
         await self.classroom.update_session(conn.identity, msg.model_dump(
-            include={"subject", "grade_level", "current_topic"}))
+            include={"subject", "grade_level", "current_topic", "language", "planned_minutes"}))
 
     async def _session_end(self, conn: Connection, msg: SessionEnd, via: str) -> None:
         await self.classroom.end_session(conn.identity)
+
+    async def _participant_remove(self, conn: Connection, msg: ParticipantRemove,
+                                  via: str) -> dict[str, Any]:
+        await self.classroom.remove_participant(conn.identity, msg.user)
+        return {"type": "ack", "id": msg.id, "user": msg.user}
 
 
 def _peer_state(conn: Connection, state: str) -> None:
     if state in ("failed", "closed"):
         # The WebSocket stays: events fall back to it, and what the channel may not have
         # delivered is sent again there.
-        conn.data_channel_lost()
+        conn.data_channel_lost(state)
+        peer = conn.peer
+        if state == "failed" and peer is not None:
+            conn.spawn(peer.close(), "close the failed peer")  # its sockets go at once
+
+
+async def _expect_connected(conn: Connection, peer: Peer, timeout_s: float) -> None:
+    """A peer that has not connected by then (ICE never started or never succeeded) is
+    closed, releasing its UDP sockets; the client may offer again."""
+    await asyncio.sleep(timeout_s)
+    if conn.peer is peer and peer.pc.connectionState in ("new", "connecting"):
+        logger.info("%r peer not connected after %.0f s (%s); closing it", conn,
+                    timeout_s, peer.pc.connectionState)
+        conn.data_channel_lost("never connected")
+        conn.peer = None
+        await peer.close()
 
 
 

@@ -28,9 +28,9 @@ answer that the content feature reacts to.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from aiortc import MediaStreamTrack
 from aiortc.sdp import SessionDescription
@@ -45,11 +45,12 @@ if TYPE_CHECKING:
     from .connection import Connection
     from .peer import Peer
 
-__all__ = ["AnswerEvaluated", "Feature", "Features", "Handler", "Route"]
+__all__ = ["AnswerEvaluated", "Feature", "Features", "Handler", "Route", "ServiceKey"]
 
 logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=ClientMessageBase)
+S = TypeVar("S")
 #: ``handler(conn, msg, via)`` returns a reply payload with a ``type``, or None (an ``ack``
 #: is sent when the message had an ``id``). Domain errors it raises become ``error`` replies.
 Handler = Callable[["Connection", M, str], Awaitable[dict[str, Any] | None]]
@@ -61,6 +62,16 @@ class Route(Generic[M]):
 
     model: type[M]
     handler: Handler[M]
+
+
+class ServiceKey(Generic[S]):
+    """Names a service one feature offers the others (typed: ``ServiceKey[TeachingAid]``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"ServiceKey({self.name!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +129,10 @@ class Feature:
     def collect(self) -> Iterable[Metric]:
         """Prometheus metric families of this feature (read when scraped)."""
         return ()
+
+    def provides(self) -> Mapping[ServiceKey[Any], object]:
+        """Services this feature offers the others, by key (e.g. ``TEACHING_AID``)."""
+        return {}
 
 
 class Features:
@@ -182,6 +197,14 @@ class Features:
     def collect(self) -> Iterator[Metric]:
         for feature in self._features:
             yield from feature.collect()
+
+    def service(self, key: ServiceKey[S]) -> S | None:
+        """The first installed feature's service under ``key``, or None (nobody offers it)."""
+        for feature in self._features:
+            offered = feature.provides().get(key)
+            if offered is not None:
+                return cast(S, offered)
+        return None
 
     async def close(self) -> None:
         for feature in reversed(self._features):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
@@ -46,6 +46,21 @@ class ClassroomCollector(Collector):
         for mtype, count in sorted(self._dispatcher.counts.items()):
             received.add_metric([mtype], count)
         yield received
+        errors = CounterMetricFamily("classroom_error_replies", "Error replies sent, by code",
+                                     labels=["code"])
+        for code, count in sorted(self._dispatcher.errors.items()):
+            errors.add_metric([code], count)
+        yield errors
+        yield CounterMetricFamily("classroom_joins", "Connections that joined",
+                                  value=self._classroom.joins)
+        yield CounterMetricFamily("classroom_resumes", "Joins that resumed after a drop",
+                                  value=self._classroom.resumes)
+        latency = self._classroom.latency.percentiles()
+        if latency is not None:
+            for name, value in zip(("p50", "p99", "max"), latency, strict=True):
+                yield GaugeMetricFamily(f"classroom_delivery_latency_ms_{name}",
+                                        f"Publish to transport, recent sends ({name})",
+                                        value=round(value, 3))
         status = self._load.status()
         for name in ("step", "load", "cpu_fraction", "loop_lag_ms"):
             yield GaugeMetricFamily(f"classroom_load_{name}", f"Load shedding: {name}",
@@ -60,6 +75,8 @@ def make_registry(classroom: Classroom, dispatcher: Dispatcher,
                   features: Features, load: LoadMonitor) -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(ClassroomCollector(classroom, dispatcher, features, load))
+    # process_cpu_seconds_total, process_resident_memory_bytes, ... of this process.
+    ProcessCollector(registry=registry)
     return registry
 
 

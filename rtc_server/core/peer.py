@@ -86,6 +86,11 @@ class Peer:
             if on_state is not None:
                 on_state(self.pc.connectionState)
 
+    @property
+    def answered(self) -> bool:
+        """Whether an offer was applied and answered (a renegotiation follows, if any)."""
+        return self._answered
+
     async def answer(self, sdp: str) -> str:
         """Apply a client offer (first or renegotiation) and return the SDP answer."""
         if self.pc.signalingState == "closed":

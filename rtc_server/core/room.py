@@ -14,16 +14,18 @@ import logging
 from collections.abc import Iterable
 
 from rtc_server.base.protocol import (
+    CONNECTION_REPLACED,
     GROUP_OBSERVERS,
     GROUP_STUDENTS,
     GROUP_TEACHER,
     GROUP_UPDATED,
+    Audience,
     Event,
 )
 from rtc_server.state.bus import EventBus, Unsubscribe
 from rtc_server.state.store import SessionStore
 
-from .connection import Connection
+from .connection import CLOSE_TAKEN_OVER, Connection
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +115,17 @@ class Room:
             return [c for user in members for c in self._by_user.get(user, ())]
         return [c for c in self.connections.values() if c.user_id in members]
 
+    def count(self, audience: Audience) -> int:
+        """How many connections here an event to ``audience`` would go to."""
+        if audience.kind == "session":
+            return len(self.connections)
+        if audience.kind == "user":
+            return len(self._by_user.get(audience.name or "", ()))
+        name = audience.name or ""
+        if name in _BUILTIN:
+            return len(self._by_builtin[name])
+        return sum(len(self._by_user.get(u, ())) for u in self._groups.get(name, ()))
+
     def addressed_to(self, event: Event, conn: Connection) -> bool:
         audience = event.audience
         if audience.kind == "session":
@@ -128,9 +141,18 @@ class Room:
         self.last_seq = max(self.last_seq, event.seq)
         if event.type == GROUP_UPDATED.name:
             self._apply_group(event)
+        elif event.type == CONNECTION_REPLACED.name:
+            self._close_replaced(event)
         for conn in self.recipients(event):
             conn.enqueue(event)
             self.delivered += 1
+
+    def _close_replaced(self, event: Event) -> None:
+        payload = json.loads(event.wire)["payload"]
+        for conn in list(self.user_connections(event.audience.name or "")):
+            if conn.resume_token_id == payload["token"] and conn.id != payload["by"]:
+                conn.spawn(conn.close(CLOSE_TAKEN_OVER, "taken over by a newer connection"),
+                           "taken over")
 
     def _apply_group(self, event: Event) -> None:
         payload = json.loads(event.wire)["payload"]

@@ -25,8 +25,10 @@ from rtc_server.state import Storage
 from .classroom import Classroom
 from .dispatcher import Dispatcher
 from .feature import Feature, Features
+from .liveness import LivenessMonitor
 from .load_monitor import LoadMonitor
 from .metrics import make_registry
+from .metrics_history import MetricsHistory
 
 __all__ = ["FeatureFactory", "Services"]
 
@@ -44,6 +46,8 @@ class Services:
     features: Features
     load: LoadMonitor
     registry: CollectorRegistry
+    history: MetricsHistory
+    liveness: LivenessMonitor
     #: The configured model, or None (features fall back to their embedded versions).
     text_model: TextProvider | None = None
     image_model: ImageProvider | None = None
@@ -58,9 +62,11 @@ class Services:
         dispatcher = Dispatcher(classroom)
         load = LoadMonitor(classroom, features)
         text_model, image_model = make_model(config)
+        registry = make_registry(classroom, dispatcher, features, load)
         services = cls(config=config, storage=storage, classroom=classroom,
                        dispatcher=dispatcher, features=features, load=load,
-                       registry=make_registry(classroom, dispatcher, features, load),
+                       registry=registry, history=MetricsHistory(registry),
+                       liveness=LivenessMonitor(classroom),
                        text_model=text_model, image_model=image_model)
         try:
             for build in factories:
@@ -74,12 +80,24 @@ class Services:
             raise
         if config.load_shedding:
             load.start()
+        storage.on_reset(classroom.handle_reset)
+        storage.on_health(services._health_changed)
+        services.history.start()
+        services.liveness.start()
         logger.info("features: %s", ", ".join(f.name for f in features))
         return services
+
+    async def _health_changed(self, healthy: bool) -> None:
+        await self.classroom.tell_staff("server.status", {
+            "shared_state": "ok" if healthy else "unreachable",
+            "message": "shared state is back" if healthy else
+            "shared state (Redis) is unreachable: new events cannot be sent; retrying"})
 
     async def close(self) -> None:
         """Shut down in a fixed order; every step runs even if an earlier one failed."""
         await self.load.stop()
+        await self.history.stop()
+        await self.liveness.stop()
         # Features first: generations publish content.stopped while the class can hear it.
         await self.features.close()
         await self.tasks.close()

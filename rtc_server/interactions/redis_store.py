@@ -33,6 +33,8 @@ from typing import Any, Literal, cast
 
 from redis.asyncio import Redis
 
+from rtc_server.state.unavailable import redis_errors_as_unavailable
+
 from .help import HelpRequest
 from .polls import Poll
 from .questions import Answer, Evaluation, Question
@@ -163,6 +165,7 @@ def _entry(raw: str) -> BoardEntry:
                       ts_ms=data["ts_ms"], op=data["op"])
 
 
+@redis_errors_as_unavailable
 class RedisInteractionStore(InteractionStore):
     def __init__(
         self, client: Redis, *, key_prefix: str = "crtc:", ttl_s: int = INTERACTION_TTL_S

@@ -24,6 +24,7 @@ from rtc_server.base.identity import Identity
 from rtc_server.base.protocol import Audience, EventType, now_ms
 from rtc_server.core.classroom import Classroom
 from rtc_server.core.feature import AnswerEvaluated
+from rtc_server.core.teaching_aid import TEACHING_AID
 
 from . import events as ev
 from .board import parse_op
@@ -40,6 +41,7 @@ from .hints import HintProvider, LocalHintProvider
 from .polls import Poll, check_vote, new_poll, tally
 from .questions import (
     Answer,
+    Evaluation,
     Question,
     QuestionKind,
     check_answer_shape,
@@ -205,7 +207,9 @@ class Interactions:
         return answer, False
 
     async def _evaluate(self, session_id: str, question: Question, answer: Answer) -> None:
-        evaluation = await self.evaluator.evaluate(question, answer, now_ms=self.clock())
+        evaluation = await self._grounded_evaluation(session_id, question, answer)
+        if evaluation is None:
+            evaluation = await self.evaluator.evaluate(question, answer, now_ms=self.clock())
         await self.store.put_evaluation(session_id, evaluation)
         payload = {**evaluation.to_json(), "name": answer.name,
                    "suggested_feedback": evaluation.feedback}
@@ -224,8 +228,36 @@ class Interactions:
 
     # -- hints ---------------------------------------------------------------------------------
 
+    async def _grounded_evaluation(self, session_id: str, question: Question, answer: Answer
+                                   ) -> Evaluation | None:
+        """A free-text answer judged against the class's material, when a feature can."""
+        aid = self._features.service(TEACHING_AID)
+        if aid is None or question.kind != "free" or not answer.text:
+            return None
+        verdict = await aid.evaluate(session_id, question.text, str(question.correct or ""),
+                                     answer.text)
+        if verdict is None:
+            return None
+        return Evaluation(answer_id=answer.id, question_id=question.id,
+                          user_id=answer.user_id, correct=verdict.correct, score=verdict.score,
+                          feedback=verdict.feedback, evaluator=verdict.evaluator,
+                          evaluated_at_ms=self.clock())
+
+    async def _make_hints(self, session_id: str, question: Question) -> list[str]:
+        """Hints grounded in the class's material when a feature offers them; else ours."""
+        aid = self._features.service(TEACHING_AID)
+        if aid is not None:
+            correct = question.correct
+            answer = (question.choices[correct] if isinstance(correct, int)
+                      and not isinstance(correct, bool) and 0 <= correct < len(question.choices)
+                      else str(correct or ""))
+            grounded = await aid.hints(session_id, question.text, question.choices, answer)
+            if grounded:
+                return grounded
+        return await self.hint_provider.hints(question)
+
     async def _prepare_hints(self, session_id: str, question: Question) -> None:
-        hints = await self.hint_provider.hints(question)
+        hints = await self._make_hints(session_id, question)
         await self.store.put_hints(session_id, question.id, hints)
         await self._publish(session_id, TEACHERS, ev.HINTS_READY,
                             {"question_id": question.id, "hints": hints})
@@ -233,7 +265,7 @@ class Interactions:
     async def hints_for(self, session_id: str, question: Question) -> list[str]:
         hints = await self.store.get_hints(session_id, question.id)
         if hints is None:  # asked before the background preparation finished
-            hints = await self.hint_provider.hints(question)
+            hints = await self._make_hints(session_id, question)
             await self.store.put_hints(session_id, question.id, hints)
         return hints
 
@@ -245,8 +277,7 @@ class Interactions:
         require_staff(who, "send hints")
         await self._active(who)
         sid = who.session_id
-        record = await self.classroom.get_session(sid)
-        part = record.participants.get(user_id)
+        part = await self.classroom.store.get_participant(sid, user_id)
         if part is None or part.role != "student":
             raise InvalidRequest(f"user {user_id!r} is not a student of this session")
         if text is None:

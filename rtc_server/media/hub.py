@@ -141,6 +141,7 @@ class SessionMedia:
 
     def add_viewer(self, conn: Connection, peer: Peer, kinds: set[str]) -> Viewer:
         """Give a viewer its tracks (before its offer is applied); attach them to ladders."""
+        self.remove_viewer(conn.id)  # a new peer connection after a failed one
         name = f"{conn.user_id}/{conn.id}"
         initial = self.hub.initial_rung
         video = ViewerTrack("video", initial, name=name) if "video" in kinds else None

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from adaptive.estimator import BandwidthEstimator
-from adaptive.levels import QualityLevel, level_by_name
+from adaptive.levels import RUNGS, QualityLevel, level_by_name
 from adaptive.policy import QualityPolicy
 from rtc_server.patches import capture_remb
 
@@ -89,9 +89,11 @@ class QualityController:
     def link(self, viewer: Viewer) -> ViewerLink:
         link = self.links.get(viewer.conn_id)
         if link is None:
+            # Trial probes and the three rungs only until the forwarding sender can pad and
+            # drop temporal layers (issue 14's media part).
             link = ViewerLink(BandwidthEstimator(),
                               QualityPolicy(initial_level=level_by_name(viewer.wanted),
-                                            probe_by_trial=True))
+                                            probe_by_trial=True, ladder=RUNGS))
             sender = viewer.senders.get("video")
             if sender is not None:
                 estimator = link.estimator

@@ -343,4 +343,27 @@ def applied() -> bool:
     return _applied
 
 
-__all__ = ["apply", "applied", "apply_delayed_sack"]
+# -- reading: is a data channel's path still alive? -------------------------------------------
+
+
+def stalled_s(transport: Any, now_s: float) -> float:
+    """How long the oldest unacknowledged DATA chunk has waited since its first sending,
+    if it has had to be sent again (0.0: nothing is stalled).
+
+    aiortc 1.16 keeps sent-but-unacked chunks in the private ``_sent_queue``; each keeps
+    the time of its *first* sending (``_sent_time``; retransmissions leave it alone) and
+    how often it was sent (``_sent_count``). A resent chunk unacknowledged for seconds
+    means the path carries nothing back; aiortc exposes no delivery progress to see it
+    otherwise. *Can go when* aiortc reports SCTP delivery progress.
+    """
+    queue = getattr(transport, "_sent_queue", None)
+    if not queue:
+        return 0.0
+    chunk = queue[0]
+    sent_at = getattr(chunk, "_sent_time", None)
+    if sent_at is None or getattr(chunk, "_sent_count", 0) < 2:
+        return 0.0
+    return max(0.0, now_s - float(sent_at))
+
+
+__all__ = ["apply", "applied", "apply_delayed_sack", "stalled_s"]

@@ -34,6 +34,9 @@ class Backlog:
 
 
 class EventBus(ABC):
+    #: False while the backing service is unreachable (always True in memory).
+    healthy: bool = True
+
     @abstractmethod
     async def publish(
         self, session_id: str, audience: Audience, type: str, payload: dict[str, Any]
@@ -51,6 +54,11 @@ class EventBus(ABC):
     @abstractmethod
     async def last_seq(self, session_id: str) -> int:
         """The highest seq assigned in the session (0 before the first event)."""
+
+    async def mark_reset(self, session_id: str) -> None:  # noqa: B027 - optional hook
+        """The shared state lost this session (a Redis restart without persistence): make
+        its counter continue after the highest seq known here, and resumes from before
+        that get a snapshot. Nothing to do for a bus that cannot lose its state."""
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Connect to the backing service, if any."""

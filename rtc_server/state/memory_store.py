@@ -1,11 +1,17 @@
-"""In-memory session store: the embedded default."""
+"""In-memory session store: the embedded default.
+
+Participants are kept apart from the records (one dict per session), so a join
+or leave costs the same in a class of 5 or 2,000; reading a record copies only
+what the caller asked for.
+"""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any, Literal
 
-from rtc_server.base.exceptions import InvalidRequest, SessionNotFound
+from rtc_server.base.exceptions import InvalidRequest, SessionExists, SessionNotFound
 from rtc_server.base.protocol import now_ms as _now_ms
 
 from .store import (
@@ -15,6 +21,10 @@ from .store import (
     SessionRecord,
     SessionStatus,
     SessionStore,
+    new_join_code,
+)
+from .store import (
+    taken_message as _taken,
 )
 
 
@@ -23,6 +33,8 @@ class MemoryStore(SessionStore):
 
     def __init__(self) -> None:
         self._sessions: dict[str, SessionRecord] = {}
+        self._participants: dict[str, dict[str, Participant]] = {}
+        self._codes: dict[str, str] = {}
         self._claims: dict[str, set[tuple[str, str]]] = {}
         self._cursors: dict[tuple[str, str], int] = {}
 
@@ -34,17 +46,40 @@ class MemoryStore(SessionStore):
 
     async def create(self, record: SessionRecord) -> SessionRecord:
         existing = self._sessions.get(record.id)
-        if existing is not None and existing.status == "active":
-            raise InvalidRequest(f"session {record.id!r} already exists")
+        if existing is not None:
+            raise SessionExists(_taken(record.id, existing.status))
         now = _now_ms()
         record.created_at_ms = record.created_at_ms or now
         record.updated_at_ms = now
-        self._sessions[record.id] = copy.deepcopy(record)
+        stored = copy.deepcopy(record)
+        self._participants[record.id] = stored.participants
+        stored.participants = {}
+        self._sessions[record.id] = stored
         return record
 
-    async def get(self, session_id: str) -> SessionRecord | None:
+    async def get(self, session_id: str, *, history: bool = True,
+                  participants: bool = False) -> SessionRecord | None:
         record = self._sessions.get(session_id)
-        return copy.deepcopy(record) if record is not None else None
+        if record is None:
+            return None
+        return self._copy(record, history=history, participants=participants)
+
+    def _copy(self, record: SessionRecord, *, history: bool, participants: bool
+              ) -> SessionRecord:
+        # History entries are deep-copied on the way in and never changed: sharing them
+        # is safe, and copying only the lists keeps a read cheap.
+        out = dataclasses.replace(
+            record, groups={g: list(m) for g, m in record.groups.items()},
+            ai_context=copy.deepcopy(record.ai_context),
+            content_history=list(record.content_history) if history else [],
+            interaction_history=list(record.interaction_history) if history else [],
+            history_counts=None if history else (len(record.content_history),
+                                                 len(record.interaction_history)),
+            participants={u: dataclasses.replace(p) for u, p in
+                          self._participants.get(record.id, {}).items()}
+            if participants else {},
+        )
+        return out
 
     async def status(self, session_id: str) -> SessionStatus | None:
         record = self._sessions.get(session_id)
@@ -58,32 +93,66 @@ class MemoryStore(SessionStore):
         for key, value in changes.items():
             setattr(record, key, value)
         record.updated_at_ms = _now_ms()
-        return copy.deepcopy(record)
+        return self._copy(record, history=False, participants=False)
 
     async def update_context(self, session_id: str, changes: dict[str, Any]) -> SessionRecord:
         record = self._must(session_id)
         record.ai_context.update(copy.deepcopy(changes))
         record.updated_at_ms = _now_ms()
-        return copy.deepcopy(record)
+        return self._copy(record, history=False, participants=False)
+
+    async def reopen(self, session_id: str, now_ms: int) -> SessionRecord:
+        record = self._must(session_id)
+        record.status = "active"
+        record.tokens_after_ms = now_ms
+        record.updated_at_ms = now_ms
+        return self._copy(record, history=False, participants=False)
 
     async def end(self, session_id: str) -> SessionRecord:
         record = self._must(session_id)
         record.status = "ended"
         record.updated_at_ms = _now_ms()
-        return copy.deepcopy(record)
+        return self._copy(record, history=False, participants=False)
 
     async def change_connections(
-        self, session_id: str, *, user_id: str, name: str, role: str, delta: int, now_ms: int
+        self, session_id: str, *, user_id: str, name: str, role: str, delta: int, now_ms: int,
+        device: str = "",
     ) -> Participant:
-        record = self._must(session_id)
-        part = record.participants.get(user_id)
+        self._must(session_id)
+        parts = self._participants.setdefault(session_id, {})
+        part = parts.get(user_id)
         if part is None:
-            part = record.participants[user_id] = Participant(user_id=user_id, name=name, role=role)
+            part = parts[user_id] = Participant(user_id=user_id, name=name, role=role)
         part.connections = max(0, part.connections + delta)
         part.last_seen_ms = now_ms
         part.name = name or part.name
-        record.updated_at_ms = now_ms
-        return copy.deepcopy(part)
+        part.device = device or part.device
+        return dataclasses.replace(part)
+
+    async def assign_join_code(self, session_id: str) -> str:
+        record = self._must(session_id)
+        code = new_join_code()
+        while code in self._codes:
+            code = new_join_code()
+        self._codes[code] = session_id
+        record.join_code = code
+        return code
+
+    async def session_for_code(self, code: str) -> str | None:
+        return self._codes.get(code)
+
+    async def get_participant(self, session_id: str, user_id: str) -> Participant | None:
+        part = self._participants.get(session_id, {}).get(user_id)
+        return dataclasses.replace(part) if part is not None else None
+
+    async def remove_participant(self, session_id: str, user_id: str) -> Participant:
+        self._must(session_id)
+        parts = self._participants.setdefault(session_id, {})
+        part = parts.get(user_id)
+        if part is None:
+            part = parts[user_id] = Participant(user_id=user_id, name=user_id, role="student")
+        part.removed = True
+        return dataclasses.replace(part)
 
     async def set_group(
         self, session_id: str, group: str, *, add: list[str], remove: list[str]
@@ -108,6 +177,15 @@ class MemoryStore(SessionStore):
         history.append(copy.deepcopy(entry))
         del history[:-HISTORY_MAX]
         record.updated_at_ms = _now_ms()
+
+    async def recent_history(
+        self, session_id: str, kind: Literal["content", "interaction"], limit: int
+    ) -> list[dict[str, Any]]:
+        record = self._sessions.get(session_id)
+        if record is None or limit <= 0:
+            return []
+        history = record.content_history if kind == "content" else record.interaction_history
+        return list(history[-limit:])
 
     async def claim_message(self, session_id: str, user_id: str, message_id: str) -> bool:
         claims = self._claims.setdefault(session_id, set())

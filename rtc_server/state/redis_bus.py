@@ -33,38 +33,50 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
+from rtc_server.base.exceptions import ServiceUnavailable
 from rtc_server.base.protocol import Audience, Event, dumps, envelope_parts, now_ms
 
 from .bus import Backlog, EventBus, EventHandler, Unsubscribe
 from .store import SESSION_TTL_S
+from .unavailable import redis_errors_as_unavailable
 
 logger = logging.getLogger(__name__)
 
 # How long subscribe() waits for Redis to confirm the channel subscription.
 SUBSCRIBE_TIMEOUT_S = 10.0
-# Pause before the reader reads again after losing the pub/sub connection.
-RECONNECT_DELAY_S = 1.0
+# Pauses before the reader tries Redis again after losing it (doubling up to the maximum).
+RECONNECT_DELAY_S = 0.5
+RECONNECT_MAX_DELAY_S = 2.0
 # Gap fills read the stream in pages of this many entries.
 FILL_PAGE = 1000
 
-# KEYS: seq key, stream key. ARGV: channel, max_events, ttl_s, wire head (up to
-# '"seq":'), wire tail (after the seq, payload included), ts, type, kind, name, meta.
+# KEYS: seq key, stream key, reset mark. ARGV: channel, max_events, ttl_s, wire head (up
+# to '"seq":'), wire tail (after the seq, payload included), ts, type, kind, name, meta,
+# floor (the highest seq the publishing process has seen in the session).
 _PUBLISH_LUA = """
-if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[2]) == 1 then
-  -- The counter was lost (evicted) but the log was not: continue after the
-  -- newest entry, or XADD below would refuse an id that is not greater.
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  local floor = tonumber(ARGV[11])
   local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
   if newest[1] then
-    redis.call('SET', KEYS[1], string.match(newest[1][1], '^(%d+)'))
+    -- The counter was lost (evicted) but the log was not: continue after the
+    -- newest entry, or XADD below would refuse an id that is not greater.
+    floor = math.max(floor, tonumber(string.match(newest[1][1], '^(%d+)')))
+  elseif floor > 0 then
+    -- Counter and log are gone (Redis restarted without persistence): continue after
+    -- the highest seq a process knows, so no seq is used twice, and mark where the
+    -- log restarts (a resume from before it needs a snapshot).
+    redis.call('SET', KEYS[3], floor, 'EX', ARGV[3])
   end
+  if floor > 0 then redis.call('SET', KEYS[1], floor) end
 end
 local seq = redis.call('INCR', KEYS[1])
 local s = string.format('%d', seq)
@@ -92,6 +104,7 @@ class _Subscription:
     ready: asyncio.Future[None] | None = None
 
 
+@redis_errors_as_unavailable
 class RedisBus(EventBus):
     """Sequencing, log and fan-out in Redis; one pub/sub connection and reader per bus."""
 
@@ -113,6 +126,16 @@ class RedisBus(EventBus):
         self._reader_started = asyncio.Event()
         self._reader_exited = asyncio.Event()
         self._subs: dict[str, _Subscription] = {}  # by channel
+        #: The highest seq this process has seen per session: a lost counter resumes after it.
+        self._floor: dict[str, int] = {}
+        #: Redis' reset marker (``<prefix>epoch``); a different one means Redis lost its data.
+        self._epoch: str | None = None
+        self.healthy = True
+        #: Called (from the reader) when Redis came back without the data it had.
+        self.on_reset: list[Callable[[], Awaitable[None]]] = []
+        #: Called when Redis goes away (False) and comes back (True).
+        self.on_health: list[Callable[[bool], Awaitable[None]]] = []
+        self._callbacks: set[asyncio.Task[None]] = set()
         self._sub_lock = asyncio.Lock()
         self._unsub_tasks: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -131,6 +154,9 @@ class RedisBus(EventBus):
     def _log_key(self, session_id: str) -> str:
         return self._base(session_id) + ":log"
 
+    def _reset_key(self, session_id: str) -> str:
+        return self._base(session_id) + ":reset"
+
     # -- lifecycle ------------------------------------------------------------
 
     async def start(self) -> None:
@@ -138,6 +164,7 @@ class RedisBus(EventBus):
             return
         await self._redis.ping()
         await self._redis.script_load(_PUBLISH_LUA)  # fail early on a broken script
+        self._epoch = await self._current_epoch()
         self._pubsub = self._redis.pubsub()
         await self._pubsub.connect()
         self._reader = asyncio.create_task(self._read_loop(self._pubsub), name=repr(self))
@@ -145,6 +172,8 @@ class RedisBus(EventBus):
 
     async def close(self) -> None:
         self._closed = True
+        for callback in list(self._callbacks):
+            callback.cancel()
         for task in list(self._unsub_tasks):
             task.cancel()
         if self._unsub_tasks:
@@ -170,9 +199,11 @@ class RedisBus(EventBus):
                                     payload_json=dumps(payload))
         kind, name = audience.kind, audience.name or ""
         meta = json.dumps([ts, type, kind, name])
-        seq = int(
-            await self._publish(
-                keys=[self._seq_key(session_id), self._log_key(session_id)],
+        floor = self._floor.get(session_id, 0)
+        try:
+            reply = await self._publish(
+                keys=[self._seq_key(session_id), self._log_key(session_id),
+                      self._reset_key(session_id)],
                 args=[
                     self._base(session_id),
                     self._max_events,
@@ -184,9 +215,17 @@ class RedisBus(EventBus):
                     kind,
                     name,
                     meta,
+                    floor,
                 ],
             )
-        )
+        except RedisError as exc:
+            self._set_healthy(False, exc)
+            raise ServiceUnavailable(
+                "the shared event stream (Redis) is unreachable; the event was not sent, "
+                "try again in a moment") from exc
+        seq = int(reply)
+        if seq > floor:
+            self._floor[session_id] = seq
         # Same parts, same concatenation as in the script: byte-identical to the logged wire.
         return Event(session_id, seq, ts, type, audience, f"{head}{seq}{tail}")
 
@@ -197,12 +236,24 @@ class RedisBus(EventBus):
             pipe.get(self._seq_key(session_id))
             pipe.xrange(log_key, "-", "+", count=1)
             pipe.xrange(log_key, f"({after_seq}-0", "+", count=max(1, limit))
-            raw_last, oldest, entries = await pipe.execute()
+            pipe.get(self._reset_key(session_id))
+            raw_last, oldest, entries, reset = await pipe.execute()
         last = int(raw_last or 0)
         oldest_seq = int(oldest[0][1]["seq"]) if oldest else last + 1
         complete = after_seq + 1 >= oldest_seq or after_seq >= last
+        if reset is not None and after_seq <= int(reset):
+            complete = False  # Redis lost the state this client saw: it needs a snapshot
         events = [self._entry_event(session_id, fields) for _, fields in entries]
         return Backlog(events=events[: max(0, limit)], complete=complete, last_seq=last)
+
+    async def mark_reset(self, session_id: str) -> None:
+        floor = self._floor.get(session_id, 0)
+        if floor <= 0:
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._seq_key(session_id), floor, nx=True, ex=self._ttl_s)
+            pipe.set(self._reset_key(session_id), floor, ex=self._ttl_s)
+            await pipe.execute()
 
     async def last_seq(self, session_id: str) -> int:
         return int(await self._redis.get(self._seq_key(session_id)) or 0)
@@ -237,6 +288,10 @@ class RedisBus(EventBus):
             try:
                 async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
                     await asyncio.shield(ready)
+            except TimeoutError as exc:
+                self._drop_handler(sub, handler)
+                raise ServiceUnavailable("the shared event stream (Redis) did not confirm the "
+                                         "subscription; try again in a moment") from exc
             except BaseException:
                 self._drop_handler(sub, handler)
                 raise
@@ -263,31 +318,41 @@ class RedisBus(EventBus):
             del self._subs[sub.channel]
             try:
                 await self._pubsub.unsubscribe(sub.channel)
-            except (RedisConnectionError, RedisTimeoutError) as exc:
+            except RedisError as exc:
                 # redis-py drops the channel from its resubscribe list anyway.
                 logger.warning("%r could not unsubscribe %s: %s", self, sub.channel, exc)
 
     # -- the reader -------------------------------------------------------------------
 
     async def _read_loop(self, pubsub: PubSub) -> None:
+        """Read pub/sub until closed; survive Redis going away and coming back.
+
+        On any Redis error (the connection dropped, a gap fill failed, Redis restarting)
+        it waits (0.5 s doubling to 2 s) and reads again: redis-py reconnects and
+        re-subscribes every channel, and each confirmation fills what was published
+        meanwhile from the log. Once Redis answers again, the epoch tells whether it
+        kept its data; if not, the ``on_reset`` callbacks resynchronise the server.
+        """
         self._reader_started.set()
+        delay = RECONNECT_DELAY_S
         try:
             while True:
                 try:
                     message = await pubsub.get_message(timeout=None)
-                except (RedisConnectionError, RedisTimeoutError) as exc:
-                    # redis-py reconnects and resubscribes on the next read; the
-                    # 'subscribe' confirmations then trigger a catch-up from the log.
-                    logger.warning("%r lost its pub/sub connection: %s", self, exc)
-                    await asyncio.sleep(RECONNECT_DELAY_S)
-                    continue
-                if message is None:
-                    continue
-                kind = message["type"]
-                if kind == "message":
-                    await self._on_message(message["channel"], message["data"])
-                elif kind == "subscribe":
-                    await self._on_subscribed(message["channel"])
+                    if not self.healthy:
+                        await self._recovered()
+                    delay = RECONNECT_DELAY_S
+                    if message is None:
+                        continue
+                    kind = message["type"]
+                    if kind == "message":
+                        await self._on_message(message["channel"], message["data"])
+                    elif kind == "subscribe":
+                        await self._on_subscribed(message["channel"])
+                except (RedisError, OSError) as exc:
+                    self._set_healthy(False, exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RECONNECT_MAX_DELAY_S)
         except asyncio.CancelledError:
             pass
         except Exception:
@@ -298,6 +363,41 @@ class RedisBus(EventBus):
                 if sub.ready is not None and not sub.ready.done():
                     sub.ready.set_exception(RuntimeError(f"{self!r} reader exited"))
 
+    async def _current_epoch(self) -> str:
+        """Redis' data marker: set once (NX); a new one means Redis lost everything."""
+        key = f"{self._prefix}epoch"
+        await self._redis.set(key, secrets.token_hex(8), nx=True)
+        return str(await self._redis.get(key))
+
+    def _set_healthy(self, healthy: bool, exc: BaseException | None = None) -> None:
+        if healthy == self.healthy:
+            return
+        self.healthy = healthy
+        if healthy:
+            logger.warning("%r Redis is reachable again", self)
+        else:
+            logger.warning("%r lost Redis: %s; retrying", self, exc)
+            for callback in self.on_health:
+                self._call(callback(False))
+
+    def _call(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._callbacks.add(task)
+        task.add_done_callback(self._callbacks.discard)
+
+    async def _recovered(self) -> None:
+        epoch = await self._current_epoch()
+        self._set_healthy(True)
+        # Told before any resynchronisation closes connections (so staff hear it first).
+        await asyncio.gather(*(callback(True) for callback in self.on_health),
+                             return_exceptions=True)
+        if self._epoch is not None and epoch != self._epoch:
+            logger.warning("%r Redis came back without its data (epoch %s -> %s): "
+                           "resynchronising", self, self._epoch, epoch)
+            for callback in self.on_reset:
+                self._call(callback())
+        self._epoch = epoch
+
     async def _on_subscribed(self, channel: str) -> None:
         sub = self._subs.get(channel)
         if sub is None:
@@ -305,6 +405,7 @@ class RedisBus(EventBus):
         if sub.last is None:
             # Events up to here were published before we listened: not ours.
             sub.last = await self.last_seq(sub.session_id)
+            self._floor[sub.session_id] = max(self._floor.get(sub.session_id, 0), sub.last)
             if sub.ready is not None and not sub.ready.done():
                 sub.ready.set_result(None)
             sub.ready = None
@@ -360,6 +461,8 @@ class RedisBus(EventBus):
 
     def _deliver(self, sub: _Subscription, event: Event) -> None:
         sub.last = event.seq
+        if event.seq > self._floor.get(sub.session_id, 0):
+            self._floor[sub.session_id] = event.seq
         for handler in tuple(sub.handlers):
             try:
                 handler(event)

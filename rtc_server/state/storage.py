@@ -17,11 +17,13 @@ the memory-or-Redis decision is made here and nowhere else::
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import RedisError
 
 from rtc_server.config import Config
 
@@ -61,6 +63,32 @@ class Storage:
     @property
     def backend(self) -> str:
         return "redis" if self.redis is not None else "memory"
+
+    @property
+    def healthy(self) -> bool:
+        """False while Redis is unreachable (the in-memory state always is)."""
+        return not isinstance(self.bus, RedisBus) or self.bus.healthy
+
+    def on_reset(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Call ``callback`` when Redis came back without its data."""
+        if isinstance(self.bus, RedisBus):
+            self.bus.on_reset.append(callback)
+
+    def on_health(self, callback: Callable[[bool], Awaitable[None]]) -> None:
+        """Call ``callback(healthy)`` when Redis goes away and comes back."""
+        if isinstance(self.bus, RedisBus):
+            self.bus.on_health.append(callback)
+
+    async def check(self, timeout_s: float = 1.0) -> bool:
+        """Ask Redis now (for /healthz); True without Redis."""
+        if self.redis is None:
+            return True
+        try:
+            async with asyncio.timeout(timeout_s):
+                await self.redis.ping()
+        except (RedisError, OSError, TimeoutError):
+            return False
+        return True
 
     def choose(self, *, memory: Callable[[], T], redis: Callable[[Redis, str], T]) -> T:
         """A feature's own store: ``redis(client, key_prefix)`` with Redis, else ``memory()``."""

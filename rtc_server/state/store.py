@@ -9,6 +9,7 @@ Lua scripts).
 
 from __future__ import annotations
 
+import secrets
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -19,11 +20,18 @@ SESSION_TTL_S = 24 * 3600
 
 @dataclass(kw_only=True)
 class Participant:
+    """Kept per participant, apart from the session record: a join or a leave reads and
+    writes only its own participant (O(1) however large the class is)."""
+
     user_id: str
     name: str
     role: str
     connections: int = 0
     last_seen_ms: int = 0
+    #: "browser", "app", "bot" or "" (what the last connection said it is).
+    device: str = ""
+    #: The teacher removed this user from the class: their joins are refused.
+    removed: bool = False
 
 
 @dataclass(kw_only=True)
@@ -35,28 +43,52 @@ class SessionRecord:
     subject: str = ""
     grade_level: str = ""
     current_topic: str = ""
+    #: "ko", "en", ... ("" = the browser's language); planned length of the lesson.
+    language: str = ""
+    planned_minutes: int = 0
+    #: The short code students join with ("" when the class has none).
+    join_code: str = ""
+    #: Tokens issued before this (ms; set when an admin reopens an ended class) are refused.
+    tokens_after_ms: int = 0
     status: SessionStatus = "active"
     created_at_ms: int = 0
     updated_at_ms: int = 0
+    #: Filled only when asked for (``get(..., participants=True)``): O(class size).
     participants: dict[str, Participant] = field(default_factory=dict)
     # Named groups (breakouts) -> member user ids; built-in groups follow from roles.
     groups: dict[str, list[str]] = field(default_factory=dict)
     content_history: list[dict[str, Any]] = field(default_factory=list)
     interaction_history: list[dict[str, Any]] = field(default_factory=list)
     ai_context: dict[str, Any] = field(default_factory=dict)
+    #: (content, interaction) history lengths when the histories were not loaded.
+    history_counts: tuple[int, int] | None = None
 
     def to_json(self, *, history: bool = False) -> dict[str, Any]:
-        data = asdict(self)
-        data["participants"] = [asdict(p) for p in self.participants.values()]
-        if not history:
-            data["content_history"] = len(self.content_history)
-            data["interaction_history"] = len(self.interaction_history)
+        data: dict[str, Any] = {
+            "id": self.id, "teacher_id": self.teacher_id, "subject": self.subject,
+            "grade_level": self.grade_level, "current_topic": self.current_topic,
+            "language": self.language, "planned_minutes": self.planned_minutes,
+            "join_code": self.join_code, "tokens_after_ms": self.tokens_after_ms,
+            "status": self.status, "created_at_ms": self.created_at_ms,
+            "updated_at_ms": self.updated_at_ms,
+            "participants": [asdict(p) for p in self.participants.values()],
+            "groups": {name: list(members) for name, members in self.groups.items()},
+            "ai_context": dict(self.ai_context),
+        }
+        if history:
+            data["content_history"] = list(self.content_history)
+            data["interaction_history"] = list(self.interaction_history)
+        else:
+            counts = self.history_counts or (len(self.content_history),
+                                             len(self.interaction_history))
+            data["content_history"], data["interaction_history"] = counts
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SessionRecord:
         values = dict(data)
         parts = values.pop("participants", []) or []
+        values.pop("history_counts", None)
         if isinstance(parts, dict):
             parts = list(parts.values())
         record = cls(**values)
@@ -64,17 +96,38 @@ class SessionRecord:
         return record
 
 
-EDITABLE_FIELDS = frozenset({"subject", "grade_level", "current_topic"})
+#: Join codes: 6 characters from an alphabet without look-alikes (no 0/O, 1/I/L).
+JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+JOIN_CODE_LENGTH = 6
+
+
+def taken_message(session_id: str, status: str) -> str:
+    if status == "ended":
+        return (f"session {session_id!r} has ended; a new class needs a new id (an admin "
+                "can reopen it: POST /api/sessions/{id}/reopen)")
+    return f"session {session_id!r} already exists"
+
+
+def new_join_code() -> str:
+    return "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(JOIN_CODE_LENGTH))
+
+
+EDITABLE_FIELDS = frozenset({"subject", "grade_level", "current_topic", "language",
+                             "planned_minutes"})
 HISTORY_MAX = 500
 
 
 class SessionStore(ABC):
     @abstractmethod
     async def create(self, record: SessionRecord) -> SessionRecord:
-        """Store a new session; raise InvalidRequest if the id is taken by an active one."""
+        """Store a new session; raise SessionExists if the id is taken (active or ended:
+        an ended class stays ended — :meth:`reopen` is the explicit way back)."""
 
     @abstractmethod
-    async def get(self, session_id: str) -> SessionRecord | None: ...
+    async def get(self, session_id: str, *, history: bool = True,
+                  participants: bool = False) -> SessionRecord | None:
+        """The record; without ``history`` only the histories' lengths (cheap), with
+        ``participants`` every participant (O(class size): staff views only)."""
 
     @abstractmethod
     async def status(self, session_id: str) -> SessionStatus | None:
@@ -92,10 +145,41 @@ class SessionStore(ABC):
     async def end(self, session_id: str) -> SessionRecord: ...
 
     @abstractmethod
+    async def reopen(self, session_id: str, now_ms: int) -> SessionRecord:
+        """An ended session active again; tokens issued before ``now_ms`` stop working."""
+
+    @abstractmethod
     async def change_connections(
-        self, session_id: str, *, user_id: str, name: str, role: str, delta: int, now_ms: int
+        self, session_id: str, *, user_id: str, name: str, role: str, delta: int, now_ms: int,
+        device: str = "",
     ) -> Participant:
-        """Add ``delta`` to a participant's open connections (creating the participant)."""
+        """Add ``delta`` to a participant's open connections (creating the participant).
+
+        O(1): touches only this participant. Raises SessionNotFound."""
+
+    @abstractmethod
+    async def assign_join_code(self, session_id: str) -> str:
+        """Give the session a new unused join code (kept as long as the session)."""
+
+    @abstractmethod
+    async def session_for_code(self, code: str) -> str | None:
+        """The session a join code belongs to, or None."""
+
+    async def heartbeat(self, now_ms: int) -> None:  # noqa: B027 - optional hook
+        """This process is alive (shared stores keep a lease per process)."""
+
+    async def reap_dead(self, now_ms: int) -> list[tuple[str, Participant]]:
+        """Connections of processes that died, taken out of presence: (session, participant)
+        changed. Nothing to do for a store only one process uses."""
+        return []
+
+    @abstractmethod
+    async def get_participant(self, session_id: str, user_id: str) -> Participant | None:
+        """One participant (O(1)); None if the user never joined."""
+
+    @abstractmethod
+    async def remove_participant(self, session_id: str, user_id: str) -> Participant:
+        """Mark the user removed from the class (their joins are refused from now on)."""
 
     @abstractmethod
     async def set_group(
@@ -108,6 +192,12 @@ class SessionStore(ABC):
         self, session_id: str, kind: Literal["content", "interaction"], entry: dict[str, Any]
     ) -> None:
         """Append to content or interaction history (bounded to HISTORY_MAX)."""
+
+    @abstractmethod
+    async def recent_history(
+        self, session_id: str, kind: Literal["content", "interaction"], limit: int
+    ) -> list[dict[str, Any]]:
+        """The newest ``limit`` entries of a history, oldest first ([] if no session)."""
 
     @abstractmethod
     async def claim_message(self, session_id: str, user_id: str, message_id: str) -> bool:

@@ -1,10 +1,11 @@
 """The server's CPU and memory per worker, read from ``/metrics``.
 
-Every server process labels ``classroom_process_cpu_seconds_total`` and
-``classroom_process_resident_memory_bytes`` with its ``worker`` id and ``pid``
-(``signaling/process_metrics.py``). With ``--workers`` a scrape through the shared port
-reaches one worker, chosen by the kernel per connection; so each scrape uses a new
-connection, and scraping repeats until every worker the students reported is seen.
+Every server process exposes its own ``process_cpu_seconds_total`` and
+``process_resident_memory_bytes`` and says which worker it is in
+``classroom_worker_info{worker, pid}`` (``signaling/process_metrics.py``). With
+``--workers`` a scrape through the shared port reaches one worker, chosen by the kernel
+per connection; so each scrape uses a new connection, and scraping repeats until every
+worker the students reported is seen.
 CPU use over the measurement is the difference of two readings of the same process
 (a worker restarted in between shows as a new pid, and is left out of the difference).
 """
@@ -20,8 +21,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 __all__ = ["ProcessReading", "ServerMetrics"]
 
-CPU = "classroom_process_cpu_seconds"
-RSS = "classroom_process_resident_memory_bytes"
+CPU = "process_cpu_seconds_total"
+RSS = "process_resident_memory_bytes"
+WORKER = "classroom_worker_info"
 
 
 @dataclass(frozen=True)
@@ -62,17 +64,19 @@ class ServerMetrics:
 
     @staticmethod
     def _parse(text: str) -> ProcessReading | None:
-        cpu: tuple[dict[str, str], float] | None = None
+        cpu_s: float | None = None
         rss = 0.0
+        labels: dict[str, str] = {}
         for family in text_string_to_metric_families(text):
             for sample in family.samples:
-                if sample.name in (CPU, CPU + "_total"):
-                    cpu = (sample.labels, sample.value)
+                if sample.name == CPU:
+                    cpu_s = sample.value
                 elif sample.name == RSS:
                     rss = sample.value
-        if cpu is None:
+                elif sample.name == WORKER:
+                    labels = sample.labels
+        if cpu_s is None:
             return None
-        labels, cpu_s = cpu
         return ProcessReading(labels.get("worker", "0"), labels.get("pid", "?"), cpu_s, rss,
                               time.monotonic())
 

@@ -9,7 +9,9 @@ video student receives video and audio without decoding them
 and then to read the synthetic source's burned-in capture time (glass-to-glass).
 
 The client keeps no event queue (``max_queued=0``): callbacks only, so a process with
-hundreds of students does not hold every event it received.
+hundreds of students does not hold every event it received. It resumes after a drop
+as the client's own automatic reconnect would (resume token, ``retry_after``, backoff),
+but in :meth:`StudentBot.reconnect`, which records why it dropped and why resumes failed.
 """
 
 from __future__ import annotations
@@ -92,7 +94,9 @@ class StudentBot:
             client = ClassroomClient(
                 opts.url, token, transport="auto" if self.datachannel else "websocket",
                 webrtc=self.datachannel, media=self.video,
-                ice_host_addresses=opts.ice_host_addresses or None, max_queued=0)
+                ice_host_addresses=opts.ice_host_addresses or None, max_queued=0,
+                # The bot resumes by itself (reconnect()), to count drops and failures.
+                auto_reconnect=False)
             client.on(None, self._on_event)
             try:
                 async with asyncio.timeout(max(0.1, deadline - time.monotonic())):

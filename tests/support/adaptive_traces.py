@@ -8,9 +8,21 @@ A :class:`LinkSimulator` models one bottleneck link in 100 ms ticks:
   report fields (fraction lost, jitter, RTT = base RTT + queueing delay), a
   data-channel ping RTT, and a REMB computed GCC-style from what arrived:
   on overuse (a standing or growing queue) 0.85x the received rate,
-  otherwise growing 8 %/s but never above 1.5x the received rate -- so, as
+  otherwise growing 8 %/s but not past 1.5x the received rate (arriving less
+  does not lower it, as in libwebrtc's ``ClampBitrate``) -- so, as
   in real life, the receiver's estimate cannot show room far above what we
-  send, and probing is needed to find it.
+  send, and probing is needed to find it. With ``remb_start_bps`` set the
+  REMB is the receiver's AIMD controller instead (libwebrtc/aiortc): it
+  starts at that value (aiortc: ~300 kbps), climbs 8 %/s without jumping to
+  what arrives (additively, ``AIMD_ADDITIVE_BPS_PER_S``, near the rate it
+  last cut at), and is also cut when a burst pushes the queue delay above
+  ``BURST_OVERUSE_MS`` within the interval;
+* keyframes (``keyframe_interval_ms``/``keyframe_bytes``) arrive as bursts on
+  top of the rung's rate, instantly or paced over ``burst_ms``: what does not
+  fit the queue (``queue_ms``: a ``tc tbf`` of 60 ms latency and a 20 kB
+  bucket holds ~100 ms at 4 Mbit/s) is lost;
+* receiver reports can start late (``reports_from_ms``): aiortc's first
+  report reaches the server after its first REMB.
 
 :func:`run_policy` drives a real :class:`BandwidthEstimator` and
 :class:`QualityPolicy` over a trace and returns a :class:`Timeline`. All
@@ -27,6 +39,12 @@ from adaptive import BandwidthEstimator, Decision, QualityLevel, QualityPolicy
 
 TICK_MS = 100
 REPORT_INTERVAL_MS = 1_000
+#: AIMD REMB model: a queue delay peak above this within an interval is over-use.
+BURST_OVERUSE_MS = 40.0
+#: AIMD REMB model: additive increase near the rate of the last cut.
+AIMD_ADDITIVE_BPS_PER_S = 70_000
+#: libwebrtc's pacing multiplier, for paced keyframes.
+PACING_FACTOR = 2.5
 
 RateFn = Callable[[float], float]
 
@@ -64,6 +82,15 @@ class Trace:
     capacity_bps: RateFn
     base_rtt_ms: RateFn = field(default=constant(40.0))
     random_loss: RateFn = field(default=constant(0.0))
+    #: The bottleneck's buffer, in ms at its capacity.
+    queue_ms: float = 250.0
+    #: ``None``: the optimistic REMB sketch; a rate: an AIMD REMB starting there.
+    remb_start_bps: float | None = None
+    #: Receiver reports (loss, jitter, RTT) reach the sender from this time on.
+    reports_from_ms: float = 0.0
+    #: A keyframe of ``keyframe_bytes`` on top of the rung every this many ms (0 = none).
+    keyframe_interval_ms: float = 0.0
+    keyframe_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,18 +103,30 @@ class Report:
     ping_rtt_ms: float
     remb_bps: float
     received_bps: float
+    #: False before ``reports_from_ms``: only the REMB reached the sender.
+    has_receiver_report: bool = True
+
+
+def _clamp_increase(previous: float, grown: float, received_bps: float) -> float:
+    """libwebrtc's ``AimdRateControl::ClampBitrate``: an increase stops at 1.5x what
+    arrives (+10 kbit/s), but arriving less (a quiet encoder) lowers nothing."""
+    cap = 1.5 * received_bps + 10_000
+    return grown if grown <= cap else max(min(previous, grown), cap)
 
 
 class LinkSimulator:
     """One bottleneck link, stepped in ``TICK_MS`` ticks."""
 
-    def __init__(self, trace: Trace, *, seed: int = 1, queue_ms: float = 250.0) -> None:
+    def __init__(self, trace: Trace, *, seed: int = 1, queue_ms: float | None = None) -> None:
         self.trace = trace
         self.now_ms = 0.0
         self._rng = random.Random(seed)
-        self._queue_ms = queue_ms
+        self._queue_ms = trace.queue_ms if queue_ms is None else queue_ms
         self._queue_bits = 0.0
-        self._remb_bps: float | None = None
+        self._remb_bps: float | None = trace.remb_start_bps
+        self._cut_at_bps: float | None = None
+        #: Bits lost in the last tick (any loss breaks frames: a freeze until repaired).
+        self.tick_lost_bits = 0.0
         self._prev_delay_ms = 0.0
         self._reset_interval()
 
@@ -96,25 +135,37 @@ class LinkSimulator:
         self._lost_bits = 0.0
         self._delivered_bits = 0.0
         self._delays_ms: list[float] = []
+        self._peak_delay_ms = 0.0
 
     def queue_delay_ms(self) -> float:
         capacity = max(self.trace.capacity_bps(self.now_ms), 1.0)
         return self._queue_bits / capacity * 1000
 
-    def step(self, send_bps: float) -> Report | None:
-        """Advance one tick sending at ``send_bps``; return a report when one is due."""
+    def step(self, send_bps: float, burst_bits: float = 0.0, burst_ms: float = 0.0
+             ) -> Report | None:
+        """Advance one tick sending at ``send_bps``, plus a burst of ``burst_bits``
+        spread over ``burst_ms`` (0: at once); return a report when one is due."""
         dt_s = TICK_MS / 1000
         capacity = max(self.trace.capacity_bps(self.now_ms), 1.0)
+        limit = capacity * self._queue_ms / 1000
+        burst_dropped = 0.0
+        if burst_bits > 0:
+            # The queue peaks when the burst has arrived; the link drains meanwhile.
+            drained = min(capacity * burst_ms / 1000, burst_bits)
+            burst_dropped = max(0.0, self._queue_bits + burst_bits - drained - limit)
+            self._queue_bits += burst_bits - burst_dropped
+            self._peak_delay_ms = max(self._peak_delay_ms,
+                                      (self._queue_bits - drained) / capacity * 1000)
         offered = send_bps * dt_s
         randomly_lost = offered * self.trace.random_loss(self.now_ms)
         self._queue_bits += offered - randomly_lost
         out = min(self._queue_bits, capacity * dt_s)
         self._queue_bits -= out
-        limit = capacity * self._queue_ms / 1000
         dropped = max(0.0, self._queue_bits - limit)
         self._queue_bits -= dropped
-        self._sent_bits += offered
-        self._lost_bits += randomly_lost + dropped
+        self._sent_bits += offered + burst_bits
+        self._lost_bits += randomly_lost + dropped + burst_dropped
+        self.tick_lost_bits = randomly_lost + dropped + burst_dropped
         self._delivered_bits += out
         self.now_ms += TICK_MS
         self._delays_ms.append(self.queue_delay_ms())
@@ -130,13 +181,26 @@ class LinkSimulator:
         delay_ms = sum(self._delays_ms) / len(self._delays_ms)
         spread = max(self._delays_ms) - min(self._delays_ms)
         overuse = delay_ms > 60 or delay_ms - self._prev_delay_ms > 15
+        aimd = self.trace.remb_start_bps is not None
+        if aimd and self._peak_delay_ms > BURST_OVERUSE_MS:
+            overuse = True  # GCC's trendline sees a burst's queue within a few frames
         if overuse:
             remb = 0.85 * received_bps
+            self._cut_at_bps = received_bps
+        elif aimd:
+            # The receiver's AIMD climbs from where it is; it does not jump to what arrives.
+            # Near the rate it last cut at it climbs additively (libwebrtc's
+            # AimdRateControl: about one packet per response time, ~70 kbit/s a second).
+            previous = self._remb_bps or received_bps
+            near_max = self._cut_at_bps is not None and received_bps >= 0.7 * self._cut_at_bps
+            grown = previous + AIMD_ADDITIVE_BPS_PER_S if near_max else previous * 1.08
+            remb = _clamp_increase(previous, grown, received_bps)
         else:
-            grown = (self._remb_bps or received_bps) * 1.08
-            remb = min(max(grown, received_bps), 1.5 * received_bps + 10_000)
-        remb *= 1 + self._rng.uniform(-0.03, 0.03)
+            previous = self._remb_bps or received_bps
+            remb = _clamp_increase(previous, max(previous * 1.08, received_bps), received_bps)
         self._remb_bps = remb
+        # Measurement noise on what is reported, not on the controller's own state.
+        remb *= 1 + self._rng.uniform(-0.03, 0.03)
         self._prev_delay_ms = delay_ms
         base_rtt = self.trace.base_rtt_ms(self.now_ms)
         report = Report(
@@ -148,6 +212,7 @@ class LinkSimulator:
             ping_rtt_ms=base_rtt + delay_ms + abs(self._rng.gauss(0, 3)),
             remb_bps=remb,
             received_bps=received_bps,
+            has_receiver_report=self.now_ms >= self.trace.reports_from_ms,
         )
         self._reset_interval()
         return report
@@ -156,9 +221,10 @@ class LinkSimulator:
 def feed(estimator: BandwidthEstimator, report: Report) -> None:
     """Give ``estimator`` what a real peer connection would see for ``report``."""
     t = report.at_ms
-    estimator.on_sent_bitrate(t, report.sent_bps)
-    estimator.on_receiver_report(t, report.fraction_lost, report.jitter_ms, report.rtt_ms)
     estimator.on_remb(t, report.remb_bps)
+    estimator.on_sent_bitrate(t, report.sent_bps)
+    if report.has_receiver_report:
+        estimator.on_receiver_report(t, report.fraction_lost, report.jitter_ms, report.rtt_ms)
     estimator.on_probe_rtt(t, report.ping_rtt_ms)
 
 
@@ -169,9 +235,17 @@ class Timeline:
     trace: Trace
     times_ms: list[float] = field(default_factory=list)
     levels: list[QualityLevel] = field(default_factory=list)
+    #: The step the viewer was actually sent each tick (the probed one in trial mode).
+    delivered: list[QualityLevel] = field(default_factory=list)
     capacities_bps: list[float] = field(default_factory=list)
     probing: list[bool] = field(default_factory=list)
+    #: Ticks on which the sender padded (padding probes) or sent the probed step (trial).
+    probe_sending: list[bool] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
+    sent_bits: float = 0.0
+    lost_bits: float = 0.0
+    #: Ticks on which the link dropped packets (media shares the queue with padding).
+    lossy_ticks: list[bool] = field(default_factory=list)
 
     def level_at(self, t_ms: float) -> QualityLevel:
         for time_ms, level in zip(self.times_ms, self.levels, strict=True):
@@ -202,6 +276,18 @@ class Timeline:
         ]
         return sum(pairs) / len(pairs)
 
+    def lossy_seconds(self, start_ms: float = 0.0, end_ms: float = float("inf")) -> float:
+        """Seconds in [start, end) on which the link dropped packets."""
+        ticks = sum(1 for t, lossy in zip(self.times_ms, self.lossy_ticks, strict=True)
+                    if lossy and start_ms <= t < end_ms)
+        return ticks * TICK_MS / 1000
+
+    def probe_seconds(self, start_ms: float = 0.0, end_ms: float = float("inf")) -> float:
+        """Seconds the sender spent sending probe traffic in [start, end)."""
+        ticks = sum(1 for t, on in zip(self.times_ms, self.probe_sending, strict=True)
+                    if on and start_ms <= t < end_ms)
+        return ticks * TICK_MS / 1000
+
 
 def run_policy(
     trace: Trace,
@@ -209,17 +295,56 @@ def run_policy(
     *,
     seed: int = 1,
     on_report: Callable[[float, QualityPolicy], None] | None = None,
+    estimator: BandwidthEstimator | None = None,
+    notify_keyframes: bool = True,
+    pace_keyframes: bool = False,
+    media_fill: RateFn | None = None,
 ) -> Timeline:
-    """Drive estimator + policy over ``trace``; the sender pads while probing."""
+    """Drive estimator + policy over ``trace`` with a sender that does what the
+    policy's state asks: the current step, padding up to the probe target
+    inside the probe window (reported to the estimator when it ends), or the
+    probed step itself in trial mode; keyframe bursts if the trace has them
+    (told to the estimator when ``notify_keyframes``). ``media_fill`` is the
+    share of a step's nominal video rate the encoder produces at each time (a
+    still scene undershoots; 1 when ``None``)."""
     policy = policy if policy is not None else QualityPolicy()
-    estimator = BandwidthEstimator()
+    estimator = estimator if estimator is not None else BandwidthEstimator()
     link = LinkSimulator(trace, seed=seed)
     timeline = Timeline(trace=trace)
+    window: list[float] | None = None  # [start ms, end ms, bits sent]
+    next_keyframe_ms = trace.keyframe_interval_ms
     while link.now_ms < trace.duration_ms:
+        now = link.now_ms
         state = policy.state
-        send_bps = max(float(state.level.total_bps), state.probe_bps)
-        report = link.step(send_bps)
+        fill = media_fill(now) if media_fill is not None else 1.0
+        sent_level = state.level
+        if state.probe_by_trial and state.probing and state.probe_level is not None:
+            sent_level = state.probe_level
+        send_bps = sent_level.audio_bps + sent_level.video_bps * fill
+        padding = state.padding_target_bps(now)
+        if padding > 0:
+            send_bps = max(send_bps, padding)
+            if window is None:
+                window = [now, now, 0.0]
+        if window is not None and padding <= 0:
+            estimator.on_probe_sent(now, window[0], window[1], int(window[2] / 8))
+            window = None
+        burst_bits = 0.0
+        burst_ms = 0.0
+        if trace.keyframe_interval_ms and now >= next_keyframe_ms and not state.level.audio_only:
+            next_keyframe_ms += trace.keyframe_interval_ms
+            burst_bits = trace.keyframe_bytes * 8.0
+            if pace_keyframes:
+                burst_ms = burst_bits * 1000 / (state.level.total_bps * PACING_FACTOR)
+            if notify_keyframes:
+                estimator.on_keyframe_sent(now, trace.keyframe_bytes)
+        report = link.step(send_bps, burst_bits, burst_ms)
+        if window is not None:
+            window[1] = link.now_ms
+            window[2] += send_bps * TICK_MS / 1000 + burst_bits
+        timeline.sent_bits += send_bps * TICK_MS / 1000 + burst_bits
         if report is not None:
+            timeline.lost_bits += report.sent_bps * report.fraction_lost
             if on_report is not None:
                 on_report(report.at_ms, policy)
             feed(estimator, report)
@@ -230,4 +355,8 @@ def run_policy(
         timeline.levels.append(policy.level)
         timeline.capacities_bps.append(trace.capacity_bps(link.now_ms))
         timeline.probing.append(policy.state.probing)
+        timeline.probe_sending.append(
+            padding > 0 or (state.probe_by_trial and state.probing))
+        timeline.lossy_ticks.append(link.tick_lost_bits > 0)
+        timeline.delivered.append(sent_level)
     return timeline

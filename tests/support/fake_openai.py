@@ -6,6 +6,10 @@ suite uses.  It emits exactly what the API emits for ``stream=True``:
 per content delta, a chunk with ``finish_reason``, the usage chunk with empty
 ``choices`` when ``stream_options.include_usage`` is set, then
 ``data: [DONE]``.  ``/v1/images/generations`` answers with ``b64_json``.
+``/v1/embeddings`` answers with deterministic vectors: a hashed bag of the
+input's lower-cased words (:func:`fake_embedding`), so texts that share
+words are close, as with a real model; it honours ``encoding_format``
+("float", or "base64" which the ``openai`` client asks for by default).
 
 Each request consumes the next scripted :class:`Behaviour` (or the default)
 and is recorded together with how it ended, so tests can prove that a
@@ -16,12 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 from aiohttp import web
 
 Mode = Literal["normal", "error_mid", "drop_mid", "hang", "status"]
@@ -31,6 +38,20 @@ DEFAULT_TOKENS = ["Photo", "synthesis", " turns", " light", " into", " sugar", "
 PNG_1X1 = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
 )
+
+
+EMBEDDING_DIMENSIONS = 64
+_EMBED_WORD = re.compile(r"\w+")
+
+
+def fake_embedding(text: str) -> list[float]:
+    """A unit vector: each lower-cased word adds 1 at a hashed position."""
+    vector = [0.0] * EMBEDDING_DIMENSIONS
+    for word in _EMBED_WORD.findall(text.lower()):
+        digest = hashlib.sha256(word.encode()).digest()
+        vector[int.from_bytes(digest[:4], "big") % EMBEDDING_DIMENSIONS] += 1.0
+    norm = sum(v * v for v in vector) ** 0.5 or 1.0
+    return [v / norm for v in vector]
 
 
 @dataclass
@@ -57,12 +78,14 @@ class FakeOpenAI:
     def __init__(self) -> None:
         self.script: deque[Behaviour] = deque()
         self.image_script: deque[Behaviour] = deque()
+        self.embedding_script: deque[Behaviour] = deque()
         self.default = Behaviour()
         self.requests: list[RecordedRequest] = []
         self.release = asyncio.Event()
         self.app = web.Application()
         self.app.router.add_post("/v1/chat/completions", self._chat)
         self.app.router.add_post("/v1/images/generations", self._images)
+        self.app.router.add_post("/v1/embeddings", self._embeddings)
         self.base_url = ""
 
     def then(self, *behaviours: Behaviour) -> FakeOpenAI:
@@ -72,6 +95,10 @@ class FakeOpenAI:
     @property
     def chat_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
+
+    @property
+    def embedding_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.endswith("/embeddings")]
 
     @property
     def disconnects(self) -> int:
@@ -206,5 +233,38 @@ class FakeOpenAI:
                         "revised_prompt": body["prompt"],
                     }
                 ],
+            }
+        )
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        record = RecordedRequest(request.path, body)
+        self.requests.append(record)
+        b = self.embedding_script.popleft() if self.embedding_script else Behaviour()
+        if b.mode == "status":
+            record.outcome = "status"
+            return web.json_response(
+                {"error": {"message": "no such embeddings model", "type": "invalid_request_error"}},
+                status=b.status,
+            )
+        inputs = body["input"]
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        data = []
+        for i, text in enumerate(inputs):
+            vector = fake_embedding(text)
+            if body.get("encoding_format") == "base64":
+                encoded: object = base64.b64encode(np.array(vector, dtype="<f4").tobytes()).decode()
+            else:
+                encoded = vector
+            data.append({"object": "embedding", "index": i, "embedding": encoded})
+        record.outcome = "completed"
+        tokens = sum(len(_EMBED_WORD.findall(t)) for t in inputs)
+        return web.json_response(
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model", "fake-embedding"),
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
             }
         )
