@@ -19,7 +19,7 @@ first ``ready`` stops everything (a configuration, port or Redis problem that a
 restart would only repeat); one that dies later is restarted after a backoff
 (1 s, doubling to 30 s, back to 1 s after a minute of uptime) and the death is
 logged. SIGTERM/SIGINT are forwarded to the workers as SIGTERM; the supervisor
-waits for them (SIGKILL after :data:`STOP_TIMEOUT_S`, or at a second signal).
+waits for them (SIGKILL after :meth:`Supervisor.stop_timeout_s`, or at a second signal).
 Workers run in their own process group, so a terminal's Ctrl-C reaches them once,
 through here, and each worker exits on its own if the supervisor disappears.
 """
@@ -45,7 +45,9 @@ __all__ = ["Supervisor", "WorkerFailed"]
 
 logger = logging.getLogger(__name__)
 
-STOP_TIMEOUT_S = 30.0
+#: Beyond the workers' own bounded shutdown (``--shutdown-timeout-s``, twice, see
+#: ``rtc_server/__main__.py`` ``shutdown``), before the supervisor kills them.
+STOP_GRACE_S = 5.0
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 30.0
 #: A worker that stayed up this long starts its next backoff from the beginning.
@@ -188,6 +190,11 @@ class Supervisor:
 
     # -- shutdown ------------------------------------------------------------------------------
 
+    @property
+    def stop_timeout_s(self) -> float:
+        """How long the workers get to stop: their own shutdown bound plus a grace."""
+        return self.config.shutdown_timeout_s * 2 + 2 + STOP_GRACE_S
+
     def _on_signal(self, signum: int) -> None:
         name = signal.Signals(signum).name
         if not self._stopping.is_set():
@@ -209,12 +216,12 @@ class Supervisor:
             return
         waits = asyncio.gather(*(p.wait() for p in running))
         try:
-            await asyncio.wait_for(waits, STOP_TIMEOUT_S)
+            await asyncio.wait_for(waits, self.stop_timeout_s)
         except TimeoutError:
             for proc in running:
                 if proc.returncode is None:
                     logger.warning("worker pid %d did not stop in %.0f s; killing it",
-                                   proc.pid, STOP_TIMEOUT_S)
+                                   proc.pid, self.stop_timeout_s)
                     with contextlib.suppress(ProcessLookupError):
                         proc.kill()
             await asyncio.gather(*(p.wait() for p in running))
