@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import sys
 
 import aiohttp
@@ -14,6 +16,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from rtc_server.media import SyntheticAudioTrack, SyntheticVideoTrack
 from signaling.app import create_app
 from signaling.keys import CLASSROOM, MEDIA
+from signaling.tokens import mint_token
 from tests.support.server import SECRET, Harness, server_config
 
 SDP = "application/sdp"
@@ -210,6 +213,46 @@ async def test_whip_killed_publisher_is_dropped_and_the_newest_publisher_wins(
         if old.returncode is None:
             old.kill()
             await old.wait()
+
+
+async def test_whip_live_publisher_survives_a_server_starved_of_cpu(tmp_path):
+    # The server as deployed (its own process, on uvloop), stopped for longer than the
+    # silence limit, as a process starved of CPU is: the publisher's packets wait in the
+    # socket meanwhile, and must not be taken for a publisher that went away.
+    from tests.test_workers import start_cluster, stop_cluster
+
+    cluster = await start_cluster(tmp_path, "--log-level", "info", workers=None)
+    publisher = None
+    try:
+        await cluster.wait_workers({"0"})
+        async with aiohttp.ClientSession(headers=bearer(SECRET)) as http:
+            async with http.post(f"{cluster.url}/api/sessions",
+                                 json={"session_id": "s1", "teacher_id": "t"}) as resp:
+                assert resp.status == 201
+        token = mint_token(SECRET, session_id="s1", user_id="enc", name="enc", role="teacher",
+                           ttl_s=600)[0]
+        publisher = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.support.whip_publisher", f"{cluster.url}/whip/s1",
+            token, "--size", "320x240@15", stdout=asyncio.subprocess.PIPE, cwd=ROOT)
+        lines: list[str] = []
+        async with asyncio.timeout(40):
+            while "connected" not in lines:
+                line = (await publisher.stdout.readline()).decode().strip()
+                assert line, f"publisher exited: {lines}"
+                lines.append(line)
+        await asyncio.sleep(2.0)  # media flows
+        os.kill(cluster.proc.pid, signal.SIGSTOP)
+        await asyncio.sleep(4.5)
+        os.kill(cluster.proc.pid, signal.SIGCONT)
+        with contextlib.suppress(TimeoutError):  # nothing more to read: still connected
+            line = await asyncio.wait_for(publisher.stdout.readline(), 4.0)
+            assert not line, f"the server ended a live publisher: {line!r}"
+        assert "no RTP for" not in cluster.log()
+    finally:
+        if publisher is not None and publisher.returncode is None:
+            publisher.kill()
+            await publisher.wait()
+        await stop_cluster(cluster)
 
 
 async def test_whip_publisher_whose_media_stops_is_dropped(server: Harness):

@@ -25,6 +25,7 @@ for that; an id never issued (or long forgotten) is 404.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import secrets
 import time
@@ -35,7 +36,6 @@ from typing import Any
 
 from aiortc import MediaStreamTrack
 from aiortc.sdp import SessionDescription
-from aiortc.stats import RTCInboundRtpStreamStats
 
 from rtc_server.base.background import BackgroundTasks
 from rtc_server.base.exceptions import ClassroomError, InvalidRequest
@@ -58,6 +58,8 @@ MEDIA_SILENCE_S = 3.0
 FIRST_MEDIA_TIMEOUT_S = 10.0
 #: How often the received packet counts are read.
 MEDIA_CHECK_INTERVAL_S = 0.5
+#: A check this many intervals late (the event loop was busy) does not count as silence.
+LATE_FACTOR = 3.0
 #: Ended resource ids remembered so that a late DELETE is answered as done.
 ENDED_REMEMBERED = 1024
 
@@ -221,28 +223,36 @@ class WhipResources:
         await self._watch_media(resource)
 
     async def _watch_media(self, resource: WhipResource) -> None:
-        """Drop a connected publisher whose RTP stops (killed without a DELETE)."""
+        """Drop a connected publisher whose RTP stops (killed without a DELETE).
+
+        "RTP arrived" is the newest packet time of any source the receivers heard
+        (``getSynchronizationSources``, stamped by aiortc per packet, retransmissions
+        included; its ``getStats`` is no help: a retransmission stream overwrites the
+        media stream's packet count under the same stats id). Silence is counted only
+        over checks that ran on time: after the event loop was late (a long join, a
+        process starved of CPU) the packets of that time may still wait unread in the
+        socket, so that interval proves nothing.
+        """
         receivers = [t.receiver for t in resource.peer.pc.getTransceivers()]
-        last_count = -1
-        last_change = time.monotonic()
+        newest: datetime.datetime | None = None
+        silent_s = 0.0
         limit_s = FIRST_MEDIA_TIMEOUT_S
         while resource.id in self.resources:
+            started = time.monotonic()
             await asyncio.sleep(MEDIA_CHECK_INTERVAL_S)
-            count = 0
-            for receiver in receivers:
-                for stats in (await receiver.getStats()).values():
-                    if isinstance(stats, RTCInboundRtpStreamStats):
-                        count += stats.packetsReceived
-            now = time.monotonic()
-            if count != last_count:
-                if count > 0:
-                    limit_s = MEDIA_SILENCE_S
-                last_count, last_change = count, now
-            elif now - last_change >= limit_s:
-                logger.warning("Whip(%s) no RTP for %.1f s (publisher gone without DELETE?); "
-                               "removing it", resource.id, now - last_change)
-                await self.remove(resource)
-                return
+            waited_s = time.monotonic() - started
+            stamps = [source.timestamp for receiver in receivers
+                      for source in receiver.getSynchronizationSources()]
+            latest = max(stamps, default=None)
+            if latest is not None and (newest is None or latest > newest):
+                newest, silent_s, limit_s = latest, 0.0, MEDIA_SILENCE_S
+            elif waited_s <= MEDIA_CHECK_INTERVAL_S * LATE_FACTOR:
+                silent_s += waited_s
+                if silent_s >= limit_s:
+                    logger.warning("Whip(%s) no RTP for %.1f s (publisher gone without "
+                                   "DELETE?); removing it", resource.id, silent_s)
+                    await self.remove(resource)
+                    return
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         self._tasks.spawn(coro, "resource")

@@ -4,7 +4,8 @@ close_notify, no RTCP BYE: what a crashed encoder looks like to the server).
     python -m tests.support.whip_publisher URL TOKEN [--size 640x480@10]
 
 Prints ``location <path>`` after the POST and ``connected`` once ICE/DTLS are up, then
-publishes the synthetic pattern until killed. Host candidates only on 127.0.0.1.
+publishes the synthetic pattern until killed (printing ``closed`` or ``failed`` if the
+server ends the connection). Host candidates only on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -31,8 +32,13 @@ async def main() -> None:
     pc = RTCPeerConnection()
     pc.addTransceiver(SyntheticVideoTrack(width, height, float(fps or 10)), direction="sendonly")
     connected = asyncio.Event()
-    pc.on("connectionstatechange",
-          lambda: connected.set() if pc.connectionState == "connected" else None)
+
+    @pc.on("connectionstatechange")
+    def on_state() -> None:
+        if pc.connectionState == "connected":
+            connected.set()
+        elif pc.connectionState in ("closed", "failed"):
+            print(pc.connectionState, flush=True)  # the server ended it
     await pc.setLocalDescription(await pc.createOffer())
     async with aiohttp.ClientSession() as http, http.post(
         args.url, data=pc.localDescription.sdp,
