@@ -1,4 +1,8 @@
-"""``python -m rtc_server``: run the classroom server."""
+"""``python -m rtc_server``: run the classroom server (``classroom-rtc``).
+
+``classroom-rtc loadtest ...`` runs the load test instead (:mod:`signaling.loadtest`);
+``--workers N`` runs N server processes under a supervisor (:mod:`rtc_server.workers`).
+"""
 
 from __future__ import annotations
 
@@ -43,7 +47,9 @@ async def publish_synthetic(app: web.Application, session_id: str, spec: str) ->
 
 
 async def serve(config: Config, *, demo_session: str | None = None) -> None:
-    """Run until SIGTERM/SIGINT, then shut down in order (see :func:`shutdown`)."""
+    """Run until SIGTERM/SIGINT (a worker: also until its supervisor is gone), then shut
+    down in order (see :func:`shutdown`)."""
+    from rtc_server.workers import serve_supervisor
     from signaling.app import create_app
     from signaling.guard import GuardedSite
     from signaling.keys import CLASSROOM
@@ -59,22 +65,32 @@ async def serve(config: Config, *, demo_session: str | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await runner.setup()
+    supervisor: asyncio.Task[None] | None = None
     try:
-        site = GuardedSite(runner, config.host, config.port)
+        # A worker shares the port with its siblings: the kernel spreads connections over them.
+        site = GuardedSite(runner, config.host, config.port,
+                           reuse_port=config.is_worker or None)
         await site.start()
-        if config.dev and demo_session:
-            classroom = app[CLASSROOM]
-            if await classroom.store.get(demo_session) is None:
-                await classroom.create_session(session_id=demo_session, teacher_id="teacher",
-                                               subject="Science", grade_level="7",
-                                               current_topic="Photosynthesis")
-            if config.synthetic_source:
-                await publish_synthetic(app, demo_session, config.synthetic_source)
-            print(_links(config, demo_session), flush=True)
-        else:
-            print(f"classroom-rtc is running on {config.base_url}", flush=True)
+        # With several workers, the first one sets up the demo class and prints the links.
+        if config.worker_id in ("", "1"):
+            if config.dev and demo_session:
+                classroom = app[CLASSROOM]
+                if await classroom.store.get(demo_session) is None:
+                    await classroom.create_session(session_id=demo_session, teacher_id="teacher",
+                                                   subject="Science", grade_level="7",
+                                                   current_topic="Photosynthesis")
+                if config.synthetic_source:
+                    await publish_synthetic(app, demo_session, config.synthetic_source)
+                print(_links(config, demo_session), flush=True)
+            else:
+                workers = f" ({config.workers} workers)" if config.is_worker else ""
+                print(f"classroom-rtc is running on {config.base_url}{workers}", flush=True)
+        if config.worker_socket_fd >= 0:
+            supervisor = asyncio.create_task(serve_supervisor(config, stop))
         await stop.wait()
     finally:
+        if supervisor is not None:
+            supervisor.cancel()
         await shutdown(runner, config.shutdown_timeout_s)
 
 
@@ -109,15 +125,33 @@ class _StuckTasks(Exception):
     """Tasks that ignore cancellation would hang asyncio's own cleanup: exit without it."""
 
 
+def _log_format(config: Config, role: str = "") -> str:
+    who = f" {role}" if role else (f" w{config.worker_id}" if config.worker_id else "")
+    return f"%(asctime)s{who} %(levelname)s %(name)s: %(message)s"
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    config, ns = load_config(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["loadtest"]:
+        from signaling.loadtest.cli import main as loadtest
+
+        raise SystemExit(loadtest(args[1:]))
+    try:
+        config, ns = load_config(args)
+    except ValueError as exc:
+        raise SystemExit(f"classroom-rtc: {exc}") from None
+    supervising = config.workers > 1 and not config.is_worker
     logging.basicConfig(
         level=getattr(logging, config.log_level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=_log_format(config, "supervisor" if supervising else ""),
     )
     if config.log_level.lower() != "debug":
         # The access log would print join tokens (they are in /ws?token=...) in every line.
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    if supervising:
+        from rtc_server.workers import Supervisor
+
+        raise SystemExit(asyncio.run(Supervisor(config, args).run()))
     coro = serve(config, demo_session=ns.demo_session)
     try:
         if config.uvloop and sys.platform != "win32":

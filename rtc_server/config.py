@@ -239,6 +239,24 @@ class Config:
                   "written for)"},
     )
     # Runtime
+    workers: int = field(
+        default=1,
+        metadata={"help": "server processes sharing the HTTP port (SO_REUSEPORT; each has its "
+                  "own ICE UDP ports, /healthz and /metrics); a supervisor restarts one that "
+                  "dies. More than 1 needs shared state: --redis-url, else a private "
+                  "redis-server is started if one is installed"},
+    )
+    worker_id: str = field(
+        default="",
+        metadata={"help": "set by the supervisor for each worker it starts (shown in logs, "
+                  "/healthz, /metrics and the welcome); leave unset"},
+    )
+    worker_socket_fd: int = field(
+        default=-1,
+        metadata={"help": "set by the supervisor: a socket to it, on which a worker reports "
+                  "'ready' once it serves and whose closing (the supervisor is gone) stops "
+                  "the worker; leave unset"},
+    )
     uvloop: bool = field(default=True, metadata={"help": "run on uvloop"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})
     web_root: str | None = field(
@@ -251,6 +269,11 @@ class Config:
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def is_worker(self) -> bool:
+        """A worker started by the supervisor (``--workers`` > 1): binds with SO_REUSEPORT."""
+        return bool(self.worker_id)
 
     def with_secret(self) -> Config:
         """Return a copy with a random API secret if none was configured."""
@@ -344,4 +367,7 @@ def load_config(
         elif f.name in _CONVENTIONAL_ENV and environ.get(_CONVENTIONAL_ENV[f.name]):
             # The conventional variables, as hosting platforms and SDKs set them.
             values[f.name] = _convert(f.name, environ[_CONVENTIONAL_ENV[f.name]])
-    return Config(**values), ns
+    config = Config(**values)
+    if config.workers < 1:
+        raise ValueError(f"workers must be at least 1, not {config.workers}")
+    return config, ns

@@ -138,7 +138,9 @@ async def join(server: ServerProcess, n: int) -> tuple[list[ClassroomClient], li
                            role="student", ttl_s=3600)[0]
         async with sem:
             start = time.perf_counter()
-            client = ClassroomClient(server.url, token, ice_host_addresses=["127.0.0.1"])
+            # Callbacks only: no event queue (signaling/client.py).
+            client = ClassroomClient(server.url, token, ice_host_addresses=["127.0.0.1"],
+                                     max_queued=0)
             clients.append(client)
             await client.connect()
             await client.wait_datachannel(timeout=60)

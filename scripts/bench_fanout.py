@@ -44,7 +44,8 @@ async def join_all(server: ServerProcess, n: int, transport: str) -> tuple[list,
             start = time.perf_counter()
             client = ClassroomClient(server.url, token, ice_host_addresses=["127.0.0.1"],
                                      transport="websocket" if transport == "websocket" else "auto",
-                                     webrtc=transport != "websocket")
+                                     webrtc=transport != "websocket",
+                                     max_queued=0)  # callbacks only: no event queue
             await client.connect()
             if transport != "websocket":
                 await client.wait_datachannel(timeout=60)

@@ -33,7 +33,8 @@ async def run_bot(args: argparse.Namespace, index: int) -> None:
                                      name=user, role="student", ttl_s=3600)[0]
     addresses = args.ice_address.split(",") if args.ice_address else None
     client = ClassroomClient(args.url, token, media=args.media, ice_host_addresses=addresses,
-                             transport="websocket" if args.websocket else "auto")
+                             transport="websocket" if args.websocket else "auto",
+                             max_queued=0)  # callbacks only: no event queue
     await client.connect()
     state = {"rung": None, "reason": None, "events": 0}
 

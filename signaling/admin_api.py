@@ -48,7 +48,7 @@ async def overview(request: web.Request) -> web.Response:
     history = services.history
     return json_response({
         "now": {"ts_ms": int(time.time() * 1000), "values": flatten(services.registry)},
-        "worker": os.environ.get("CLASSROOM_WORKER_ID", str(os.getpid())),
+        "worker": services.config.worker_id or str(os.getpid()),
         "sessions": sessions,
         "load": services.load.status(),
         "interval_s": history.interval_s,

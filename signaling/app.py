@@ -24,7 +24,7 @@ from rtc_server.core.services import FeatureFactory, Services
 from rtc_server.interactions import InteractionsFeature
 from rtc_server.media import MediaFeature
 
-from . import admin_api, http_api, http_errors, materials_api, media_api, websocket
+from . import admin_api, http_api, http_errors, materials_api, media_api, process_metrics, websocket
 from .classes_api import setup_classes
 from .keys import CHAT, CLASSROOM, CONFIG, CONTENT, INTERACTIONS, MEDIA, SERVICES
 from .whip_api import setup_whip
@@ -55,6 +55,7 @@ def create_app(config: Config, *, features: Sequence[FeatureFactory] = FEATURES
         services = await Services.open(config, features)
         app[SERVICES] = services
         app[CLASSROOM] = services.classroom
+        process_metrics.register(services.registry, config.worker_id)
         # The edge's endpoints reach the features they serve by type (a feature left out
         # of the list leaves its key unset, and its endpoints answer 404/500 plainly).
         _expose(app, services, CHAT, ChatFeature)

@@ -6,6 +6,15 @@
         async for event in client.events():
             ...
 
+Events reach the application two ways: callbacks registered with :meth:`on`
+(called as each event is delivered) and a queue read by :meth:`events` /
+:meth:`next_event`. The queue is bounded (``max_queued``, default 10,000 events):
+when nobody reads it, the oldest unread events are dropped and counted in
+``unread_dropped`` (callbacks still see every event). A client that only uses
+:meth:`on`, such as a load bot, passes ``max_queued=0`` and keeps no queue at all,
+so hundreds of clients in one process do not pile up every event they received
+(unbounded, that made garbage-collection pauses the bottleneck of a load test).
+
 It speaks exactly docs/protocol.md: WebSocket signaling, an ``events`` data
 channel (reliable, ordered) and an ``ephemeral`` one (unordered, no
 retransmits), and the rules for restoring one ordered stream of events from
@@ -60,12 +69,17 @@ def _drain(queue: asyncio.Queue[Any]) -> list[Any]:
 
 
 class ClientError(Exception):
-    """The server answered a request with an ``error`` reply."""
+    """The server answered a request with an ``error`` reply.
 
-    def __init__(self, code: str, message: str) -> None:
+    ``retry_after_ms``: the server asked the client to try again after that long (a join
+    refused while the server admits others), None when it did not say.
+    """
+
+    def __init__(self, code: str, message: str, *, retry_after_ms: int | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.retry_after_ms = retry_after_ms
 
 
 class ConnectRefused(ClientError):
@@ -73,10 +87,18 @@ class ConnectRefused(ClientError):
 
     def __init__(self, status: int, code: str, message: str,
                  retry_after_ms: int | None = None) -> None:
-        super().__init__(code, message)
-        self.status = status
-        #: A 503 (joins queued full, restarting) says when to try again.
-        self.retry_after_ms = retry_after_ms
+        super().__init__(code, message, retry_after_ms=retry_after_ms)
+        self.status = status  # a 503 (joins queued full, restarting) says when to retry
+
+
+def _retry_after_ms(error: dict[str, Any], header: str | None = None) -> int | None:
+    """``retry_after_ms`` of an error body, else a ``Retry-After`` header in seconds."""
+    value = error.get("retry_after_ms")
+    if isinstance(value, int | float) and value >= 0:
+        return int(value)
+    if header and header.strip().isdigit():
+        return int(header.strip()) * 1000
+    return None
 
 
 class ClassroomClient:
@@ -92,6 +114,7 @@ class ClassroomClient:
         media: bool = False,
         decode_media: bool = False,
         publish: Sequence[MediaStreamTrack] = (),
+        max_queued: int = 10_000,
         keepalive_s: float | None = 1.0,
         auto_reconnect: bool = True,
     ) -> None:
@@ -120,6 +143,8 @@ class ClassroomClient:
         self.received_via: dict[str, int] = {"websocket": 0, "datachannel": 0}
         self._held: dict[str, list[dict[str, Any]]] = {"websocket": [], "datachannel": []}
         self._queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self.max_queued = max_queued
+        self.unread_dropped = 0  # events dropped from the full queue (on() callbacks saw them)
         self._callbacks: list[tuple[str | None, Callable[[dict[str, Any]], Any]]] = []
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.replies: deque[dict[str, Any]] = deque(maxlen=1000)
@@ -157,7 +182,7 @@ class ClassroomClient:
 
     async def connect(self, *, resume: bool = False) -> dict[str, Any]:
         """Join; with ``resume``, rejoin after a drop and receive what was missed."""
-        if self._http is None:
+        if self._http is None or self._http.closed:  # closed by a refused attempt
             self._http = aiohttp.ClientSession()
         if resume and self.resume_token:
             url = f"{self.base_url}/ws?resume={self.resume_token}&last_seq={self.last_seq}"
@@ -175,7 +200,9 @@ class ClassroomClient:
             raise ClientError("no_welcome", f"expected a welcome, got {first.type!r}")
         welcome = json.loads(first.data)
         if welcome["type"] == "error":
-            raise ClientError(welcome["payload"]["code"], welcome["payload"]["message"])
+            error = welcome["payload"]
+            raise ClientError(error["code"], error["message"],
+                              retry_after_ms=_retry_after_ms(error))
         self.welcome = welcome["payload"]
         self.resume_token = self.welcome.get("resume_token")
         if not resume or "snapshot" in self.welcome:
@@ -287,13 +314,15 @@ class ClassroomClient:
         return welcome
     async def _refusal(self, url: str, exc: aiohttp.WSServerHandshakeError) -> ConnectRefused:
         assert self._http is not None
+        header = exc.headers.get("Retry-After") if exc.headers else None
         async with aiohttp.ClientSession() as http, http.get(url) as resp:
             try:
                 err = (await resp.json())["error"]
                 return ConnectRefused(exc.status, err["code"], err["message"],
-                                      err.get("retry_after_ms"))
+                                      retry_after_ms=_retry_after_ms(err, header))
             except (ValueError, KeyError, aiohttp.ContentTypeError):
-                return ConnectRefused(exc.status, "refused", exc.message)
+                return ConnectRefused(exc.status, "refused", exc.message,
+                                      retry_after_ms=_retry_after_ms({}, header))
 
     async def _negotiate(self) -> None:
         servers = self._ice_servers or tuple(
@@ -401,7 +430,11 @@ class ClassroomClient:
             self.duplicates += 1
             return
         self.last_seq = env["seq"]
-        self._queue.put_nowait(env)
+        if self.max_queued > 0:
+            if self._queue.qsize() >= self.max_queued:
+                self._queue.get_nowait()  # the oldest unread event: nobody is reading
+                self.unread_dropped += 1
+            self._queue.put_nowait(env)
         for wanted, callback in self._callbacks:
             if wanted is None or wanted == env["type"]:
                 callback(env)
@@ -452,6 +485,7 @@ class ClassroomClient:
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         """Stream events in order, without gaps or duplicates, until the connection closes."""
+        self._check_queued()
         while True:
             event = await self._queue.get()
             if event is None:
@@ -459,6 +493,8 @@ class ClassroomClient:
             yield event
 
     async def next_event(self, type: str | None = None, timeout: float = 10.0) -> dict[str, Any]:
+        self._check_queued()
+
         async def find() -> dict[str, Any]:
             while True:
                 event = await self._queue.get()
@@ -468,6 +504,10 @@ class ClassroomClient:
                     return event
 
         return await asyncio.wait_for(find(), timeout)
+
+    def _check_queued(self) -> None:
+        if self.max_queued <= 0:
+            raise RuntimeError("this client keeps no event queue (max_queued=0): use on()")
 
     # -- sending -------------------------------------------------------------------------------
 

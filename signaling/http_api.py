@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 from typing import Annotated, Any, TypeVar
 
@@ -146,6 +147,10 @@ async def healthz(request: web.Request) -> web.Response:
         "status": status,
         "state": services.storage.backend,
         "shared_state": "ok" if reachable else "unreachable",
+        # With --workers, which process answered (a request through the shared port
+        # reaches any one of them); "0" for a single process.
+        "worker": request.app[CONFIG].worker_id or "0",
+        "pid": os.getpid(),
         "sessions_here": len(classroom.rooms),
         "connections_here": sum(len(r.connections) for r in classroom.rooms.values()),
     }, status=200 if status == "ok" else 503)

@@ -89,22 +89,28 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                                       **exc.details))
         await ws.close(code=4004, message=exc.code.encode())
         return ws
-    conn.resume_token_id = secrets.token_hex(8)
-    welcome["resume_token"] = mint_resume_token(config.api_secret, identity, ttl_s=RESUME_TTL_S,
-                                                token_id=conn.resume_token_id)
-    await ws.send_str(encode_reply("welcome", welcome, session_id=identity.session_id))
-    conn.start()
-    if resume:
-        # One resume token, one connection: an older one that used it is closed (4009).
-        await classroom.replace_connections(conn, identity.token_id)
-    logger.info("%r joined session %s", conn, identity.session_id)
+    # From here on the client is in the class: whatever happens (it closes before its
+    # welcome, a send fails), it leaves again and its connection is closed.
     try:
+        conn.resume_token_id = secrets.token_hex(8)
+        welcome["resume_token"] = mint_resume_token(
+            config.api_secret, identity, ttl_s=RESUME_TTL_S, token_id=conn.resume_token_id)
+        if config.worker_id:
+            welcome["worker"] = config.worker_id  # which of the --workers processes serves it
+        await ws.send_str(encode_reply("welcome", welcome, session_id=identity.session_id))
+        conn.start()
+        if resume:
+            # One resume token, one connection: an older one that used it is closed (4009).
+            await classroom.replace_connections(conn, identity.token_id)
+        logger.info("%r joined session %s", conn, identity.session_id)
         async for msg in ws:
             if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                 await conn.receive_ws(msg.data)
             elif msg.type == WSMsgType.ERROR:
                 logger.info("%r WebSocket error: %s", conn, ws.exception())
                 break
+    except ConnectionError as exc:  # gone before or while we wrote to it
+        logger.info("%r closed by the client early: %s", conn, exc)
     finally:
         await classroom.leave(conn)
         await conn.close()

@@ -14,6 +14,11 @@ Choices this server makes where RFC 9725 leaves them open:
 - **ICE servers** configured on the server are given as ``Link: rel="ice-server"``
   headers of the 201 response (section 4.6), not on ``OPTIONS``, which needs no
   credential: CORS preflights from browser WHIP clients carry none.
+- **A late DELETE is done, not 404.** A ``DELETE`` for a resource that already
+  ended (its connection closed or failed, its media stopped for 3 s, or it was
+  deleted before) answers ``200``: the publication is gone, which is what the
+  client asked for. Only an id this server never issued (or forgot: it keeps the
+  last 1,024) is ``404``.
 - **CORS** headers go on every ``/whip/`` response (credentials are bearer
   tokens, never cookies, so ``Access-Control-Allow-Origin: *`` is safe), and
   ``Location``/``ETag``/``Link`` are exposed to scripts.
@@ -124,8 +129,7 @@ async def whip_publish(request: web.Request) -> web.Response:
 async def whip_delete(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
     _authorize(request, session_id, "end a WHIP publication")
-    whip = request.app[MEDIA].whip
-    await whip.remove(whip.get(session_id, request.match_info["resource_id"]))
+    await request.app[MEDIA].whip.delete(session_id, request.match_info["resource_id"])
     return web.Response(status=200)
 
 

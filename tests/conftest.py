@@ -27,6 +27,10 @@ async def make_server(
 
     async def make(**overrides: Any) -> Harness:
         server = await aiohttp_server(create_app(server_config(**overrides)))
+        # aiohttp's TestServer cancels a handler when its client disconnects; production
+        # (rtc_server.__main__, aiohttp's default) lets it run to the end: test that.
+        assert server.runner is not None and server.runner.server is not None
+        server.runner.server.handler_cancellation = False
         harness = Harness(server)
         harnesses.append(harness)
         return harness

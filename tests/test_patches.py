@@ -183,3 +183,56 @@ def test_apply_uses_the_config(monkeypatch) -> None:
                          sctp_tuning=False))
     patches.apply(Config(api_secret="x" * 32, sctp_tuning=True))
     assert calls == ["ice ('10.0.0.1',)", "ice ()", "sctp"]
+
+
+def _rsa_certificate():
+    """An RTCCertificate with an RSA-2048 key, as GStreamer's webrtcbin makes."""
+    from aiortc.rtcdtlstransport import RTCCertificate, generate_certificate
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return RTCCertificate(key=key, cert=generate_certificate(key))
+
+
+async def _handshake_with_rsa_publisher() -> str:
+    """An RSA-certificate offerer (the DTLS server) against a default aiortc answerer (the
+    DTLS client, as the server is for a WHIP publisher); returns the answerer's final state."""
+    restrict_host_addresses(["127.0.0.1"])
+    publisher, server = RTCPeerConnection(), RTCPeerConnection()
+    publisher._RTCPeerConnection__certificates = [_rsa_certificate()]
+    settled = asyncio.Event()
+
+    @server.on("connectionstatechange")
+    def on_state() -> None:
+        if server.connectionState in ("connected", "failed"):
+            settled.set()
+
+    try:
+        publisher.addTransceiver(VideoStreamTrack(), direction="sendonly")
+        await publisher.setLocalDescription(await publisher.createOffer())
+        assert "a=setup:actpass" in publisher.localDescription.sdp
+        await server.setRemoteDescription(publisher.localDescription)
+        await server.setLocalDescription(await server.createAnswer())
+        assert "a=setup:active" in server.localDescription.sdp  # the server is DTLS client
+        await publisher.setRemoteDescription(server.localDescription)
+        await asyncio.wait_for(settled.wait(), 30)
+        return server.connectionState
+    finally:
+        await publisher.close()
+        await server.close()
+        restrict_host_addresses([])
+
+
+async def test_dtls_handshake_with_an_rsa_certificate_peer() -> None:
+    from rtc_server.patches import dtls
+
+    try:
+        dtls.restore()
+        # aiortc 1.16 offers only ECDHE-ECDSA suites: the limitation ("no shared cipher").
+        assert await _handshake_with_rsa_publisher() == "failed"
+        dtls.apply()
+        dtls.apply()  # idempotent
+        assert dtls.applied()
+        assert await _handshake_with_rsa_publisher() == "connected"
+    finally:
+        dtls.apply()

@@ -81,3 +81,50 @@ async def test_websockets_from_other_origins_are_refused(make_server) -> None:
                 assert (await ws.receive_json())["type"] == "welcome"
         async with http.ws_connect(url) as ws:  # no Origin: not a browser
             assert (await ws.receive_json())["type"] == "welcome"
+
+
+async def test_clients_gone_before_their_welcome_leave_again(server: Harness, caplog) -> None:
+    """A client that resets its connection right after the upgrade (a closed tab, a
+    load bot): no traceback, and it is not left counted as in the class."""
+    import logging
+    import socket
+    import struct
+    from urllib.parse import urlsplit
+
+    caplog.set_level(logging.INFO)
+    host, port = urlsplit(server.url).hostname, urlsplit(server.url).port
+    request = (f"GET /ws?token={server.token('ghost')}&webrtc=0 HTTP/1.1\r\n"
+               f"Host: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+               "\r\n").encode()
+
+    def upgrade_and_reset() -> None:
+        with socket.create_connection((host, port)) as s:
+            s.sendall(request)
+            s.recv(64)  # the 101: the server is now joining us (slowly, see below)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    # A join that takes a while (a busy Redis): the client is gone before its welcome.
+    classroom = server.classroom
+    join = classroom.join
+
+    async def slow_join(*args, **kwargs):
+        await asyncio.sleep(0.3)
+        return await join(*args, **kwargs)
+
+    classroom.join = slow_join
+    await asyncio.gather(*(asyncio.to_thread(upgrade_and_reset) for _ in range(20)))
+    await asyncio.sleep(0.5)
+    classroom.join = join
+    async with asyncio.timeout(10):
+        while True:
+            part = await server.classroom.store.get_participant("s1", "ghost")
+            room = server.classroom.rooms.get("s1")
+            if (part is None or part.connections == 0) and not (room and room.connections):
+                break
+            await asyncio.sleep(0.05)
+    assert "Traceback" not in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    # The class goes on for the others.
+    ada = await server.client("ada", webrtc=False)
+    assert await ada.ping() > 0

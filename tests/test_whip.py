@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import signal
+import sys
 
 import aiohttp
 import pytest
@@ -12,9 +16,11 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from rtc_server.media import SyntheticAudioTrack, SyntheticVideoTrack
 from signaling.app import create_app
 from signaling.keys import CLASSROOM, MEDIA
+from signaling.tokens import mint_token
 from tests.support.server import SECRET, Harness, server_config
 
 SDP = "application/sdp"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 async def wait_until(predicate, timeout: float = 15.0) -> None:
@@ -109,7 +115,7 @@ async def test_whip_publish_reaches_viewers_and_delete_ends_it(server: Harness, 
         async with http.delete(f"{server.url}{location}") as deleted:
             assert deleted.status == 200
         async with http.delete(f"{server.url}{location}") as again:
-            assert again.status == 404  # it is gone
+            assert again.status == 200  # it ended already: done (not 404)
     assert media.sources == []
     assert resource_id not in server.app[MEDIA].whip.resources
     await asyncio.sleep(0.5)  # packets already in flight may still land
@@ -129,6 +135,143 @@ async def test_whip_publisher_closing_its_connection_unpublishes(server: Harness
     await wait_until(lambda: ladder.source_size == (640, 480))
     await publisher.close()
     await wait_until(lambda: media.sources == [] and not server.app[MEDIA].whip.resources, timeout=40)
+
+
+async def test_whip_delete_after_the_connection_closed_is_done(server: Harness, publishers):
+    publisher = publishers()
+    token = server.token("teacher", "teacher")
+    resp, answer = await post_offer(server, await publisher.offer(), token)
+    assert resp.status == 201, answer
+    location = resp.headers["Location"]
+    await publisher.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    whip = server.app[MEDIA].whip
+    await wait_until(lambda: any(r.connected.is_set() for r in whip.resources.values()))
+    await publisher.close()  # the encoder went away first, then cleans up
+    await wait_until(lambda: not whip.resources, timeout=40)
+    async with aiohttp.ClientSession(headers=bearer(token)) as http:
+        async with http.delete(f"{server.url}{location}") as resp:
+            assert resp.status == 200
+        # The same id under another session is not this resource.
+        other = location.replace("/whip/s1/", "/whip/s2/")
+        async with http.delete(f"{server.url}{other}",
+                               headers=bearer(SECRET)) as resp:
+            assert resp.status == 404
+
+
+async def _start_killable_publisher(server: Harness, size: str):
+    """A WHIP publisher in a subprocess; returns it once it is connected."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.support.whip_publisher", f"{server.url}/whip/s1",
+        server.token("encoder", "teacher"), "--size", size,
+        stdout=asyncio.subprocess.PIPE, cwd=ROOT,
+    )
+    lines = []
+    async with asyncio.timeout(40):
+        while not lines or lines[-1] != "connected":
+            line = (await proc.stdout.readline()).decode().strip()
+            assert line, f"publisher exited ({await proc.wait()}) after {lines}"
+            lines.append(line)
+    return proc, lines[0].split()[1]
+
+
+async def test_whip_killed_publisher_is_dropped_and_the_newest_publisher_wins(
+    server: Harness, publishers
+):
+    viewer = await server.client("stu", media=True)
+    video = viewer.counters["video"]
+    media = server.app[MEDIA].hub.session("s1")
+    whip = server.app[MEDIA].whip
+    old, old_location = await _start_killable_publisher(server, "320x240@10")
+    try:
+        await wait_until(lambda: video.frame_size == (320, 240), timeout=30)
+        # A newer publisher (a restarted encoder) takes over while the old one still sends.
+        newer = publishers()
+        resp, answer = await post_offer(server, await newer.offer(), SECRET)
+        assert resp.status == 201, answer
+        await newer.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        new_origin = "whip:" + resp.headers["Location"].rsplit("/", 1)[1]
+        assert [s.origin for s in media.sources if s.ladder is media.current("video")] == [
+            new_origin]
+        await wait_until(lambda: video.frame_size == (640, 480))  # the viewer sees the newer
+        old_id = old_location.rsplit("/", 1)[1]
+        assert old_id in whip.resources
+        old.kill()  # no DELETE, no DTLS close: only its RTP stops
+        await old.wait()
+        killed_at = asyncio.get_running_loop().time()
+        # ICE consent would take ~35 s; the media watchdog drops it after ~3 s of silence.
+        await wait_until(lambda: old_id not in whip.resources, timeout=20)
+        dropped_after_s = asyncio.get_running_loop().time() - killed_at
+        assert dropped_after_s < 20
+        print(f"killed publisher dropped after {dropped_after_s:.1f} s")
+        assert {s.origin for s in media.sources} == {new_origin}
+        frames = video.frames
+        await wait_until(lambda: video.frames > frames + 5)  # the newer one still plays
+        async with aiohttp.ClientSession(headers=bearer(SECRET)) as http:
+            async with http.delete(f"{server.url}{old_location}") as resp:
+                assert resp.status == 200  # the encoder's late cleanup: done
+    finally:
+        if old.returncode is None:
+            old.kill()
+            await old.wait()
+
+
+async def test_whip_live_publisher_survives_a_server_starved_of_cpu(tmp_path):
+    # The server as deployed (its own process, on uvloop), stopped for longer than the
+    # silence limit, as a process starved of CPU is: the publisher's packets wait in the
+    # socket meanwhile, and must not be taken for a publisher that went away.
+    from tests.test_workers import start_cluster, stop_cluster
+
+    cluster = await start_cluster(tmp_path, "--log-level", "info", workers=None)
+    publisher = None
+    try:
+        await cluster.wait_workers({"0"})
+        async with aiohttp.ClientSession(headers=bearer(SECRET)) as http:
+            async with http.post(f"{cluster.url}/api/sessions",
+                                 json={"session_id": "s1", "teacher_id": "t"}) as resp:
+                assert resp.status == 201
+        token = mint_token(SECRET, session_id="s1", user_id="enc", name="enc", role="teacher",
+                           ttl_s=600)[0]
+        publisher = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tests.support.whip_publisher", f"{cluster.url}/whip/s1",
+            token, "--size", "320x240@15", stdout=asyncio.subprocess.PIPE, cwd=ROOT)
+        lines: list[str] = []
+        async with asyncio.timeout(40):
+            while "connected" not in lines:
+                line = (await publisher.stdout.readline()).decode().strip()
+                assert line, f"publisher exited: {lines}"
+                lines.append(line)
+        await asyncio.sleep(2.0)  # media flows
+        os.kill(cluster.proc.pid, signal.SIGSTOP)
+        await asyncio.sleep(4.5)
+        os.kill(cluster.proc.pid, signal.SIGCONT)
+        with contextlib.suppress(TimeoutError):  # nothing more to read: still connected
+            line = await asyncio.wait_for(publisher.stdout.readline(), 4.0)
+            assert not line, f"the server ended a live publisher: {line!r}"
+        assert "no RTP for" not in cluster.log()
+    finally:
+        if publisher is not None and publisher.returncode is None:
+            publisher.kill()
+            await publisher.wait()
+        await stop_cluster(cluster)
+
+
+async def test_whip_publisher_whose_media_stops_is_dropped(server: Harness):
+    viewer = await server.client("stu", media=True)
+    whip = server.app[MEDIA].whip
+    proc, location = await _start_killable_publisher(server, "320x240@10")
+    try:
+        await viewer.next_event("media.state")
+        await wait_until(lambda: viewer.counters["video"].frames > 3, timeout=30)
+        proc.kill()
+        await proc.wait()
+        event = await viewer.next_event("media.state", timeout=20)  # well before ICE consent
+        assert event["payload"]["video"] is False
+        assert whip.resources == {}
+        assert location.rsplit("/", 1)[1] in whip.ended
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
 
 
 async def test_whip_shutdown_closes_every_publisher(server: Harness, publishers):

@@ -7,15 +7,29 @@ see them through the same ladder. The HTTP endpoint (status codes, headers,
 CORS, credentials) is the edge's: ``signaling/whip_api.py``.
 
 A resource whose peer connection fails, closes, or does not connect within
-:data:`CONNECT_TIMEOUT_S` is removed and unpublished. No trickle ICE: the answer
-carries all of the server's candidates (aiortc gathers them before it answers).
+:data:`CONNECT_TIMEOUT_S` is removed and unpublished. So is one whose media stops:
+no RTP for :data:`MEDIA_SILENCE_S` (an encoder killed without its ``DELETE``
+would otherwise stay the class's source until ICE consent expires, about 35 s,
+showing students a frozen picture). The newest publisher is what students see
+(:meth:`SessionMedia.current`), so a restarted encoder takes over at once, even
+before its killed predecessor is dropped. No trickle ICE: the answer carries all
+of the server's candidates (aiortc gathers them before it answers).
+
+A ``DELETE`` for a resource that already ended (connection closed, media stopped,
+deleted before) is answered as done: the client's goal, the publication gone, is
+met, and an encoder that lost its connection should not report an error when it
+cleans up. The ids of the last :data:`ENDED_REMEMBERED` ended resources are kept
+for that; an id never issued (or long forgotten) is 404.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import secrets
+import time
+from collections import OrderedDict
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +52,16 @@ logger = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 30.0
 #: Closing a peer connection on shutdown should take milliseconds; never wait longer than this.
 CLOSE_TIMEOUT_S = 5.0
+#: A connected publisher whose RTP stops for this long is dropped (see module docstring).
+MEDIA_SILENCE_S = 3.0
+#: A connected publisher gets this long to send its first RTP packet.
+FIRST_MEDIA_TIMEOUT_S = 10.0
+#: How often the received packet counts are read.
+MEDIA_CHECK_INTERVAL_S = 0.5
+#: A check this many intervals late (the event loop was busy) does not count as silence.
+LATE_FACTOR = 3.0
+#: Ended resource ids remembered so that a late DELETE is answered as done.
+ENDED_REMEMBERED = 1024
 
 
 class InvalidOffer(ClassroomError):
@@ -105,6 +129,8 @@ class WhipResources:
 
     def __init__(self) -> None:
         self.resources: dict[str, WhipResource] = {}
+        #: resource id -> session id of resources that ended (newest last, bounded).
+        self.ended: OrderedDict[str, str] = OrderedDict()
         self._tasks = BackgroundTasks("WhipResources")
         self._closing = False
 
@@ -116,6 +142,13 @@ class WhipResources:
                 "(it was deleted, its connection failed, or it never existed)"
             )
         return resource
+
+    async def delete(self, session_id: str, resource_id: str) -> None:
+        """End a publication by its id; one that already ended counts as done."""
+        if self.ended.get(resource_id) == session_id:
+            logger.info("Whip(%s) DELETE after it ended: done already", resource_id)
+            return
+        await self.remove(self.get(session_id, resource_id))
 
     async def create(
         self, media: SessionMedia, config: Config, offer: str, *, publisher: str
@@ -157,7 +190,7 @@ class WhipResources:
             await media.unpublish_origin(resource.origin)
             await peer.close()
             raise
-        self._spawn(self._expect_connection(resource))
+        self._spawn(self._supervise(resource))
         logger.info(
             "Whip(%s) %s publishes %s into session %s",
             resource.id,
@@ -171,13 +204,17 @@ class WhipResources:
         """Close the peer connection and unpublish (idempotent)."""
         if self.resources.pop(resource.id, None) is None:
             return
+        self.ended[resource.id] = resource.session_id
+        while len(self.ended) > ENDED_REMEMBERED:
+            self.ended.popitem(last=False)
         logger.info("Whip(%s) ends (session %s)", resource.id, resource.session_id)
         try:
             await resource.media.unpublish_origin(resource.origin)
         finally:
             await resource.peer.close()
 
-    async def _expect_connection(self, resource: WhipResource) -> None:
+    async def _supervise(self, resource: WhipResource) -> None:
+        """Remove the resource if it does not connect, or when its media stops."""
         try:
             await asyncio.wait_for(resource.connected.wait(), CONNECT_TIMEOUT_S)
         except TimeoutError:
@@ -187,6 +224,40 @@ class WhipResources:
                 CONNECT_TIMEOUT_S,
             )
             await self.remove(resource)
+            return
+        await self._watch_media(resource)
+
+    async def _watch_media(self, resource: WhipResource) -> None:
+        """Drop a connected publisher whose RTP stops (killed without a DELETE).
+
+        "RTP arrived" is the newest packet time of any source the receivers heard
+        (``getSynchronizationSources``, stamped by aiortc per packet, retransmissions
+        included; its ``getStats`` is no help: a retransmission stream overwrites the
+        media stream's packet count under the same stats id). Silence is counted only
+        over checks that ran on time: after the event loop was late (a long join, a
+        process starved of CPU) the packets of that time may still wait unread in the
+        socket, so that interval proves nothing.
+        """
+        receivers = [t.receiver for t in resource.peer.pc.getTransceivers()]
+        newest: datetime.datetime | None = None
+        silent_s = 0.0
+        limit_s = FIRST_MEDIA_TIMEOUT_S
+        while resource.id in self.resources:
+            started = time.monotonic()
+            await asyncio.sleep(MEDIA_CHECK_INTERVAL_S)
+            waited_s = time.monotonic() - started
+            stamps = [source.timestamp for receiver in receivers
+                      for source in receiver.getSynchronizationSources()]
+            latest = max(stamps, default=None)
+            if latest is not None and (newest is None or latest > newest):
+                newest, silent_s, limit_s = latest, 0.0, MEDIA_SILENCE_S
+            elif waited_s <= MEDIA_CHECK_INTERVAL_S * LATE_FACTOR:
+                silent_s += waited_s
+                if silent_s >= limit_s:
+                    logger.warning("Whip(%s) no RTP for %.1f s (publisher gone without "
+                                   "DELETE?); removing it", resource.id, silent_s)
+                    await self.remove(resource)
+                    return
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         self._tasks.spawn(coro, "resource")

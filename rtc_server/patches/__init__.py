@@ -15,6 +15,8 @@ module                 works around
 ``rtp_receiver``       no way to receive encoded frames without decoding them
 ``remote_tracks``      a renegotiation that stops sending leaves the track live
 ``datachannel_text``   a text message that is not UTF-8 ends the peer's DTLS loop
+``dtls``               DTLS offers only ECDSA suites: RSA-certificate peers (GStreamer
+                       webrtcbin) find no shared cipher
 =====================  ================================================================
 """
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from rtc_server.config import Config
 
-from . import datachannel_text, sctp
+from . import datachannel_text, dtls, sctp
 from .ice import advertise_address, restrict_host_addresses, rtc_configuration
 from .remote_tracks import end_withdrawn_tracks
 from .rtp_receiver import divert_encoded_frames
@@ -36,6 +38,7 @@ __all__ = [
     "capture_remb",
     "datachannel_text",
     "divert_encoded_frames",
+    "dtls",
     "end_withdrawn_tracks",
     "restrict_host_addresses",
     "route_keyframe_requests",
@@ -50,5 +53,6 @@ def apply(config: Config) -> None:
     """The process-wide patches the configuration asks for (idempotent)."""
     restrict_host_addresses(config.ice_host_addresses)
     datachannel_text.apply()
+    dtls.apply()
     if config.sctp_tuning:
         sctp.apply()
