@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from adaptive.estimator import BandwidthEstimator
 from adaptive.levels import RUNGS, QualityLevel, level_by_name
 from adaptive.policy import QualityPolicy
+from rtc_server.base.exceptions import ClassroomError
 from rtc_server.patches import capture_remb
 
 if TYPE_CHECKING:
@@ -109,7 +110,13 @@ class QualityController:
                 for media in list(self.hub.sessions.values()):
                     for viewer in list(media.viewers.values()):
                         if viewer.video is not None and not viewer.manual:
-                            await self.step(media, viewer, _now_ms())
+                            try:
+                                await self.step(media, viewer, _now_ms())
+                            except ClassroomError as exc:
+                                # The viewer left while the step awaited its stats: skip it,
+                                # the others still need adapting.
+                                logger.debug("quality step for %s skipped: %s",
+                                             viewer.conn_id, exc.message)
                 live = {c for m in self.hub.sessions.values() for c in m.viewers}
                 for conn_id in set(self.links) - live:
                     del self.links[conn_id]

@@ -241,7 +241,12 @@ def _patch_stun_demux(ice: Any) -> None:
 
     def datagram_received(self: Any, data: Any, addr: tuple[Any, ...]) -> None:
         if data and 19 < data[0] < 64:  # DTLS (RFC 7983); STUN starts with 0..3
-            self.receiver.data_received(data, self.local_candidate.component)
+            candidate = getattr(self, "local_candidate", None)
+            if candidate is None:
+                # Arrived before aioice finished setting up this socket (seen under load):
+                # drop it, DTLS resends; aioice's own path would raise AttributeError.
+                return
+            self.receiver.data_received(data, candidate.component)
             return
         original(self, data, addr)
 
