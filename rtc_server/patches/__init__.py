@@ -16,6 +16,7 @@ module                 works around
 ``rtp_forwarding``     no sender factory, no synchronous send, SRTP protect allocates per
                        call (what the media forwarder needs)
 ``remote_tracks``      a renegotiation that stops sending leaves the track live
+``handshake_media``    media negotiated during the DTLS handshake is never started
 ``datachannel_text``   a text message that is not UTF-8 ends the peer's DTLS loop
 ``dtls``               DTLS offers only ECDSA suites: RSA-certificate peers (GStreamer
                        webrtcbin) find no shared cipher
@@ -27,6 +28,7 @@ from __future__ import annotations
 from rtc_server.config import Config
 
 from . import datachannel_text, dtls, sctp
+from .handshake_media import start_media_negotiated_during_handshake
 from .ice import advertise_address, restrict_host_addresses, rtc_configuration
 from .remote_tracks import end_withdrawn_tracks
 from .rtp_receiver import divert_encoded_frames
@@ -46,6 +48,7 @@ __all__ = [
     "route_keyframe_requests",
     "rtc_configuration",
     "sctp",
+    "start_media_negotiated_during_handshake",
     "supported",
     "untested",
 ]

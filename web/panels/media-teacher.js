@@ -39,7 +39,8 @@ export function mount(ctx, host) {
   async function addTracks(stream, hint) {
     for (const track of stream.getTracks()) {
       if (track.kind === "video") track.contentHint = hint;
-      const sender = client.pc.addTrack(track, stream);
+      // A retry on the same peer connection finds the track already added.
+      const sender = client.pc.getSenders().find((x) => x.track === track) || client.pc.addTrack(track, stream);
       senders.set(track, sender);
       if (track.kind === "video") {
         // Keep the resolution the ladder encodes from; let the frame rate give way instead.
@@ -92,8 +93,9 @@ export function mount(ctx, host) {
     await client.renegotiate();
   }
   let busy = false;
+  /** Runs one media action; false if it failed (or another one was running). */
   async function run(action) {
-    if (busy) return;
+    if (busy) return false;
     busy = true;
     camera.disabled = screen.disabled = true;
     say(t("common.working"));
@@ -111,6 +113,7 @@ export function mount(ctx, host) {
       mic.hidden = !cameraStream;
       if (!failed) describe();
     }
+    return !failed;
   }
   camera.onclick = () => run(cameraStream ? stopCamera : startCamera);
   screen.onclick = () => run(screenStream ? stopScreen : startScreen);
@@ -122,12 +125,21 @@ export function mount(ctx, host) {
     mic.textContent = audio.enabled ? t("media.mute_mic") : t("media.unmute_mic");
   };
   // After a reconnect the client has a new peer connection: publish the same tracks on it.
-  client.on("reconnected", () => run(async () => {
-    senders.clear();
+  // A server that has just restarted may refuse the first try (its peer set-up not ready,
+  // WebRTC not up yet): try again with backoff while connected, or the class has no video.
+  let republishTimer = null;
+  async function republish(attempt) {
+    clearTimeout(republishTimer);
     const streams = [[cameraStream, "motion"], [screenStream, "detail"]].filter(([s]) => s);
-    for (const [stream, hint] of streams) await addTracks(stream, hint);
-    if (streams.length) await client.renegotiate();
-  }));
+    if (!streams.length || client.state !== "connected") return;
+    const ok = await run(async () => {
+      senders.clear();
+      for (const [stream, hint] of streams) await addTracks(stream, hint);
+      await client.renegotiate();
+    });
+    if (!ok && attempt < 6) republishTimer = setTimeout(() => republish(attempt + 1), 1000 * 2 ** attempt);
+  }
+  client.on("reconnected", () => republish(0));
 
   function drawState(body) {
     const offered = body.offered || [];
