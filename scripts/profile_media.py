@@ -19,8 +19,13 @@ off on its own: GSO, in-place SRTP. Thread CPU time inside the per-frame call
 (the kernel's loopback delivery included; the client's reading, preemption by
 other processes not).
 
+``server``: cProfile of bench_media.py's server (uvloop) over its measurement window
+while N viewers in client processes watch the rung, one mode; the functions with the
+most own time, in µs per packet sent (cProfile's own overhead inflates small calls).
+
     PYTHONPATH=. .venv/bin/python scripts/profile_media.py parts --fps 15 30
     PYTHONPATH=. .venv/bin/python scripts/profile_media.py path --frames 300
+    PYTHONPATH=. .venv/bin/python scripts/profile_media.py server --mode forwarder --n 60
 """
 
 from __future__ import annotations
@@ -352,14 +357,47 @@ async def path(frames_n: int, fps: float) -> dict[str, Any]:
     return results
 
 
+def server_profile(mode: str, n: int, fps: float, top: int) -> dict[str, Any]:
+    import pstats
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "server.prof")
+        bench = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_media.py")
+        result = subprocess.run(
+            [sys.executable, bench, "--modes", mode, "--fps", str(fps), "--n", str(n),
+             "--plain-n", str(n), "--duration", "10", "--warmup", "3", "--profile-out", out],
+            capture_output=True, text=True, check=True)
+        run = json.loads(result.stdout)["runs"][0]
+        packets = run["packets_per_s_per_viewer"] * n * run["window_s"]
+        stats = pstats.Stats(out)
+        rows = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)  # type: ignore[attr-defined]
+        functions = [{"function": f"{os.path.basename(f)}:{line} {name}",
+                      "calls_per_packet": round(nc / packets, 2),
+                      "own_us_per_packet": round(1e6 * tt / packets, 3),
+                      "cumulative_us_per_packet": round(1e6 * ct / packets, 3)}
+                     for (f, line, name), (_, nc, tt, ct, _) in rows[:top]]
+    return {"mode": mode, "n": n, "fps": fps, "packets": round(packets),
+            "frames_received_per_s_per_viewer": run["frames_received_per_s_per_viewer"],
+            "top_own_time": functions}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["parts", "path"])
+    parser.add_argument("what", choices=["parts", "path", "server"])
+    parser.add_argument("--mode", default="forwarder",
+                        choices=["forwarder", "forwarder-nogso", "ladder", "plain"])
+    parser.add_argument("--n", type=int, default=60)
+    parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--fps", type=float, nargs="+", default=[15.0, 30.0])
     parser.add_argument("--frames", type=int, default=300)
     args = parser.parse_args()
     if args.what == "parts":
         print(json.dumps([parts(fps) for fps in args.fps], indent=1))
+    elif args.what == "server":
+        print(json.dumps([server_profile(args.mode, args.n, fps, args.top) for fps in args.fps],
+                         indent=1))
     else:
         print(json.dumps([asyncio.run(path(args.frames, fps)) for fps in args.fps], indent=1))
 
