@@ -217,6 +217,17 @@ class Config:
     media_initial_rung: str = field(
         default="medium", metadata={"help": "rung a new viewer starts on: high, medium or low"}
     )
+    media_forwarder: bool = field(
+        default=True,
+        metadata={"help": "send ladder video/audio with the lean forwarding sender (payloads "
+                  "cut once per rung, header templates, in-place SRTP); off: aiortc's "
+                  "RTCRtpSender per viewer"},
+    )
+    media_gso: bool = field(
+        default=True,
+        metadata={"help": "with the forwarder, send a frame's packets to a viewer in one "
+                  "system call (Linux UDP GSO) where the kernel allows it"},
+    )
     adaptive_quality: bool = field(
         default=True,
         metadata={"help": "choose each viewer's rung from its measured bandwidth (RTCP, REMB, "

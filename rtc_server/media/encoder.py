@@ -26,6 +26,7 @@ from av.audio.resampler import AudioResampler
 from av.video.frame import PictureType
 from av.video.reformatter import VideoReformatter
 
+from . import vp8
 from .encoding import (
     OPUS_FRAME_SAMPLES,
     OPUS_SAMPLE_RATE_HZ,
@@ -45,10 +46,12 @@ class EncodedPacket:
 
     Quacks like ``av.Packet`` where ``RTCRtpSender`` looks (``bytes()``,
     ``pts``, ``time_base``); ``with_pts`` makes a per-subscriber view that
-    shares ``data`` instead of copying it.
+    shares ``data`` and ``payloads`` instead of copying them. ``payloads`` are
+    the frame's RTP payloads, cut once per rung (VP8: :func:`.vp8.fragment`;
+    Opus: the packet itself), which the forwarding sender sends as they are.
     """
 
-    __slots__ = ("data", "height", "is_keyframe", "pts", "time_base", "width")
+    __slots__ = ("data", "height", "is_keyframe", "payloads", "pts", "time_base", "width")
 
     def __init__(
         self,
@@ -59,8 +62,10 @@ class EncodedPacket:
         is_keyframe: bool,
         width: int = 0,
         height: int = 0,
+        payloads: tuple[bytes, ...] | None = None,
     ) -> None:
         self.data = data
+        self.payloads = payloads if payloads is not None else (data,)
         self.pts = pts
         self.time_base = time_base
         self.is_keyframe = is_keyframe
@@ -81,6 +86,7 @@ class EncodedPacket:
             is_keyframe=self.is_keyframe,
             width=self.width,
             height=self.height,
+            payloads=self.payloads,
         )
 
     def __repr__(self) -> str:
@@ -108,6 +114,7 @@ class VideoRungEncoder:
         # Our own scaler: VideoFrame.reformat() would use a scaler cached on
         # the shared source frame, which the rungs' threads must not share.
         self._scaler = VideoReformatter()
+        self._picture_id = 0
 
     def _open(self, width: int, height: int) -> av.VideoCodecContext:
         spec = self.spec
@@ -160,17 +167,15 @@ class VideoRungEncoder:
         pts = _rescale(frame.pts or 0, frame.time_base, VIDEO_TIME_BASE)
         scaled.pts = pts
         scaled.time_base = VIDEO_TIME_BASE
-        packets = [
-            EncodedPacket(
-                bytes(p),
-                pts,
-                VIDEO_TIME_BASE,
-                is_keyframe=bool(p.is_keyframe),
-                width=width,
-                height=height,
-            )
-            for p in self._codec.encode(scaled)
-        ]
+        packets = []
+        for p in self._codec.encode(scaled):
+            data = bytes(p)
+            # Packetised here, once for every viewer of the rung, off the event loop.
+            payloads = vp8.fragment(data, self._picture_id)
+            self._picture_id = (self._picture_id + 1) & 0x7FFF
+            packets.append(EncodedPacket(data, pts, VIDEO_TIME_BASE,
+                                         is_keyframe=bool(p.is_keyframe), width=width,
+                                         height=height, payloads=payloads))
         self.encode_time_s += time.perf_counter() - started
         return packets
 

@@ -39,7 +39,8 @@ class MediaFeature(Feature):
 
     def __init__(self, services: Services) -> None:
         self.config = services.config
-        self.hub = MediaHub(services.classroom, initial_rung=self.config.media_initial_rung)
+        self.hub = MediaHub(services.classroom, initial_rung=self.config.media_initial_rung,
+                            forwarder=self.config.media_forwarder, gso=self.config.media_gso)
         self.quality = QualityController(self.hub)
         self.whip = WhipResources()
 

@@ -149,7 +149,8 @@ class SessionMedia:
         viewer = Viewer(conn.id, conn.user_id, video, audio, wanted=initial)
         for track in (video, audio):
             if track is not None:
-                viewer.senders[track.kind] = add_rung_track(peer.pc, track)
+                viewer.senders[track.kind] = add_rung_track(
+                    peer.pc, track, forward=self.hub.forwarder, gso=self.hub.gso)
         self.viewers[conn.id] = viewer
         self.hub.spawn(self._attach_new(viewer))
         return viewer
@@ -242,11 +243,14 @@ def _check_publications(offer: SessionDescription) -> None:
 class MediaHub:
     """All sessions' media in this process; the peer listener for client connections."""
 
-    def __init__(self, classroom: Classroom, *, initial_rung: str = "medium") -> None:
+    def __init__(self, classroom: Classroom, *, initial_rung: str = "medium",
+                 forwarder: bool = True, gso: bool = True) -> None:
         if initial_rung not in RUNG_NAMES:
             raise ValueError(f"initial rung must be one of {RUNG_NAMES}")
         self.classroom = classroom
         self.initial_rung = initial_rung
+        self.forwarder = forwarder
+        self.gso = gso
         self.server_cap: str | None = None
         self.sessions: dict[str, SessionMedia] = {}
         self._tasks = BackgroundTasks("MediaHub")

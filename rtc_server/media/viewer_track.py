@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -44,6 +45,7 @@ class ViewerTrack(MediaStreamTrack):
         self._offset = 0
         self._last_pts: int | None = None
         self._rebase = False
+        self._sink: Callable[[EncodedPacket], None] | None = None
         self.keyframe_requests = 0
 
     def __repr__(self) -> str:
@@ -67,6 +69,8 @@ class ViewerTrack(MediaStreamTrack):
         if old is not None:
             old.stop()
         self._rebase = True
+        if self._sink is not None:
+            inner.set_sink(self._from_inner)
         self._changed.set()
 
     def detach(self, ladder: Ladder | None = None) -> None:
@@ -84,6 +88,18 @@ class ViewerTrack(MediaStreamTrack):
         if self._inner is not None:
             return self._inner.set_rung(name, urgent=urgent)
         return None
+
+    def set_sink(self, sink: Callable[[EncodedPacket], None] | None) -> None:
+        """Hand packets (re-stamped for continuity) to ``sink`` as they come instead of
+        through :meth:`recv`, whichever ladder is attached now or later."""
+        self._sink = sink
+        if self._inner is not None:
+            self._inner.set_sink(self._from_inner if sink is not None else None)
+
+    def _from_inner(self, packet: EncodedPacket) -> None:
+        sink = self._sink
+        if sink is not None and self.readyState == "live":
+            sink(self._restamp(packet))
 
     def request_keyframe(self) -> None:
         """A PLI/FIR from this viewer's receiver (see :func:`route_keyframe_requests`)."""
@@ -129,5 +145,6 @@ class ViewerTrack(MediaStreamTrack):
 
     def stop(self) -> None:
         self.detach()
+        self._sink = None
         super().stop()
         self._changed.set()

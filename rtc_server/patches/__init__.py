@@ -13,6 +13,8 @@ module                 works around
                        DTLS datagram (and opt-in delayed SACKs)
 ``rtp_sender``         PLI/FIR and REMB never reach a track of pre-encoded packets
 ``rtp_receiver``       no way to receive encoded frames without decoding them
+``rtp_forwarding``     no sender factory, no synchronous send, SRTP protect allocates per
+                       call (what the media forwarder needs)
 ``remote_tracks``      a renegotiation that stops sending leaves the track live
 ``handshake_media``    media negotiated during the DTLS handshake is never started
 ``datachannel_text``   a text message that is not UTF-8 ends the peer's DTLS loop
