@@ -26,12 +26,15 @@ from av.audio.resampler import AudioResampler
 from av.video.frame import PictureType
 from av.video.reformatter import VideoReformatter
 
+from adaptive.temporal_layers import temporal_id
+
 from .encoding import (
     OPUS_FRAME_SAMPLES,
     OPUS_SAMPLE_RATE_HZ,
     AudioRungSpec,
     VideoRungSpec,
     scaled_size,
+    temporal_layer_options,
 )
 
 __all__ = ["AudioRungEncoder", "EncodedPacket", "RungEncoder", "VideoRungEncoder"]
@@ -48,7 +51,7 @@ class EncodedPacket:
     shares ``data`` instead of copying it.
     """
 
-    __slots__ = ("data", "height", "is_keyframe", "pts", "time_base", "width")
+    __slots__ = ("data", "height", "is_keyframe", "pts", "temporal_id", "time_base", "width")
 
     def __init__(
         self,
@@ -59,6 +62,7 @@ class EncodedPacket:
         is_keyframe: bool,
         width: int = 0,
         height: int = 0,
+        temporal_id: int | None = None,
     ) -> None:
         self.data = data
         self.pts = pts
@@ -66,6 +70,8 @@ class EncodedPacket:
         self.is_keyframe = is_keyframe
         self.width = width
         self.height = height
+        #: VP8 temporal layer of the frame (``None``: a rung encoded without layers).
+        self.temporal_id = temporal_id
 
     def __bytes__(self) -> bytes:
         return self.data
@@ -81,10 +87,11 @@ class EncodedPacket:
             is_keyframe=self.is_keyframe,
             width=self.width,
             height=self.height,
+            temporal_id=self.temporal_id,
         )
 
     def __repr__(self) -> str:
-        kind = "key" if self.is_keyframe else "delta"
+        kind = "key" if self.is_keyframe else f"delta TL{self.temporal_id}"
         return f"EncodedPacket({kind}, {len(self.data)} B, pts={self.pts})"
 
 
@@ -108,6 +115,8 @@ class VideoRungEncoder:
         # Our own scaler: VideoFrame.reformat() would use a scaler cached on
         # the shared source frame, which the rungs' threads must not share.
         self._scaler = VideoReformatter()
+        #: Frames since the last keyframe: libvpx restarts its layer pattern at each.
+        self._since_keyframe = 0
 
     def _open(self, width: int, height: int) -> av.VideoCodecContext:
         spec = self.spec
@@ -139,8 +148,10 @@ class VideoRungEncoder:
             "undershoot-pct": "100",
             "static-thresh": "1",
             "partitions": "0",
+            **temporal_layer_options(spec),
         }
         codec.open()
+        self._since_keyframe = 0
         return codec
 
     def encode(self, frame: av.VideoFrame, force_keyframe: bool) -> list[EncodedPacket]:
@@ -160,17 +171,14 @@ class VideoRungEncoder:
         pts = _rescale(frame.pts or 0, frame.time_base, VIDEO_TIME_BASE)
         scaled.pts = pts
         scaled.time_base = VIDEO_TIME_BASE
-        packets = [
-            EncodedPacket(
-                bytes(p),
-                pts,
-                VIDEO_TIME_BASE,
-                is_keyframe=bool(p.is_keyframe),
-                width=width,
-                height=height,
-            )
-            for p in self._codec.encode(scaled)
-        ]
+        layered = self.spec.temporal_layers > 1
+        packets = []
+        for p in self._codec.encode(scaled):
+            key = bool(p.is_keyframe)
+            self._since_keyframe = 0 if key else self._since_keyframe + 1
+            packets.append(EncodedPacket(
+                bytes(p), pts, VIDEO_TIME_BASE, is_keyframe=key, width=width, height=height,
+                temporal_id=temporal_id(self._since_keyframe) if layered else None))
         self.encode_time_s += time.perf_counter() - started
         return packets
 

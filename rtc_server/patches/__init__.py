@@ -12,6 +12,8 @@ module                 works around
 ``sctp``               a Task per data-channel send, a timer per packet, STUN parse per
                        DTLS datagram (and opt-in delayed SACKs)
 ``rtp_sender``         PLI/FIR and REMB never reach a track of pre-encoded packets
+``rtp_pacing``         a frame's packets leave back to back (no pacing); no padding to probe
+                       with
 ``rtp_receiver``       no way to receive encoded frames without decoding them
 ``remote_tracks``      a renegotiation that stops sending leaves the track live
 ``datachannel_text``   a text message that is not UTF-8 ends the peer's DTLS loop
@@ -27,6 +29,7 @@ from rtc_server.config import Config
 from . import datachannel_text, dtls, sctp
 from .ice import advertise_address, restrict_host_addresses, rtc_configuration
 from .remote_tracks import end_withdrawn_tracks
+from .rtp_pacing import can_pad, pace_sender, send_padding
 from .rtp_receiver import divert_encoded_frames
 from .rtp_sender import capture_remb, route_keyframe_requests
 from .versions import TESTED, supported, untested
@@ -35,15 +38,18 @@ __all__ = [
     "TESTED",
     "advertise_address",
     "apply",
+    "can_pad",
     "capture_remb",
     "datachannel_text",
     "divert_encoded_frames",
     "dtls",
     "end_withdrawn_tracks",
+    "pace_sender",
     "restrict_host_addresses",
     "route_keyframe_requests",
     "rtc_configuration",
     "sctp",
+    "send_padding",
     "supported",
     "untested",
 ]
