@@ -174,6 +174,12 @@ class BandwidthEstimator:
         """A probe window ended: ``sent_bytes`` (media plus padding) went out in it."""
         self._apply_probe(self._judge.on_probe_sent(now_ms, start_ms, end_ms, sent_bytes))
 
+    def on_padding_report(self, now_ms: float, loss_fraction: float) -> None:
+        """A receiver report about the stream that carries probe padding (RTX copies):
+        its loss judges the probe (it is not the media's loss, so nothing else)."""
+        self._apply_probe(self._judge.on_padding_report(now_ms, min(1.0, max(0.0,
+                                                                             loss_fraction))))
+
     def on_probe_rtt(self, now_ms: float, rtt_ms: float) -> None:
         """A data-channel ping round trip."""
         self._add_rtt(now_ms, rtt_ms)

@@ -9,7 +9,11 @@ sent (:meth:`~adaptive.estimator.BandwidthEstimator.on_probe_sent`), and
 arrived since the window opened:
 
 * **failed** as soon as one of them shows loss at or above
-  ``PROBE_LOSS_LIMIT`` (after the keyframe discount), an RTT more than
+  ``PROBE_LOSS_LIMIT`` (after the keyframe discount) -- in the media stream
+  or in the stream that carries the padding (:meth:`ProbeJudge.on_padding_report`:
+  with RTX copies as padding, the receiver's report about the RTX stream;
+  the media stream's report alone cannot see a probe whose padding is what
+  the shaper dropped) --, an RTT more than
   ``PROBE_DELAY_GROWTH_MS`` above the pre-probe baseline (the shaper's queue
   grew: the probe did not fit), or the receiver cut its REMB during the
   window;
@@ -67,6 +71,11 @@ class ProbeJudge:
         while self._reports and self._reports[0].at_ms < sample.at_ms - REPORT_HISTORY_MS:
             self._reports.popleft()
         return self._judge(sample.at_ms)
+
+    def on_padding_report(self, now_ms: float, loss_fraction: float) -> ProbeOutcome | None:
+        """A receiver report about the padding's own stream (loss only, 0..1)."""
+        return self.on_report(ReportSample(at_ms=now_ms, loss_fraction=loss_fraction,
+                                           raw_loss_fraction=loss_fraction, rtt_ms=None))
 
     def on_remb_cut(self, now_ms: float) -> ProbeOutcome | None:
         """The receiver cut its delay-based estimate (not excused by a keyframe)."""

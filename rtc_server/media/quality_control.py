@@ -46,11 +46,18 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from adaptive.estimator import BandwidthEstimator
 from adaptive.levels import RUNGS, STEPS, QualityLevel, level_by_name
-from adaptive.pacer import Pacer
+from adaptive.pacer import MIN_PADDING_BYTES, Pacer
 from adaptive.policy import QualityPolicy
 from adaptive.probe_controller import LEGACY_TRIAL, ProbeSettings
+from adaptive.retransmit_budget import RetransmitBudget
 from rtc_server.base.exceptions import ClassroomError
-from rtc_server.patches import can_pad, capture_remb, pace_sender, send_padding
+from rtc_server.patches import (
+    can_pad,
+    capture_remb,
+    limit_retransmissions,
+    pace_sender,
+    send_padding,
+)
 
 if TYPE_CHECKING:
     from aiortc import RTCRtpSender
@@ -64,9 +71,13 @@ INTERVAL_S = 1.0
 VIDEO_CLOCK_HZ = 90_000
 #: How often the padding task tops media up to a probe's rate.
 PADDING_TICK_S = 0.02
-#: Pad this much above the probe's target: a busy event loop wakes the padding task late
-#: and the pacer forgives at most 50 ms of arrears, so the window would undershoot.
+#: Pad this much above the probe's target (the window's last packets leave after it).
 PADDING_MARGIN = 1.05
+#: At most this much padding (ms at the target rate) is handed to the pacer at once.
+PADDING_BURST_MS = 100
+
+#: Decisions kept per viewer for status.
+HISTORY = 20
 
 Mode = Literal["issue14", "legacy"]
 
@@ -78,6 +89,7 @@ class ViewerLink:
     estimator: BandwidthEstimator
     policy: QualityPolicy
     pacer: Pacer | None = None
+    retransmits: RetransmitBudget | None = None
     last_report_ts: Any = None
     last_bytes: int = 0
     last_bytes_ms: float | None = None
@@ -89,6 +101,8 @@ class ViewerLink:
     decisions: int = 0
     probes: int = 0
     last_estimate: dict[str, Any] = field(default_factory=dict)
+    #: The latest decisions (``HISTORY`` of them), for status and tests.
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _now_ms() -> float:
@@ -97,7 +111,7 @@ def _now_ms() -> float:
 
 def _flowing(viewer: Viewer) -> bool:
     """The viewer's video sender has started (its transport is up, RTX negotiated)."""
-    return viewer.video is not None and viewer.video.stats().get("packets_sent", 0) > 0
+    return viewer.video is not None and viewer.video.packets_forwarded > 0
 
 
 class QualityController:
@@ -106,6 +120,8 @@ class QualityController:
         self.hub = hub
         self.interval_s = interval_s
         self.mode: Mode = mode
+        #: Pace each viewer's video (``mode="issue14"`` only).
+        self.pacing = True
         self.links: dict[str, ViewerLink] = {}  # by connection id
         self.rtts: dict[str, float] = {}  # latest client-reported RTT by connection id
         self._task: asyncio.Task[None] | None = None
@@ -141,7 +157,8 @@ class QualityController:
             policy = QualityPolicy(initial_level=initial, ladder=STEPS,
                                    probe=ProbeSettings(by_trial=not pad))
             link = ViewerLink(BandwidthEstimator(), policy,
-                              pacer=Pacer(rate_bps=initial.total_bps))
+                              pacer=Pacer(rate_bps=initial.total_bps),
+                              retransmits=RetransmitBudget(rate_bps=initial.total_bps))
             estimator = link.estimator
             if viewer.video is not None:
                 def keyframe(packet: EncodedPacket) -> None:
@@ -149,7 +166,11 @@ class QualityController:
                 viewer.video.on_keyframe = keyframe
         if sender is not None:
             estimator = link.estimator
-            capture_remb(sender, lambda bps: estimator.on_remb(_now_ms(), bps))
+            capture_remb(sender, lambda bps: estimator.on_remb(_now_ms(), bps),
+                         lambda loss, _highest: estimator.on_padding_report(_now_ms(), loss))
+        # The first step gets a sent rate too (the join burst's loss is judged against it):
+        # media has flowed for up to one interval when the link is made.
+        link.last_bytes_ms = _now_ms() - self.interval_s * 1000
         self.links[viewer.conn_id] = link
         logger.debug("QualityController: %s starts on %s (%s)", viewer.conn_id, initial,
                      "padding probes" if not policy.state.probe_by_trial else "trial probes")
@@ -195,7 +216,9 @@ class QualityController:
         estimate = link.estimator.estimate(now_ms)
         link.last_estimate = {"available_kbps": round(estimate.available_bps / 1000),
                               "rtt_ms": estimate.rtt_ms, "loss": estimate.loss_fraction,
-                              "source": estimate.source}
+                              "source": estimate.source,
+                              "sent_kbps": round(estimate.sent_bps / 1000)
+                              if estimate.sent_bps is not None else None}
         decision = policy.update(now_ms, estimate)
         track = viewer.video
         assert track is not None
@@ -205,14 +228,22 @@ class QualityController:
             level = decision.level
             logger.info("QualityController: %s %s -> %s: %s", viewer.conn_id,
                         decision.previous, level, decision.reason)
+            link.history = [*link.history[-(HISTORY - 1):], {
+                "at_ms": round(now_ms), "kind": decision.kind, "from": decision.previous.name,
+                "to": level.name, "reason": decision.reason}]
             await media.set_rung(viewer.user_id, level.rung, by="adaptive",
                                  reason=decision.reason, urgent=decision.kind == "down",
                                  step=level, notice=decision.notice)
         state = policy.state
-        if link.pacer is not None and sender is not None:
+        if link.pacer is not None and sender is not None and self.pacing:
             pacer = link.pacer
             pacer.set_rate(max(state.level.total_bps, state.probe_target_bps))
             link.paced = pace_sender(sender, lambda now, size: pacer.schedule(now, [size])[0])
+        if link.retransmits is not None and sender is not None:
+            budget = link.retransmits
+            budget.set_rate(state.level.total_bps)
+            budget.rtt_ms = estimate.rtt_ms
+            limit_retransmissions(sender, lambda seq, size: budget.allow(_now_ms(), seq, size))
         if decision is not None:
             return
         if state.probe_by_trial:
@@ -242,7 +273,12 @@ class QualityController:
 
     async def _pad(self, sender: RTCRtpSender, link: ViewerLink, start_ms: float,
                    until_ms: float, target_bps: float) -> None:
-        """Top the viewer's video up to ``target_bps`` until ``until_ms``; report the window."""
+        """Top the viewer's video up to ``target_bps`` until ``until_ms``; report the window.
+
+        What is owed is counted from the window's start, not per tick: a busy event
+        loop that wakes this task late catches up (through the pacer, so not in one
+        burst) instead of leaving the window short of its rate.
+        """
         pacer = link.pacer
         assert pacer is not None
         # The pacer counts media and padding alike (both leave through it).
@@ -250,24 +286,26 @@ class QualityController:
         opened_ms = _now_ms()
         try:
             while (now := _now_ms()) < until_ms:
-                owed = pacer.padding_bytes(now, target_bps * PADDING_MARGIN)
-                if owed:
+                due = target_bps * PADDING_MARGIN * (now - opened_ms) / 8000
+                owed = int(min(due - (pacer.sent_bytes - sent_before),
+                               target_bps * PADDING_BURST_MS / 8000))
+                if owed >= MIN_PADDING_BYTES:
                     link.padding_bytes += await send_padding(sender, owed)
                 await asyncio.sleep(PADDING_TICK_S)
         except asyncio.CancelledError:
+            link.padding = None
             return
         except Exception:
             logger.exception("probe padding failed")
-        finally:
-            pacer.padding_bytes(_now_ms(), 0)
-            link.padding = None
+        link.padding = None
         closed_ms = _now_ms()
         # The window as it really ran (a busy loop starts it late): bytes over that time.
         link.estimator.on_probe_sent(closed_ms, max(start_ms, opened_ms), closed_ms,
                                      pacer.sent_bytes - sent_before)
 
     async def _read_sender(self, viewer: Viewer, link: ViewerLink, now_ms: float) -> None:
-        sent = sum(t.stats().get("bytes_sent", 0) for t in (viewer.video, viewer.audio) if t)
+        # What the viewer's senders were given (the video after its layer gate), and padding.
+        sent = sum(t.bytes_forwarded for t in (viewer.video, viewer.audio) if t)
         sent += link.padding_bytes
         if link.last_bytes_ms is not None and now_ms > link.last_bytes_ms:
             bps = (sent - link.last_bytes) * 8000 / (now_ms - link.last_bytes_ms)
@@ -302,7 +340,10 @@ class QualityController:
                 "probe_by_trial": state.probe_by_trial, "probes": link.probes,
                 "ceiling_kbps": round(state.ceiling_bps / 1000) if state.ceiling_bps else None,
                 "next_probe_ms": state.next_probe_ms, "last_probe": state.last_probe,
-                "estimate": link.last_estimate, "decisions": link.decisions, "mode": self.mode}
+                "estimate": link.last_estimate, "decisions": link.decisions, "mode": self.mode,
+                "retransmits": ({"allowed": link.retransmits.allowed,
+                                 "refused": link.retransmits.refused}
+                                if link.retransmits is not None else None)}
 
 
 def _level(name: str | None) -> QualityLevel | None:

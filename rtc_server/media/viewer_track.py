@@ -59,6 +59,9 @@ class ViewerTrack(MediaStreamTrack):
         self._rebase = False
         self.keyframe_requests = 0
         self.keyframe_requests_held = 0
+        #: What this viewer was given (after the layer gate), for the sent rate.
+        self.packets_forwarded = 0
+        self.bytes_forwarded = 0
         #: Which frames this viewer gets of a layered rung (video only).
         self.gate = LayerGate()
         #: Called with every keyframe forwarded (the estimator's keyframe window).
@@ -123,7 +126,9 @@ class ViewerTrack(MediaStreamTrack):
         layers = ({"layers": self.gate.layers, "keyframes_only": self.gate.keyframes_only,
                    "frames_dropped_by_layer": self.gate.dropped}
                   if self.kind == "video" else {})
-        return {"requested_rung": self.requested_rung, "rung": self.rung, **inner, **layers}
+        return {"requested_rung": self.requested_rung, "rung": self.rung, **inner, **layers,
+                "packets_forwarded": self.packets_forwarded,
+                "bytes_forwarded": self.bytes_forwarded}
 
     async def recv(self) -> Frame | Packet:
         while True:
@@ -149,6 +154,8 @@ class ViewerTrack(MediaStreamTrack):
                     continue
                 if packet.is_keyframe and self.on_keyframe is not None:
                     self.on_keyframe(packet)
+            self.packets_forwarded += 1
+            self.bytes_forwarded += len(packet.data)
             return cast(Packet, self._restamp(packet))
 
     def _restamp(self, packet: EncodedPacket) -> EncodedPacket:

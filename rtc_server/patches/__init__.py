@@ -13,7 +13,7 @@ module                 works around
                        DTLS datagram (and opt-in delayed SACKs)
 ``rtp_sender``         PLI/FIR and REMB never reach a track of pre-encoded packets
 ``rtp_pacing``         a frame's packets leave back to back (no pacing); no padding to probe
-                       with
+                       with; every NACK answered, however full the link
 ``rtp_receiver``       no way to receive encoded frames without decoding them
 ``remote_tracks``      a renegotiation that stops sending leaves the track live
 ``datachannel_text``   a text message that is not UTF-8 ends the peer's DTLS loop
@@ -29,7 +29,7 @@ from rtc_server.config import Config
 from . import datachannel_text, dtls, sctp
 from .ice import advertise_address, restrict_host_addresses, rtc_configuration
 from .remote_tracks import end_withdrawn_tracks
-from .rtp_pacing import can_pad, pace_sender, send_padding
+from .rtp_pacing import can_pad, limit_retransmissions, pace_sender, send_padding
 from .rtp_receiver import divert_encoded_frames
 from .rtp_sender import capture_remb, route_keyframe_requests
 from .versions import TESTED, supported, untested
@@ -44,6 +44,7 @@ __all__ = [
     "divert_encoded_frames",
     "dtls",
     "end_withdrawn_tracks",
+    "limit_retransmissions",
     "pace_sender",
     "restrict_host_addresses",
     "route_keyframe_requests",

@@ -20,7 +20,13 @@ Checked against aiortc 1.16 (``RTCRtpSender._run_rtp``, ``_retransmit``):
   recovers it. Needs RTX negotiated (the rung tracks offer it, see
   :mod:`rtc_server.media.negotiation`). *Can go with* the forwarding sender.
 
-Both reach into private attributes, so they apply only on the tested
+* aiortc answers every NACK, as often as it comes: on a full link the
+  retransmissions add the loss on top of the stream and are lost in turn.
+  :func:`limit_retransmissions` answers only what the caller's budget
+  allows (:class:`adaptive.retransmit_budget.RetransmitBudget`). *Can go
+  with* the forwarding sender.
+
+All reach into private attributes, so they apply only on the tested
 versions (:mod:`.versions`); elsewhere :func:`pace_sender` leaves the sender
 unpaced and :func:`send_padding` sends nothing.
 """
@@ -34,12 +40,12 @@ from collections.abc import Callable
 from typing import Any
 
 from aiortc import RTCRtpSender, clock
-from aiortc.rtp import wrap_rtx
+from aiortc.rtp import RTP_HISTORY_SIZE, wrap_rtx
 from aiortc.utils import uint16_add
 
 from .versions import supported
 
-__all__ = ["can_pad", "pace_sender", "send_padding"]
+__all__ = ["can_pad", "limit_retransmissions", "pace_sender", "send_padding"]
 
 #: Waits shorter than this are not worth a timer: the packet goes now.
 MIN_WAIT_S = 0.001
@@ -118,3 +124,30 @@ async def send_padding(sender: RTCRtpSender, max_bytes: int) -> int:
             break
         sent += size
     return sent
+
+
+def limit_retransmissions(sender: RTCRtpSender, allow: Callable[[int, int], bool]) -> bool:
+    """Answer a NACK for packet ``seq`` only when ``allow(seq, size_bytes)`` says so.
+
+    aiortc 1.16 resends every NACKed packet (``RTCRtpSender._retransmit``), as
+    often as it is asked; on a full link that adds the loss on top of the
+    stream. Shadows ``_retransmit`` on this sender instance (idempotent).
+    """
+    if not supported("rtp_pacing.retransmit"):
+        return False
+    if getattr(sender, "_classroom_rtx_limited", False):
+        return True
+    history: dict[int, Any] = sender._RTCRtpSender__rtp_history  # type: ignore[attr-defined]
+    original = sender._retransmit
+
+    async def retransmit(sequence_number: int) -> None:
+        packet = history.get(sequence_number % RTP_HISTORY_SIZE)
+        if packet is None or packet.sequence_number != sequence_number:
+            return
+        if allow(sequence_number, len(packet.payload) + 14):
+            await original(sequence_number)
+
+    sender._retransmit = retransmit  # type: ignore[method-assign]
+    sender._classroom_rtx_limited = True  # type: ignore[attr-defined]
+    return True
+
