@@ -85,12 +85,23 @@ class ProbeJudge:
         return self._judge(now_ms)
 
     def on_probe_sent(
-        self, now_ms: float, start_ms: float, end_ms: float, sent_bytes: int
+        self, now_ms: float, start_ms: float, end_ms: float, sent_bytes: int,
+        aborted: str | None = None,
     ) -> ProbeOutcome | None:
-        """The media path sent ``sent_bytes`` (media plus padding) in the window."""
+        """The media path sent ``sent_bytes`` (media plus padding) in the window.
+
+        ``aborted``: the media path stopped padding early because of this
+        evidence (the receiver NACKed media during the window: the shaper's
+        queue overflowed); the window fails at once, with that reason.
+        """
         if end_ms <= start_ms:
             return None
         bps = sent_bytes * 8 * 1000 / (end_ms - start_ms)
+        if aborted is not None:
+            self.latest = ProbeOutcome(start_ms=start_ms, end_ms=end_ms, bps=bps,
+                                       carried=False, at_ms=now_ms, loss_fraction=0.0,
+                                       rtt_growth_ms=None, failure=aborted)
+            return self.latest
         self._pending.append(_Window(start_ms, end_ms, bps))
         return self._judge(now_ms)
 

@@ -536,3 +536,14 @@ def test_a_remb_dip_without_loss_waits_before_stepping_down() -> None:
     assert policy.update(1000, _estimate(1000, 1.9e6, **lossy)) is None
     decision = policy.update(2000, _estimate(2000, 1.9e6, **lossy))
     assert decision is not None and decision.level is LOW
+
+
+def test_a_join_burst_into_a_slow_link_steps_down_to_what_got_through() -> None:
+    # Chromium joining at 720p on 1,500 kbit: 1.8 Mbps sent, 66 % lost in the first
+    # report; the loss-based cut says 0.31 Mbps, but 0.61 Mbps arrived.
+    policy = QualityPolicy(initial_level=MEDIUM)
+    burst = {"source": "loss", "loss_fraction": 0.66, "smoothed_loss_fraction": 0.66,
+             "sent_bps": 1.8e6, "remb_bps": None, "loss_based_bps": 0.31e6}
+    assert policy.update(0, _estimate(0, 0.31e6, **burst)) is None
+    decision = policy.update(1000, _estimate(1000, 0.31e6, **burst))
+    assert decision is not None and decision.level is LOW_HALF, decision

@@ -85,3 +85,12 @@ def test_loss_of_the_padding_stream_fails_a_window_the_media_report_calls_clean(
 
     assert outcome is not None and not outcome.carried
     assert outcome.failure is not None and "loss 66.0%" in outcome.failure
+
+
+def test_a_window_the_media_path_aborted_fails_at_once_with_its_reason() -> None:
+    judge = _judge_with_history()
+
+    outcome = judge.on_probe_sent(3200, 3100, 3160, 20_000, aborted="a NACK 60 ms in")
+
+    assert outcome is not None and not outcome.carried and outcome.failure == "a NACK 60 ms in"
+    assert judge.on_report(_report(4000)) is None  # nothing left pending

@@ -24,8 +24,14 @@ Per viewer, the media path hooks (:mod:`rtc_server.patches.rtp_pacing`):
 * **padding probes**: while the policy's ``padding_target_bps(now)`` is
   above zero, RTX copies of recent packets bring media plus padding up to
   the probe's rate, through the same pacer; when the window ends its bytes
-  go to the estimator (``on_probe_sent``), which judges it. The viewer keeps
-  its step meanwhile. Without RTX (or on another aiortc) the policy falls
+  go to the estimator (``on_probe_sent``), which judges it (the receiver's
+  reports about the RTX stream show the padding's own loss). A NACK during
+  the window ends it at once, failed: the link's queue overflowed, and
+  every further millisecond of padding costs picture. The viewer keeps its
+  step meanwhile.
+* **retransmissions within a budget** (:class:`adaptive.retransmit_budget.
+  RetransmitBudget`): a NACKed packet is resent at most once per RTT and
+  within 30 % of the step's rate. Without RTX (or on another aiortc) the policy falls
   back to trial probes: the next rung itself for a few seconds.
 
 ``mode="legacy"`` runs the policy the server had before issue 14 (trial
@@ -73,8 +79,9 @@ VIDEO_CLOCK_HZ = 90_000
 PADDING_TICK_S = 0.02
 #: Pad this much above the probe's target (the window's last packets leave after it).
 PADDING_MARGIN = 1.05
-#: At most this much padding (ms at the target rate) is handed to the pacer at once.
-PADDING_BURST_MS = 100
+#: At most this much padding (ms at the target rate) is handed to the pacer at once (the
+#: task looks for a NACK between hand-overs).
+PADDING_BURST_MS = 25
 
 #: Decisions kept per viewer for status.
 HISTORY = 20
@@ -98,6 +105,8 @@ class ViewerLink:
     paced: bool = False
     padding: asyncio.Task[None] | None = None
     padding_bytes: int = 0
+    #: When the receiver last NACKed a video packet.
+    last_nack_ms: float = 0.0
     decisions: int = 0
     probes: int = 0
     last_estimate: dict[str, Any] = field(default_factory=dict)
@@ -243,7 +252,11 @@ class QualityController:
             budget = link.retransmits
             budget.set_rate(state.level.total_bps)
             budget.rtt_ms = estimate.rtt_ms
-            limit_retransmissions(sender, lambda seq, size: budget.allow(_now_ms(), seq, size))
+
+            def allow(seq: int, size: int) -> bool:
+                link.last_nack_ms = now = _now_ms()
+                return budget.allow(now, seq, size)
+            limit_retransmissions(sender, allow)
         if decision is not None:
             return
         if state.probe_by_trial:
@@ -284,8 +297,15 @@ class QualityController:
         # The pacer counts media and padding alike (both leave through it).
         sent_before = pacer.sent_bytes
         opened_ms = _now_ms()
+        aborted: str | None = None
         try:
             while (now := _now_ms()) < until_ms:
+                if link.last_nack_ms > opened_ms:
+                    # The receiver lost media during the window: the shaper's queue is
+                    # full. Stop now rather than lose more of the picture.
+                    aborted = (f"the receiver lost media {now - opened_ms:.0f} ms into "
+                               "the probe (a NACK)")
+                    break
                 due = target_bps * PADDING_MARGIN * (now - opened_ms) / 8000
                 owed = int(min(due - (pacer.sent_bytes - sent_before),
                                target_bps * PADDING_BURST_MS / 8000))
@@ -301,7 +321,7 @@ class QualityController:
         closed_ms = _now_ms()
         # The window as it really ran (a busy loop starts it late): bytes over that time.
         link.estimator.on_probe_sent(closed_ms, max(start_ms, opened_ms), closed_ms,
-                                     pacer.sent_bytes - sent_before)
+                                     pacer.sent_bytes - sent_before, aborted)
 
     async def _read_sender(self, viewer: Viewer, link: ViewerLink, now_ms: float) -> None:
         # What the viewer's senders were given (the video after its layer gate), and padding.

@@ -131,7 +131,9 @@ def limit_retransmissions(sender: RTCRtpSender, allow: Callable[[int, int], bool
 
     aiortc 1.16 resends every NACKed packet (``RTCRtpSender._retransmit``), as
     often as it is asked; on a full link that adds the loss on top of the
-    stream. Shadows ``_retransmit`` on this sender instance (idempotent).
+    stream. Shadows ``_retransmit`` on this sender instance (idempotent); the
+    retransmission itself runs in its own task, so that pacing it never holds up
+    the peer's receive path.
     """
     if not supported("rtp_pacing.retransmit"):
         return False
@@ -139,13 +141,18 @@ def limit_retransmissions(sender: RTCRtpSender, allow: Callable[[int, int], bool
         return True
     history: dict[int, Any] = sender._RTCRtpSender__rtp_history  # type: ignore[attr-defined]
     original = sender._retransmit
+    pending: set[asyncio.Task[None]] = set()
 
     async def retransmit(sequence_number: int) -> None:
         packet = history.get(sequence_number % RTP_HISTORY_SIZE)
         if packet is None or packet.sequence_number != sequence_number:
             return
         if allow(sequence_number, len(packet.payload) + 14):
-            await original(sequence_number)
+            # Not awaited: aiortc awaits this inside the peer's RTCP (and SCTP) receive
+            # path, and a paced retransmission may wait its turn for a while.
+            task = asyncio.ensure_future(original(sequence_number))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
 
     sender._retransmit = retransmit  # type: ignore[method-assign]
     sender._classroom_rtx_limited = True  # type: ignore[attr-defined]
