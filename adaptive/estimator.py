@@ -170,9 +170,17 @@ class BandwidthEstimator:
         self._keyframes.on_keyframe_sent(now_ms, size_bytes)
 
     def on_probe_sent(self, now_ms: float, start_ms: float, end_ms: float,
-                      sent_bytes: int) -> None:
-        """A probe window ended: ``sent_bytes`` (media plus padding) went out in it."""
-        self._apply_probe(self._judge.on_probe_sent(now_ms, start_ms, end_ms, sent_bytes))
+                      sent_bytes: int, aborted: str | None = None) -> None:
+        """A probe window ended: ``sent_bytes`` (media plus padding) went out in it
+        (``aborted``: stopped early on this evidence of loss, see the probe judge)."""
+        self._apply_probe(self._judge.on_probe_sent(now_ms, start_ms, end_ms, sent_bytes,
+                                                    aborted))
+
+    def on_padding_report(self, now_ms: float, loss_fraction: float) -> None:
+        """A receiver report about the stream that carries probe padding (RTX copies):
+        its loss judges the probe (it is not the media's loss, so nothing else)."""
+        self._apply_probe(self._judge.on_padding_report(now_ms, min(1.0, max(0.0,
+                                                                             loss_fraction))))
 
     def on_probe_rtt(self, now_ms: float, rtt_ms: float) -> None:
         """A data-channel ping round trip."""

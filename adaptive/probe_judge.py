@@ -9,7 +9,11 @@ sent (:meth:`~adaptive.estimator.BandwidthEstimator.on_probe_sent`), and
 arrived since the window opened:
 
 * **failed** as soon as one of them shows loss at or above
-  ``PROBE_LOSS_LIMIT`` (after the keyframe discount), an RTT more than
+  ``PROBE_LOSS_LIMIT`` (after the keyframe discount) -- in the media stream
+  or in the stream that carries the padding (:meth:`ProbeJudge.on_padding_report`:
+  with RTX copies as padding, the receiver's report about the RTX stream;
+  the media stream's report alone cannot see a probe whose padding is what
+  the shaper dropped) --, an RTT more than
   ``PROBE_DELAY_GROWTH_MS`` above the pre-probe baseline (the shaper's queue
   grew: the probe did not fit), or the receiver cut its REMB during the
   window;
@@ -68,6 +72,11 @@ class ProbeJudge:
             self._reports.popleft()
         return self._judge(sample.at_ms)
 
+    def on_padding_report(self, now_ms: float, loss_fraction: float) -> ProbeOutcome | None:
+        """A receiver report about the padding's own stream (loss only, 0..1)."""
+        return self.on_report(ReportSample(at_ms=now_ms, loss_fraction=loss_fraction,
+                                           raw_loss_fraction=loss_fraction, rtt_ms=None))
+
     def on_remb_cut(self, now_ms: float) -> ProbeOutcome | None:
         """The receiver cut its delay-based estimate (not excused by a keyframe)."""
         self._remb_cuts.append(now_ms)
@@ -76,12 +85,23 @@ class ProbeJudge:
         return self._judge(now_ms)
 
     def on_probe_sent(
-        self, now_ms: float, start_ms: float, end_ms: float, sent_bytes: int
+        self, now_ms: float, start_ms: float, end_ms: float, sent_bytes: int,
+        aborted: str | None = None,
     ) -> ProbeOutcome | None:
-        """The media path sent ``sent_bytes`` (media plus padding) in the window."""
+        """The media path sent ``sent_bytes`` (media plus padding) in the window.
+
+        ``aborted``: the media path stopped padding early because of this
+        evidence (the receiver NACKed media during the window: the shaper's
+        queue overflowed); the window fails at once, with that reason.
+        """
         if end_ms <= start_ms:
             return None
         bps = sent_bytes * 8 * 1000 / (end_ms - start_ms)
+        if aborted is not None:
+            self.latest = ProbeOutcome(start_ms=start_ms, end_ms=end_ms, bps=bps,
+                                       carried=False, at_ms=now_ms, loss_fraction=0.0,
+                                       rtt_growth_ms=None, failure=aborted)
+            return self.latest
         self._pending.append(_Window(start_ms, end_ms, bps))
         return self._judge(now_ms)
 

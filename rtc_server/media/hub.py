@@ -63,6 +63,9 @@ class Viewer:
     pinned_max: str | None = None
     reason: str = "initial"
     manual: bool = False  # a teacher chose the rung: the adaptive controller leaves it alone
+    #: The adaptive floor step below the low rung ("low_half", "low_quarter", "audio_only"),
+    #: applied while the viewer gets the low rung; None: the rung whole.
+    step: str | None = None
     senders: dict[str, RTCRtpSender] = field(default_factory=dict)
 
 
@@ -173,38 +176,53 @@ class SessionMedia:
     def effective(self, viewer: Viewer) -> str:
         return lowest(viewer.wanted, viewer.pinned_max, self.hub.server_cap)
 
+    def effective_step(self, viewer: Viewer) -> str:
+        """The step delivered: the effective rung, or a floor step below the low rung."""
+        rung = self.effective(viewer)
+        if viewer.step is not None and level_by_name(viewer.step).rung == rung:
+            return viewer.step
+        return rung
+
     def _apply(self, viewer: Viewer, *, urgent: bool = False) -> str:
         rung = self.effective(viewer)
         for track in (viewer.video, viewer.audio):
             if track is not None:
                 track.set_rung(rung, urgent=urgent)
+        if viewer.video is not None:
+            viewer.video.set_level(level_by_name(self.effective_step(viewer)))
         return rung
 
     async def set_rung(self, user_id: str, rung: str | None, *, by: str, reason: str,
                        pinned_max: str | None | Literal[False] = False,
-                       urgent: bool = False) -> list[dict[str, Any]]:
+                       urgent: bool = False, step: QualityLevel | None = None,
+                       notice: str = "") -> list[dict[str, Any]]:
         """Change the rung (and/or the pinned maximum) of all of a user's viewers.
 
-        ``urgent``: the link cannot carry the current rung; stop it at once.
+        ``urgent``: the link cannot carry the current rung; stop it at once. ``step``:
+        the adaptive step (a floor step forwards part of the low rung); any other
+        change delivers the rung whole. ``notice``: the sentence the student is shown.
         """
         viewers = [v for v in self.viewers.values() if v.user_id == user_id]
         if not viewers:
             raise InvalidRequest(f"user {user_id!r} receives no media in this session")
         changed = []
         for viewer in viewers:
-            before = self.effective(viewer)
+            before, before_step = self.effective(viewer), self.effective_step(viewer)
             if rung is not None:
                 viewer.wanted = rung
+            viewer.step = step.name if step is not None and not step.is_rung else None
             if pinned_max is not False:
                 viewer.pinned_max = pinned_max
             viewer.reason = reason
             after = self._apply(viewer, urgent=urgent)
             shown = viewer.video.rung if viewer.video is not None else after
             changed.append({"connection": viewer.conn_id, "rung": after, "previous": before,
-                            "delivering": shown, "pinned_max": viewer.pinned_max})
+                            "delivering": shown, "pinned_max": viewer.pinned_max,
+                            "step": self.effective_step(viewer), "previous_step": before_step})
         payload = {"user": user_id, "rung": changed[0]["rung"],
                    "previous": changed[0]["previous"], "pinned_max": viewer.pinned_max,
-                   "by": by, "reason": reason}
+                   "by": by, "reason": reason, "step": changed[0]["step"],
+                   "previous_step": changed[0]["previous_step"], "notice": notice}
         await self.hub.classroom.publish(self.session_id, Audience.user(user_id),
                                          MEDIA_QUALITY, payload)
         await self.hub.classroom.publish(self.session_id, Audience.teachers(),
@@ -218,6 +236,7 @@ class SessionMedia:
                         for s in self.sources],
             "viewers": [{"user": v.user_id, "connection": v.conn_id, "wanted": v.wanted,
                          "pinned_max": v.pinned_max, "effective": self.effective(v),
+                         "step": self.effective_step(v),
                          "reason": v.reason,
                          "video": v.video.stats() if v.video else None,
                          "audio": v.audio.stats() if v.audio else None}
