@@ -78,6 +78,8 @@ PADDING_MARGIN = 1.05
 #: At most this much padding (ms at the target rate) is handed to the pacer at once (the
 #: task looks for a NACK between hand-overs).
 PADDING_BURST_MS = 25
+#: Hand-overs one tick may make when it came late (up to this many bursts behind).
+PADDING_CATCH_UP = 4
 
 #: Decisions kept per viewer for status.
 HISTORY = 20
@@ -303,10 +305,16 @@ class QualityController:
                                "the probe (a NACK)")
                     break
                 due = target_bps * PADDING_MARGIN * (now - opened_ms) / 8000
-                owed = int(min(due - (pacer.sent_bytes - sent_before),
-                               target_bps * PADDING_BURST_MS / 8000))
-                if owed >= MIN_PADDING_BYTES:
-                    link.padding_bytes += await send_padding(sender, owed)
+                # A tick that came late (a busy loop) catches up in several hand-overs.
+                for _ in range(PADDING_CATCH_UP):
+                    owed = int(min(due - (pacer.sent_bytes - sent_before),
+                                   target_bps * PADDING_BURST_MS / 8000))
+                    if owed < MIN_PADDING_BYTES:
+                        break
+                    sent = await send_padding(sender, owed)
+                    if not sent:
+                        break
+                    link.padding_bytes += sent
                 await asyncio.sleep(PADDING_TICK_S)
         except asyncio.CancelledError:
             link.padding = None
