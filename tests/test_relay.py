@@ -172,3 +172,19 @@ async def test_the_edge_drops_the_relayed_ladder_when_the_publisher_leaves(two_w
     edge = b.app[MEDIA].hub.sessions["s1"]
     await wait_until(lambda: edge.current("video") is None)
     assert ladder.ended
+
+
+async def test_a_whep_player_on_the_edge_plays_the_relayed_rung(two_workers, lesson):
+    from tests.test_whep import WhepPlayer
+
+    a, b = two_workers
+    player = WhepPlayer()
+    try:
+        resp, body = await player.play(b, b.token("wim", "student"), "?rung=low")
+        assert resp.status == 201, body
+        sample = await player.counters["video"].sample(timeout_s=30)
+        assert sample is not None and (sample.width, sample.height) == (852, 480)
+        await player.counters["audio"].wait_frames(10, timeout_s=30)
+        assert b.app[MEDIA].hub.sessions["s1"].sources == []
+    finally:
+        await player.close()
