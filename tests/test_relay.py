@@ -188,3 +188,23 @@ async def test_a_whep_player_on_the_edge_plays_the_relayed_rung(two_workers, les
         assert b.app[MEDIA].hub.sessions["s1"].sources == []
     finally:
         await player.close()
+
+
+async def test_a_delete_reaching_another_worker_ends_the_whep_playback(two_workers, lesson):
+    from tests.test_whep import WhepPlayer, delete
+
+    a, b = two_workers
+    player = WhepPlayer()
+    try:
+        token = b.token("wim", "student")
+        resp, body = await player.play(b, token, "?rung=low")
+        assert resp.status == 201, body
+        await player.counters["video"].wait_frames(5, timeout_s=30)
+        whep_b = b.app[MEDIA].whep
+        assert len(whep_b.resources) == 1
+        # SO_REUSEPORT may hand the DELETE to another worker: it is forwarded to the holder.
+        assert await delete(a, player.location, token) == 200
+        await wait_until(lambda: whep_b.resources == {})
+        assert await delete(a, "/whep/s1/never-issued", token) == 404
+    finally:
+        await player.close()

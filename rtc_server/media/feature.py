@@ -62,8 +62,14 @@ class MediaFeature(Feature):
         if self.relay is not None:
             await self.relay.start()
             self.hub.relay = self.relay
+            self.whip.owners = self.whep.owners = self.relay
+            self.relay.on_delete = self._forwarded_delete
         if self.config.adaptive_quality:
             self.quality.start()
+
+    async def _forwarded_delete(self, kind: str, session_id: str, resource_id: str) -> None:
+        resources = self.whip if kind == "whip" else self.whep
+        await resources.delete(session_id, resource_id)
 
     async def close(self) -> None:
         await self.quality.stop()

@@ -22,6 +22,9 @@ ladder id, ``R`` a rung name)::
     P relay:{S}:L:R           channel: rung R's encoded frames, one message per frame
     P relay:{S}:nodes         hash node -> JSON {viewers, publisher, until}: what each
                               process serves (for the teacher's page and the media API)
+    P relay:{S}:res:<kind>:<id>  the process holding a WHIP/WHEP resource (a DELETE that
+                              reaches another process is forwarded on its node channel)
+    P relay:node:<node>       channel to one process: b"delete|<kind>|<session>|<id>"
 
 Only rungs somebody watches are relayed: the origin taps a rung (which starts its
 encoder, as a local viewer would) while an unexpired demand names it, and
@@ -40,7 +43,7 @@ import logging
 import secrets
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -160,6 +163,8 @@ class MediaRelay:
         self._loops: list[asyncio.Task[Any]] = []
         self._sub_lock = asyncio.Lock()
         self._closed = False
+        #: Ends a WHIP/WHEP resource here (kind, session, id): set by the media feature.
+        self.on_delete: Callable[[str, str, str], Coroutine[Any, Any, None]] | None = None
 
     def __repr__(self) -> str:
         return f"MediaRelay({self.node})"
@@ -184,7 +189,7 @@ class MediaRelay:
         await self._redis.ping()
         self._pubsub = self._redis.pubsub()
         # A channel of its own from the start: the reader never waits on an idle pub/sub.
-        await self._subscribe(f"{self._prefix}relay:node:{self.node}", lambda _: None)
+        await self._subscribe(f"{self._prefix}relay:node:{self.node}", self._on_node_message)
         self._loops = [asyncio.create_task(self._read_loop(), name=f"{self!r} reader"),
                        asyncio.create_task(self._tick_loop(), name=f"{self!r} tick")]
         logger.info("%r relays media over Redis", self)
@@ -478,6 +483,40 @@ class MediaRelay:
 
     async def _publish(self, channel: str, data: bytes) -> None:
         await self._redis.publish(channel, data)
+
+    # -- WHIP/WHEP resources held here ----------------------------------------------------------
+
+    def _resource_key(self, kind: str, session_id: str, resource_id: str) -> str:
+        return f"{self._base(session_id)}:res:{kind}:{resource_id}"
+
+    def claim(self, kind: str, session_id: str, resource_id: str) -> None:
+        if not self._closed:
+            self._tasks.spawn(self._claim(kind, session_id, resource_id), "claim")
+
+    async def _claim(self, kind: str, session_id: str, resource_id: str) -> None:
+        await self._redis.set(self._resource_key(kind, session_id, resource_id), self.node,
+                              ex=24 * 3600)
+
+    def release(self, kind: str, session_id: str, resource_id: str) -> None:
+        if not self._closed:
+            self._tasks.spawn(self._release(kind, session_id, resource_id), "release")
+
+    async def _release(self, kind: str, session_id: str, resource_id: str) -> None:
+        await self._redis.delete(self._resource_key(kind, session_id, resource_id))
+
+    async def forward_delete(self, kind: str, session_id: str, resource_id: str) -> bool:
+        """Ask the process holding the resource to end it; False if none does (404 here)."""
+        owner = await self._redis.get(self._resource_key(kind, session_id, resource_id))
+        if owner is None or _text(owner) == self.node:
+            return False
+        await self._redis.publish(f"{self._prefix}relay:node:{_text(owner)}",
+                                  f"delete|{kind}|{session_id}|{resource_id}".encode())
+        return True  # held elsewhere (or by a process that died: gone with it)
+
+    def _on_node_message(self, data: bytes) -> None:
+        parts = data.decode().split("|")
+        if len(parts) == 4 and parts[0] == "delete" and self.on_delete is not None:
+            self._tasks.spawn(self.on_delete(parts[1], parts[2], parts[3]), "forwarded delete")
 
     # -- who serves whom -----------------------------------------------------------------------
 

@@ -32,7 +32,13 @@ from rtc_server.config import Config
 from rtc_server.core.peer import Peer, check_offer_sdp
 
 from .hub import RUNG_NAMES, SessionMedia
-from .whip import CLOSE_TIMEOUT_S, CONNECT_TIMEOUT_S, ENDED_REMEMBERED, InvalidOffer
+from .whip import (
+    CLOSE_TIMEOUT_S,
+    CONNECT_TIMEOUT_S,
+    ENDED_REMEMBERED,
+    InvalidOffer,
+    ResourceOwners,
+)
 
 __all__ = ["WhepResource", "WhepResourceNotFound", "WhepResources", "receiving_kinds"]
 
@@ -95,6 +101,8 @@ class WhepResources:
         self.ended: OrderedDict[str, str] = OrderedDict()
         self._tasks = BackgroundTasks("WhepResources")
         self._closing = False
+        #: Set when several processes serve: a DELETE reaching another one is forwarded.
+        self.owners: ResourceOwners | None = None
 
     def get(self, session_id: str, resource_id: str) -> WhepResource:
         resource = self.resources.get(resource_id)
@@ -108,6 +116,11 @@ class WhepResources:
         """End a playback by its id; one that already ended counts as done."""
         if self.ended.get(resource_id) == session_id:
             logger.info("Whep(%s) DELETE after it ended: done already", resource_id)
+            return
+        local = self.resources.get(resource_id)
+        if (local is None or local.session_id != session_id) and self.owners is not None \
+                and await self.owners.forward_delete("whep", session_id, resource_id):
+            logger.info("Whep(%s) DELETE forwarded to the process holding it", resource_id)
             return
         await self.remove(self.get(session_id, resource_id))
 
@@ -150,6 +163,8 @@ class WhepResources:
             await peer.close()
             raise
         self._spawn(self._supervise(resource))
+        if self.owners is not None:
+            self.owners.claim("whep", resource.session_id, resource.id)
         logger.info("Whep(%s) %s plays %s of session %s on rung %s", resource_id, viewer,
                     "+".join(sorted(kinds)), media.session_id, rung)
         return resource, answer
@@ -162,6 +177,8 @@ class WhepResources:
         while len(self.ended) > ENDED_REMEMBERED:
             self.ended.popitem(last=False)
         logger.info("Whep(%s) ends (session %s)", resource.id, resource.session_id)
+        if self.owners is not None:
+            self.owners.release("whep", resource.session_id, resource.id)
         try:
             resource.media.remove_viewer(resource.conn_id)
         finally:
