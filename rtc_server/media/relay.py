@@ -159,6 +159,7 @@ class MediaRelay:
         self._origins: dict[tuple[str, str], _Origin] = {}
         self._remote: dict[tuple[str, str, str], RemoteRung] = {}  # (session, ladder, rung)
         self._watched: set[str] = set()
+        self._serving: set[str] = set()  # sessions this process reported viewers/sources in
         self._tasks = BackgroundTasks(f"MediaRelay({node})")
         self._loops: list[asyncio.Task[Any]] = []
         self._sub_lock = asyncio.Lock()
@@ -520,13 +521,20 @@ class MediaRelay:
 
     # -- who serves whom -----------------------------------------------------------------------
 
-    async def _publish_node(self, session_id: str) -> None:
+    async def _publish_node(self, session_id: str, *, always: bool = False) -> None:
         media = self._hub.sessions.get(session_id)
         if media is None:
             return
+        key = f"{self._base(session_id)}:nodes"
+        if not (media.viewers or media.sources or always):
+            # Nobody here any more: say so once, then stay quiet for this session.
+            if session_id in self._serving:
+                self._serving.discard(session_id)
+                await self._redis.hdel(key, self.node)
+            return
+        self._serving.add(session_id)
         body = json.dumps({"viewers": len(media.viewers), "publisher": bool(media.sources),
                            "until": _now_ms() + ANNOUNCE_TTL_MS})
-        key = f"{self._base(session_id)}:nodes"
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hset(key, self.node, body)
             pipe.pexpire(key, 6 * ANNOUNCE_TTL_MS)
@@ -534,7 +542,7 @@ class MediaRelay:
 
     async def nodes(self, session_id: str) -> dict[str, dict[str, Any]]:
         """What each live process serves in the session: node -> {viewers, publisher}."""
-        await self._publish_node(session_id)
+        await self._publish_node(session_id, always=True)
         entries = await self._redis.hgetall(f"{self._base(session_id)}:nodes")
         now = _now_ms()
         found = {}
