@@ -56,7 +56,7 @@ class _Counter:
 async def origin(args: argparse.Namespace) -> None:
     relay = MediaRelay(REDIS_URL, key_prefix=args.prefix, node="origin", hub=_NoSessions())
     await relay.start()
-    taps = [_Tap(relay._frames_channel("bench", "L", f"r{i}")) for i in range(args.streams)]
+    taps = [_Tap(relay._keys.frames("bench", "L", f"r{i}")) for i in range(args.streams)]
     tasks = [asyncio.create_task(relay._send(tap)) for tap in taps]
     payload = os.urandom(args.frame_bytes)
     buckets = []

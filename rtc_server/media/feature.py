@@ -62,8 +62,8 @@ class MediaFeature(Feature):
         if self.relay is not None:
             await self.relay.start()
             self.hub.relay = self.relay
-            self.whip.owners = self.whep.owners = self.relay
-            self.relay.on_delete = self._forwarded_delete
+            self.whip.owners = self.whep.owners = self.relay.directory
+            self.relay.directory.on_delete = self._forwarded_delete
         if self.config.adaptive_quality:
             self.quality.start()
 

@@ -339,7 +339,9 @@ class MediaHub:
             found = {self.node: {"viewers": len(media.viewers) if media else 0,
                                  "publisher": bool(media and media.sources)}}
         else:
-            found = await self.relay.nodes(session_id)
+            if media is not None:  # this process's own entry, fresh
+                await self.relay.directory.report(session_id, media, always=True)
+            found = await self.relay.directory.nodes(session_id)
         return [{"worker": node, **entry} for node, entry in sorted(found.items())]
 
     def spawn(self, coro: Coroutine[Any, Any, Any], what: str = "task") -> None:

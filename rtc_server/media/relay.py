@@ -9,29 +9,13 @@ shares (events, the session store), it crosses hosts, and its pub/sub is a
 fan-out that keeps each channel's order; see docs/architecture.md for the
 choice against a WebRTC cascade.
 
-Keys and channels (``P`` is the key prefix, ``S`` the session, ``L`` the origin's
-ladder id, ``R`` a rung name)::
-
-    P relay:{S}:src:<kind>    the origin's announcement of the ladder viewers see, JSON,
-                              expiring ANNOUNCE_TTL_MS after the origin's last refresh
-    P relay:{S}:news          channel: an announcement changed (edges read it again)
-    P relay:{S}:L:demand      hash "<node>|R" -> expiry (ms since the epoch): edges that
-                              have viewers on rung R, refreshed every TICK_S
-    P relay:{S}:L:ctl         channel to the origin: b"want" (demand changed, read it
-                              again) and b"key:R" (a viewer needs a keyframe)
-    P relay:{S}:L:R           channel: rung R's encoded frames, one message per frame
-    P relay:{S}:nodes         hash node -> JSON {viewers, publisher, until}: what each
-                              process serves (for the teacher's page and the media API)
-    P relay:{S}:res:<kind>:<id>  the process holding a WHIP/WHEP resource (a DELETE that
-                              reaches another process is forwarded on its node channel)
-    P relay:node:<node>       channel to one process: b"delete|<kind>|<session>|<id>"
+Key and channel names and the frame format: :mod:`.relay_wire`.
 
 Only rungs somebody watches are relayed: the origin taps a rung (which starts its
 encoder, as a local viewer would) while an unexpired demand names it, and
 removes the tap when the last edge withdraws its demand or stops refreshing it
 (an edge that died). An edge withdraws when the last viewer of that rung on it
-leaves. A frame message is :data:`HEADER` (stream epoch, sequence number, pts,
-send time, keyframe flag, width, height) followed by the encoded frame.
+leaves.
 """
 
 from __future__ import annotations
@@ -41,11 +25,10 @@ import collections
 import json
 import logging
 import secrets
-import struct
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
@@ -53,21 +36,27 @@ from redis.exceptions import RedisError
 
 from rtc_server.base.background import BackgroundTasks
 
-from .encoder import AUDIO_TIME_BASE, VIDEO_TIME_BASE, EncodedPacket
+from .encoder import EncodedPacket
+from .relay_directory import RelayDirectory, ServedSession
+from .relay_wire import (
+    ANNOUNCE_LUA,
+    WITHDRAW_LUA,
+    RelayKeys,
+    now_ms,
+    pack_frame,
+    text,
+    unpack_frame,
+)
 from .relayed_ladder import RelayedLadder, RemoteRung
 
 if TYPE_CHECKING:
-    from .hub import MediaHub
     from .ladder import Ladder
     from .rung import Rung
 
-__all__ = ["HEADER", "MediaRelay"]
+__all__ = ["MediaRelay", "RelayHost", "RelaySession"]
 
 logger = logging.getLogger(__name__)
 
-#: epoch (u32), seq (u32), pts (i64), sent at (s since the epoch, f64), keyframe (u8),
-#: width, height (u16): 29 bytes before each frame.
-HEADER = struct.Struct(">IIqdBHH")
 #: How often announcements, demands and node counts are refreshed and read back.
 TICK_S = 1.0
 #: An announcement or demand not refreshed for this long is gone (its process died).
@@ -79,29 +68,19 @@ TAP_QUEUE_FRAMES = 60
 #: A failed Redis read or write is retried after this pause.
 RETRY_S = 0.5
 
-# Keep the newest announcement: an older publisher elsewhere does not overwrite it.
-_ANNOUNCE_LUA = """
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  local c = cjson.decode(cur)
-  if c.ladder ~= ARGV[2] and tonumber(c.since) > tonumber(ARGV[3]) then return 0 end
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4])
-return 1
-"""
-_WITHDRAW_LUA = """
-local cur = redis.call('GET', KEYS[1])
-if cur and cjson.decode(cur).ladder == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end
-return 0
-"""
+class RelaySession(ServedSession, Protocol):
+    """What the relay needs of a session's media here (:class:`~.hub.SessionMedia`)."""
+
+    async def offer_relay(self, kind: str) -> None: ...
+
+    async def set_remote(self, kind: str, announcement: dict[str, Any] | None) -> None: ...
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+class RelayHost(Protocol):
+    """What the relay needs of this process's media (:class:`~.hub.MediaHub`)."""
 
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
+    @property
+    def sessions(self) -> Mapping[str, RelaySession]: ...
 
 
 @dataclass(eq=False)
@@ -134,7 +113,7 @@ class _Origin:
     ladder: Ladder
     role: str
     ladder_id: str = field(default_factory=lambda: secrets.token_hex(6))
-    since_ms: int = field(default_factory=_now_ms)
+    since_ms: int = field(default_factory=now_ms)
     taps: dict[str, _Tap] = field(default_factory=dict)
     demand: dict[str, set[str]] = field(default_factory=dict)  # rung -> nodes
 
@@ -146,43 +125,28 @@ class MediaRelay:
     :param node: this process's name, unique in the deployment (shown to teachers).
     """
 
-    def __init__(self, redis_url: str, *, key_prefix: str, node: str, hub: MediaHub) -> None:
+    def __init__(self, redis_url: str, *, key_prefix: str, node: str, hub: RelayHost) -> None:
         self.node = node
-        self._prefix = key_prefix
+        self._keys = RelayKeys(key_prefix)
         self._hub = hub
         pool = BlockingConnectionPool.from_url(redis_url, max_connections=32, timeout=5.0)
         self._redis = Redis(connection_pool=pool)
-        self._announce_script = self._redis.register_script(_ANNOUNCE_LUA)
-        self._withdraw_script = self._redis.register_script(_WITHDRAW_LUA)
+        self._announce_script = self._redis.register_script(ANNOUNCE_LUA)
+        self._withdraw_script = self._redis.register_script(WITHDRAW_LUA)
         self._pubsub: PubSub | None = None
         self._handlers: dict[bytes, Callable[[bytes], object]] = {}
         self._origins: dict[tuple[str, str], _Origin] = {}
         self._remote: dict[tuple[str, str, str], RemoteRung] = {}  # (session, ladder, rung)
         self._watched: set[str] = set()
-        self._serving: set[str] = set()  # sessions this process reported viewers/sources in
         self._tasks = BackgroundTasks(f"MediaRelay({node})")
         self._loops: list[asyncio.Task[Any]] = []
         self._sub_lock = asyncio.Lock()
         self._closed = False
-        #: Ends a WHIP/WHEP resource here (kind, session, id): set by the media feature.
-        self.on_delete: Callable[[str, str, str], Coroutine[Any, Any, None]] | None = None
+        #: WHIP/WHEP resource holders and viewers per process (the media API, DELETEs).
+        self.directory = RelayDirectory(self._redis, self._keys, node, self._tasks)
 
     def __repr__(self) -> str:
         return f"MediaRelay({self.node})"
-
-    # -- keys -------------------------------------------------------------------------------
-
-    def _base(self, session_id: str) -> str:
-        return f"{self._prefix}relay:{{{session_id}}}"
-
-    def _src_key(self, session_id: str, kind: str) -> str:
-        return f"{self._base(session_id)}:src:{kind}"
-
-    def _ladder_base(self, session_id: str, ladder_id: str) -> str:
-        return f"{self._base(session_id)}:{ladder_id}"
-
-    def _frames_channel(self, session_id: str, ladder_id: str, rung: str) -> str:
-        return f"{self._ladder_base(session_id, ladder_id)}:{rung}"
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -190,13 +154,14 @@ class MediaRelay:
         await self._redis.ping()
         self._pubsub = self._redis.pubsub()
         # A channel of its own from the start: the reader never waits on an idle pub/sub.
-        await self._subscribe(f"{self._prefix}relay:node:{self.node}", self._on_node_message)
+        await self._subscribe(self._keys.node_channel(self.node),
+                              self.directory.on_node_message)
         self._loops = [asyncio.create_task(self._read_loop(), name=f"{self!r} reader"),
                        asyncio.create_task(self._tick_loop(), name=f"{self!r} tick")]
         logger.info("%r relays media over Redis", self)
 
     async def close(self) -> None:
-        self._closed = True
+        self._closed = self.directory.closed = True
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
@@ -205,10 +170,9 @@ class MediaRelay:
         try:
             async with asyncio.timeout(2.0):
                 for (session_id, ladder_id, rung) in list(self._remote):
-                    await self._redis.hdel(f"{self._ladder_base(session_id, ladder_id)}:demand",
+                    await self._redis.hdel(self._keys.demand(session_id, ladder_id),
                                            f"{self.node}|{rung}")
-                for session_id in self._watched:
-                    await self._redis.hdel(f"{self._base(session_id)}:nodes", self.node)
+                await self.directory.withdraw()
         except (RedisError, OSError, TimeoutError) as exc:
             logger.info("%r could not withdraw on close: %s", self, exc)
         await self._tasks.close()
@@ -271,12 +235,12 @@ class MediaRelay:
         for origin in list(self._origins.values()):
             await self._announce(origin)
             await self._read_demand(origin)
-        until = _now_ms() + DEMAND_TTL_MS
+        until = now_ms() + DEMAND_TTL_MS
         wanted = [(s, ladder, r) for (s, ladder, r), rung in self._remote.items() if rung.running]
         if wanted:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for session_id, ladder_id, rung_name in wanted:
-                    key = f"{self._ladder_base(session_id, ladder_id)}:demand"
+                    key = self._keys.demand(session_id, ladder_id)
                     pipe.hset(key, f"{self.node}|{rung_name}", until)
                     pipe.pexpire(key, 6 * DEMAND_TTL_MS)
                 await pipe.execute()
@@ -286,7 +250,7 @@ class MediaRelay:
                 await media.offer_relay(kind)
             await self.watch(session_id)
             await self.refresh_sources(session_id)
-            await self._publish_node(session_id)
+            await self.directory.report(session_id, media)
 
     # -- origin ------------------------------------------------------------------------------
 
@@ -302,7 +266,7 @@ class MediaRelay:
         if ladder is None:
             return
         origin = self._origins[key] = _Origin(session_id, kind, ladder, role)
-        ctl = f"{self._ladder_base(session_id, origin.ladder_id)}:ctl"
+        ctl = self._keys.control(session_id, origin.ladder_id)
         await self._subscribe(ctl, lambda data: self._on_ctl(origin, data))
         await self._announce(origin)
         await self._read_demand(origin)
@@ -315,24 +279,23 @@ class MediaRelay:
         body = json.dumps({"node": self.node, "ladder": origin.ladder_id, "kind": origin.kind,
                            "role": origin.role, "since": origin.since_ms,
                            "width": size[0], "height": size[1]})
-        key = self._src_key(origin.session_id, origin.kind)
+        key = self._keys.source(origin.session_id, origin.kind)
         previous = await self._redis.get(key)
         await self._announce_script(keys=[key], args=[body, origin.ladder_id, origin.since_ms,
                                                       ANNOUNCE_TTL_MS])
         if previous is None or json.loads(previous) != json.loads(body):
-            await self._redis.publish(f"{self._base(origin.session_id)}:news", b"src")
+            await self._redis.publish(self._keys.news(origin.session_id), b"src")
 
     async def _drop_origin(self, origin: _Origin) -> None:
         self._origins.pop((origin.session_id, origin.kind), None)
         for name in list(origin.taps):
             self._untap(origin, name)
-        base = self._ladder_base(origin.session_id, origin.ladder_id)
         try:
-            await self._unsubscribe(f"{base}:ctl")
-            await self._withdraw_script(keys=[self._src_key(origin.session_id, origin.kind)],
+            await self._unsubscribe(self._keys.control(origin.session_id, origin.ladder_id))
+            await self._withdraw_script(keys=[self._keys.source(origin.session_id, origin.kind)],
                                         args=[origin.ladder_id])
-            await self._redis.delete(f"{base}:demand")
-            await self._redis.publish(f"{self._base(origin.session_id)}:news", b"src")
+            await self._redis.delete(self._keys.demand(origin.session_id, origin.ladder_id))
+            await self._redis.publish(self._keys.news(origin.session_id), b"src")
         except (RedisError, OSError) as exc:
             logger.warning("%r could not withdraw %s/%s: %s", self, origin.session_id,
                            origin.kind, exc)
@@ -346,13 +309,13 @@ class MediaRelay:
             self._tasks.spawn(self._read_demand(origin), "read demand")
 
     async def _read_demand(self, origin: _Origin) -> None:
-        key = f"{self._ladder_base(origin.session_id, origin.ladder_id)}:demand"
+        key = self._keys.demand(origin.session_id, origin.ladder_id)
         entries = await self._redis.hgetall(key)
-        now = _now_ms()
+        now = now_ms()
         demand: dict[str, set[str]] = {}
         expired = []
         for raw_field, raw_until in entries.items():
-            node, _, rung = _text(raw_field).partition("|")
+            node, _, rung = text(raw_field).partition("|")
             if int(raw_until) < now:
                 expired.append(raw_field)
             elif rung in origin.ladder.rung_names:
@@ -368,7 +331,7 @@ class MediaRelay:
             self._untap(origin, name)
 
     def _tap(self, origin: _Origin, name: str) -> None:
-        tap = _Tap(self._frames_channel(origin.session_id, origin.ladder_id, name))
+        tap = _Tap(self._keys.frames(origin.session_id, origin.ladder_id, name))
         origin.taps[name] = tap
         tap.task = self._tasks.spawn(self._send(tap), f"relay {name}")
         origin.ladder.rung(name).add(tap)  # starts the rung's encoder if it was idle
@@ -389,10 +352,9 @@ class MediaRelay:
                 await tap.wakeup.wait()
             packet = tap.queue.popleft()
             tap.seq = (tap.seq + 1) & 0xFFFFFFFF
-            head = HEADER.pack(tap.epoch, tap.seq, packet.pts, time.time(),
-                               1 if packet.is_keyframe else 0, packet.width, packet.height)
             try:
-                await self._redis.publish(tap.channel, head + packet.data)
+                await self._redis.publish(tap.channel,
+                                          pack_frame(tap.epoch, tap.seq, packet, time.time()))
                 tap.frames_sent += 1
             except (RedisError, OSError) as exc:
                 tap.frames_dropped += 1
@@ -417,7 +379,7 @@ class MediaRelay:
             return
         self._watched.add(session_id)
         await self._subscribe(
-            f"{self._base(session_id)}:news",
+            self._keys.news(session_id),
             lambda _: self._tasks.spawn(self.refresh_sources(session_id), "read sources"))
         await self.refresh_sources(session_id)
 
@@ -426,8 +388,8 @@ class MediaRelay:
         if media is None:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.get(self._src_key(session_id, "video"))
-            pipe.get(self._src_key(session_id, "audio"))
+            pipe.get(self._keys.source(session_id, "video"))
+            pipe.get(self._keys.source(session_id, "audio"))
             replies = await pipe.execute()
         for kind, raw in zip(("video", "audio"), replies, strict=True):
             announcement = json.loads(raw) if raw else None
@@ -443,24 +405,15 @@ class MediaRelay:
             return
         key = (rung.session_id, rung.ladder_id, rung.name)
         self._remote[key] = rung
-        channel = self._frames_channel(*key)
+        channel = self._keys.frames(*key)
         self._tasks.spawn(self._want(rung, channel), f"want {rung.name}")
 
     async def _want(self, rung: RemoteRung, channel: str) -> None:
-        time_base = VIDEO_TIME_BASE if rung.kind == "video" else AUDIO_TIME_BASE
-
-        def on_frame(data: bytes) -> None:
-            epoch, seq, pts, sent_s, key, width, height = HEADER.unpack_from(data)
-            packet = EncodedPacket(data[HEADER.size:], pts, time_base, is_keyframe=bool(key),
-                                   width=width, height=height)
-            rung.receive(epoch, seq, packet, sent_s)
-
-        await self._subscribe(channel, on_frame)
-        base = self._ladder_base(rung.session_id, rung.ladder_id)
-        await self._redis.hset(f"{base}:demand", f"{self.node}|{rung.name}",
-                               _now_ms() + DEMAND_TTL_MS)
-        await self._redis.pexpire(f"{base}:demand", 6 * DEMAND_TTL_MS)
-        await self._redis.publish(f"{base}:ctl", b"want")
+        await self._subscribe(channel, lambda data: rung.receive(*unpack_frame(data, rung.kind)))
+        demand = self._keys.demand(rung.session_id, rung.ladder_id)
+        await self._redis.hset(demand, f"{self.node}|{rung.name}", now_ms() + DEMAND_TTL_MS)
+        await self._redis.pexpire(demand, 6 * DEMAND_TTL_MS)
+        await self._redis.publish(self._keys.control(rung.session_id, rung.ladder_id), b"want")
 
     def unwant(self, rung: RemoteRung) -> None:
         key = (rung.session_id, rung.ladder_id, rung.name)
@@ -468,87 +421,19 @@ class MediaRelay:
             del self._remote[key]
         if self._closed:
             return
-        self._tasks.spawn(self._unwant(rung, self._frames_channel(*key)), f"unwant {rung.name}")
+        self._tasks.spawn(self._unwant(rung, self._keys.frames(*key)), f"unwant {rung.name}")
 
     async def _unwant(self, rung: RemoteRung, channel: str) -> None:
         await self._unsubscribe(channel)
-        base = self._ladder_base(rung.session_id, rung.ladder_id)
-        await self._redis.hdel(f"{base}:demand", f"{self.node}|{rung.name}")
-        await self._redis.publish(f"{base}:ctl", b"want")
+        await self._redis.hdel(self._keys.demand(rung.session_id, rung.ladder_id),
+                               f"{self.node}|{rung.name}")
+        await self._redis.publish(self._keys.control(rung.session_id, rung.ladder_id), b"want")
 
     def request_keyframe(self, rung: RemoteRung) -> None:
         if self._closed:
             return
-        ctl = f"{self._ladder_base(rung.session_id, rung.ladder_id)}:ctl"
+        ctl = self._keys.control(rung.session_id, rung.ladder_id)
         self._tasks.spawn(self._publish(ctl, b"key:" + rung.name.encode()), "keyframe")
 
     async def _publish(self, channel: str, data: bytes) -> None:
         await self._redis.publish(channel, data)
-
-    # -- WHIP/WHEP resources held here ----------------------------------------------------------
-
-    def _resource_key(self, kind: str, session_id: str, resource_id: str) -> str:
-        return f"{self._base(session_id)}:res:{kind}:{resource_id}"
-
-    def claim(self, kind: str, session_id: str, resource_id: str) -> None:
-        if not self._closed:
-            self._tasks.spawn(self._claim(kind, session_id, resource_id), "claim")
-
-    async def _claim(self, kind: str, session_id: str, resource_id: str) -> None:
-        await self._redis.set(self._resource_key(kind, session_id, resource_id), self.node,
-                              ex=24 * 3600)
-
-    def release(self, kind: str, session_id: str, resource_id: str) -> None:
-        if not self._closed:
-            self._tasks.spawn(self._release(kind, session_id, resource_id), "release")
-
-    async def _release(self, kind: str, session_id: str, resource_id: str) -> None:
-        await self._redis.delete(self._resource_key(kind, session_id, resource_id))
-
-    async def forward_delete(self, kind: str, session_id: str, resource_id: str) -> bool:
-        """Ask the process holding the resource to end it; False if none does (404 here)."""
-        owner = await self._redis.get(self._resource_key(kind, session_id, resource_id))
-        if owner is None or _text(owner) == self.node:
-            return False
-        await self._redis.publish(f"{self._prefix}relay:node:{_text(owner)}",
-                                  f"delete|{kind}|{session_id}|{resource_id}".encode())
-        return True  # held elsewhere (or by a process that died: gone with it)
-
-    def _on_node_message(self, data: bytes) -> None:
-        parts = data.decode().split("|")
-        if len(parts) == 4 and parts[0] == "delete" and self.on_delete is not None:
-            self._tasks.spawn(self.on_delete(parts[1], parts[2], parts[3]), "forwarded delete")
-
-    # -- who serves whom -----------------------------------------------------------------------
-
-    async def _publish_node(self, session_id: str, *, always: bool = False) -> None:
-        media = self._hub.sessions.get(session_id)
-        if media is None:
-            return
-        key = f"{self._base(session_id)}:nodes"
-        if not (media.viewers or media.sources or always):
-            # Nobody here any more: say so once, then stay quiet for this session.
-            if session_id in self._serving:
-                self._serving.discard(session_id)
-                await self._redis.hdel(key, self.node)
-            return
-        self._serving.add(session_id)
-        body = json.dumps({"viewers": len(media.viewers), "publisher": bool(media.sources),
-                           "until": _now_ms() + ANNOUNCE_TTL_MS})
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hset(key, self.node, body)
-            pipe.pexpire(key, 6 * ANNOUNCE_TTL_MS)
-            await pipe.execute()
-
-    async def nodes(self, session_id: str) -> dict[str, dict[str, Any]]:
-        """What each live process serves in the session: node -> {viewers, publisher}."""
-        await self._publish_node(session_id, always=True)
-        entries = await self._redis.hgetall(f"{self._base(session_id)}:nodes")
-        now = _now_ms()
-        found = {}
-        for raw_node, raw in entries.items():
-            body = json.loads(raw)
-            if body["until"] >= now:
-                found[_text(raw_node)] = {"viewers": body["viewers"],
-                                            "publisher": body["publisher"]}
-        return found
