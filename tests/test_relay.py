@@ -93,6 +93,10 @@ async def test_a_student_on_another_worker_gets_the_teachers_video(two_workers, 
     workers = {w["worker"]: w for w in await b.app[MEDIA].hub.workers("s1")}
     assert workers["a"]["publisher"] and not workers["b"]["publisher"]
     assert workers["b"]["viewers"] == 1 and workers["a"]["viewers"] == 0
+    # The origin's media state: the rung is relayed to b, and b's viewer is not counted here.
+    video = next(ladder for ladder in origin.stats()["ladders"] if ladder["kind"] == "video")
+    assert video["relay"]["rungs"]["medium"]["to"] == ["b"]
+    assert video["rungs"]["medium"]["subscribers"] == 0
 
 
 async def test_relayed_frames_arrive_in_order_and_complete(two_workers, lesson):

@@ -268,10 +268,14 @@ class SessionMedia:
 
     def stats(self) -> dict[str, Any]:
         relay = self.hub.relay
-        local = [s.ladder.stats() | {"role": s.role, "origin": s.origin,
-                                     "worker": self.hub.node,
-                                     "relay": relay.origin_stats(s.ladder) if relay else None}
-                 for s in self.sources]
+        local = []
+        for source in self.sources:
+            relayed = relay.origin_stats(source.ladder) if relay else None
+            stats = source.ladder.stats() | {"role": source.role, "origin": source.origin,
+                                             "worker": self.hub.node, "relay": relayed}
+            for name in (relayed or {}).get("rungs", {}):
+                stats["rungs"][name]["subscribers"] -= 1  # the relay's tap is no viewer
+            local.append(stats)
         remote = [ladder.stats() | {"role": ladder.announcement.get("role", "camera"),
                                     "origin": "relay", "worker": ladder.origin_node}
                   for ladder in self.remote.values() if not ladder.ended]

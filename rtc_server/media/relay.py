@@ -59,9 +59,11 @@ logger = logging.getLogger(__name__)
 
 #: How often announcements, demands and node counts are refreshed and read back.
 TICK_S = 1.0
-#: An announcement or demand not refreshed for this long is gone (its process died).
-ANNOUNCE_TTL_MS = 5000
-DEMAND_TTL_MS = 5000
+#: An announcement or demand not refreshed for this long is gone (its process died). Long
+#: against a busy process's late refreshes (a starved event loop, measured: several
+#: seconds), short enough that a dead edge is not relayed to for long.
+ANNOUNCE_TTL_MS = 10_000
+DEMAND_TTL_MS = 10_000
 #: Frames an origin tap holds while Redis is slow; beyond it the oldest go (edges then
 #: see a gap and wait for a keyframe).
 TAP_QUEUE_FRAMES = 60

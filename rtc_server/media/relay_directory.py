@@ -23,7 +23,7 @@ from .relay_wire import RelayKeys, now_ms, text
 __all__ = ["RelayDirectory", "ServedSession"]
 
 #: A process's report expires this long after its last refresh (it died).
-REPORT_TTL_MS = 5000
+REPORT_TTL_MS = 10_000
 
 
 class ServedSession(Protocol):
