@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -61,10 +62,17 @@ def run_once(name: str, checkout: str, command: list[str], timeout_s: float) -> 
     python = os.path.join(checkout, ".venv", "bin", "python")
     argv = [a.replace("{python}", python) for a in command]
     start = time.monotonic()
-    proc = subprocess.run(argv, cwd=checkout, capture_output=True, text=True,
-                          timeout=timeout_s, check=False)
+    # Its own process group: a run that overstays is stopped with the server it started.
+    proc = subprocess.Popen(argv, cwd=checkout, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        stderr += f"\nTimeoutError: stopped after {timeout_s:g} s"
     records = []
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         line = line.strip()
         if line.startswith("{"):
             try:
@@ -75,7 +83,7 @@ def run_once(name: str, checkout: str, command: list[str], timeout_s: float) -> 
                 records.append(obj)
     return {"ref": name, "returncode": proc.returncode,
             "wall_s": round(time.monotonic() - start, 1), "records": records,
-            "error": last_error(proc.stderr) if proc.returncode else ""}
+            "error": last_error(stderr) if proc.returncode else ""}
 
 
 def last_error(stderr: str) -> str:
