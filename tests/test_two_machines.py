@@ -25,6 +25,8 @@ from signaling.tokens import mint_token
 from tests.support.netns import Namespace
 from tests.support.server import SECRET
 
+pytestmark = pytest.mark.netns
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PORT = 8090
 
