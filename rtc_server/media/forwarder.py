@@ -167,6 +167,7 @@ class ForwardingSender(RTCRtpSender):
         self._picture_id = random.getrandbits(15)
         self._history: list[tuple[int, bytes, int, int, int] | None] = [None] * RTX_HISTORY
         self._route: UdpRoute | None = None
+        self._closed = False
         self._writer: SrtpWriter | None = None
         self._waiting_keyframe = False
         self._last_ts = 0
@@ -232,6 +233,7 @@ class ForwardingSender(RTCRtpSender):
             if track is not None:
                 track.set_sink(None)
                 track.stop()
+            self._closed = True  # a late NACK, padding or paced packet opens no new route
             if self._route is not None:
                 self._route.close()
                 self._route = None
@@ -337,7 +339,7 @@ class ForwardingSender(RTCRtpSender):
 
     def _ready(self) -> tuple[UdpRoute, SrtpWriter] | None:
         dtls = self.transport
-        if dtls.state != "connected":
+        if self._closed or dtls.state != "connected":
             return None
         route = udp_route(dtls, self._route)
         if route is None:
