@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -234,6 +235,21 @@ def cpu_split(proc: psutil.Process) -> tuple[float, float]:
             (loop.user_time + loop.system_time) if loop else float("nan"))
 
 
+def profile_server(path: str) -> None:
+    """cProfile the server between SIGUSR1 and SIGUSR2 (the measurement window only)."""
+    import cProfile
+    import signal
+
+    profiler = cProfile.Profile()
+    signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
+
+    def stop(*_: object) -> None:
+        profiler.disable()
+        profiler.dump_stats(path)
+
+    signal.signal(signal.SIGUSR2, stop)
+
+
 def server_stats(port: int) -> dict[str, Any]:
     import urllib.request
 
@@ -244,8 +260,9 @@ def server_stats(port: int) -> dict[str, Any]:
 
 def one_run(mode: str, n: int, fps: float, args: argparse.Namespace) -> dict[str, Any]:
     port = args.port
+    profile = ["--profile-out", args.profile_out] if args.profile_out else []
     server = subprocess.Popen([sys.executable, SCRIPT, "server", "--mode", mode, "--port",
-                               str(port), "--fps", str(fps), "--rung", args.rung],
+                               str(port), "--fps", str(fps), "--rung", args.rung, *profile],
                               stdout=subprocess.PIPE, text=True)
     clients: list[subprocess.Popen[str]] = []
     try:
@@ -269,7 +286,12 @@ def one_run(mode: str, n: int, fps: float, args: argparse.Namespace) -> dict[str
             c.stdin.write("go\n")
             c.stdin.flush()
         s0, (cpu0, loop0), t0 = server_stats(port), cpu_split(proc), time.monotonic()
+        if args.profile_out:
+            server.send_signal(signal.SIGUSR1)
         time.sleep(args.duration)
+        if args.profile_out:
+            server.send_signal(signal.SIGUSR2)
+            time.sleep(1.0)
         s1, (cpu1, loop1), t1 = server_stats(port), cpu_split(proc), time.monotonic()
         rss_mb = proc.memory_info().rss / 2**20
         outputs = []
@@ -355,11 +377,15 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--warmup", type=float, default=4.0)
     parser.add_argument("--client-procs", type=int, default=2)
+    parser.add_argument("--profile-out", help="server: cProfile from SIGUSR1 to SIGUSR2, "
+                        "stats written here (scripts/profile_media.py server)")
     args = parser.parse_args()
 
     if args.role == "server":
         import uvloop
 
+        if args.profile_out:
+            profile_server(args.profile_out)
         with contextlib.suppress(KeyboardInterrupt):
             uvloop.run(serve(args.mode, args.port, args.fps[0], args.rung))
         return

@@ -124,10 +124,14 @@ async def test_viewer_decodes_every_frame_in_order(ladder, viewers):
         assert burned is not None, "a decoded frame lost its burned-in code"
         counters.append(burned[0])
 
+    decoded_at = len(counters)
+    on_wire = sum(1 for p in media(viewer) if p.marker)
+    sent = viewer.sender.frames_sent
     assert first is not None and (first.width, first.height) == SIZE_480P
     assert counters == sorted(counters) and len(set(counters)) == len(counters)
-    # Every frame the rung encoded after the first arrived (the source runs at the rung's fps).
-    assert counters[-1] - counters[0] == len(counters) - 1
+    # Every frame sent arrived and was decoded (but the one or two still on their way). The
+    # source counter may skip where the rung's encoder fell behind and took the newest frame.
+    assert sent - on_wire <= 2 and on_wire - decoded_at <= 2
     packets = media(viewer)
     seqs = [p.seq for p in packets]
     assert all((b - a) % 65536 == 1 for a, b in zip(seqs, seqs[1:], strict=False))
@@ -272,3 +276,30 @@ async def test_forwarder_can_be_switched_off(ladder, viewers):
     assert viewer.counter is not None
     await viewer.counter.wait_frames(FPS, timeout_s=15)
     assert viewer.counter.keyframe_sizes[0] == SIZE_480P
+
+
+async def test_full_socket_buffer_keeps_the_rest_in_order(ladder, viewers, monkeypatch):
+    real = gso_module.send_segments
+    calls = {"n": 0}
+
+    def sometimes_full(*args: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] % 2 == 0:  # every other call: the kernel's buffer is full
+            raise BlockingIOError(errno.EAGAIN, "full for the test")
+        real(*args)
+
+    monkeypatch.setattr(gso_module, "send_segments", sometimes_full)
+    monkeypatch.setattr(gso_module, "gso_available", lambda: True)
+    monkeypatch.setattr(ForwardingSender, "use_gso_default", True)
+    viewer = await connect(await ladder.subscribe("low"), viewers)
+    assert viewer.counter is not None
+    await viewer.counter.wait_frames(2 * FPS, timeout_s=15)
+
+    sender: ForwardingSender = viewer.sender
+    assert calls["n"] >= 4 and sender.use_gso  # a full buffer is not a refusal
+    sent = sender.packets_sent
+    await viewer.counter.wait_frames(viewer.counter.frames + 3, timeout_s=5)
+    seqs = [p.seq for p in media(viewer)]
+    assert len(seqs) >= sent  # nothing lost, nothing sent twice, in order
+    assert all((b - a) % 65536 == 1 for a, b in zip(seqs, seqs[1:], strict=False))
+    assert sender.keyframe_requests_received == 0

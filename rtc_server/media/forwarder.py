@@ -524,10 +524,11 @@ class ForwardingSender(RTCRtpSender):
         done = 0
         with memoryview(buf) as view:
             if sock is not None and route.transport.get_write_buffer_size() == 0:
+                blocked = False
+                if self.use_gso and len(sizes) > 1:
+                    done, at, blocked = self._emit_gso(sock, view, sizes, addr)
                 try:
-                    if self.use_gso and len(sizes) > 1:
-                        done, at = self._emit_gso(sock, view, sizes, addr)
-                    while done < len(sizes):
+                    while done < len(sizes) and not blocked:
                         sock.sendto(view[at:at + sizes[done]], addr)
                         self.send_calls += 1
                         at += sizes[done]
@@ -541,9 +542,9 @@ class ForwardingSender(RTCRtpSender):
                 done += 1
 
     def _emit_gso(self, sock: Any, view: memoryview, sizes: list[int],
-                  addr: tuple[str, int]) -> tuple[int, int]:
+                  addr: tuple[str, int]) -> tuple[int, int, bool]:
         """Send the leading run of equal-sized datagrams (plus a shorter last one) by GSO;
-        returns how many datagrams and bytes left."""
+        returns how many datagrams and bytes left, and whether the socket buffer filled."""
         segment = sizes[0]
         run = 1
         while run < len(sizes) and sizes[run] == segment:
@@ -557,6 +558,8 @@ class ForwardingSender(RTCRtpSender):
             length = sum(sizes[done:done + n])
             try:
                 gso.send_segments(sock, view[at:at + length], segment, addr)
+            except BlockingIOError:
+                return done, at, True
             except gso.GsoUnavailable as exc:
                 logger.warning("UDP GSO unavailable (%s); sending datagram by datagram", exc)
                 type(self).use_gso_default = False
@@ -566,7 +569,7 @@ class ForwardingSender(RTCRtpSender):
             self.gso_calls += 1
             done += n
             at += length
-        return done, at
+        return done, at, False
 
     #: Cleared process-wide when the kernel refuses GSO once (new viewers skip trying).
     use_gso_default = True

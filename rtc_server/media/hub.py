@@ -34,6 +34,7 @@ from rtc_server.base.exceptions import InvalidRequest, PermissionDenied
 from rtc_server.base.protocol import Audience
 
 from .events import MEDIA_QUALITY, MEDIA_STATE
+from .forwarder import ForwardingSender
 from .ladder import Ladder
 from .negotiation import add_rung_track
 from .relayed_ladder import RelayedLadder
@@ -311,7 +312,10 @@ class SessionMedia:
                          "step": self.effective_step(v),
                          "reason": v.reason,
                          "video": v.video.stats() if v.video else None,
-                         "audio": v.audio.stats() if v.audio else None}
+                         "audio": v.audio.stats() if v.audio else None,
+                         "senders": {kind: sender.forwarding_stats()
+                                     for kind, sender in v.senders.items()
+                                     if isinstance(sender, ForwardingSender)}}
                         for v in self.viewers.values()],
         }
 
