@@ -34,9 +34,10 @@ Per viewer, the media path hooks (:mod:`rtc_server.patches.rtp_pacing`):
   within 30 % of the step's rate. Without RTX (or on another aiortc) the policy falls
   back to trial probes: the next rung itself for a few seconds.
 
-``mode="legacy"`` runs the policy the server had before issue 14 (trial
-probes with a short backoff, the three rungs only, no pacing) for
-comparisons (``scripts/bench_adaptive.py``).
+``mode="legacy"`` runs what main ran before this branch (trial probes of the
+next rung, with the policy's backoff; the three rungs only; no pacing, no
+keyframe notices, every NACK answered) for comparisons
+(``scripts/bench_adaptive_browser.py``).
 
 aiortc keeps REMB to the sender's own (idle) encoder;
 :func:`rtc_server.patches.capture_remb` passes it on.
@@ -54,7 +55,7 @@ from adaptive.estimator import BandwidthEstimator
 from adaptive.levels import RUNGS, STEPS, QualityLevel, level_by_name
 from adaptive.pacer import MIN_PADDING_BYTES, Pacer
 from adaptive.policy import QualityPolicy
-from adaptive.probe_controller import LEGACY_TRIAL, ProbeSettings
+from adaptive.probe_controller import ProbeSettings
 from adaptive.retransmit_budget import RetransmitBudget
 from rtc_server.base.exceptions import ClassroomError
 from rtc_server.patches import (
@@ -159,7 +160,7 @@ class QualityController:
         sender = viewer.senders.get("video")
         initial = level_by_name(viewer.wanted)
         if self.mode == "legacy":
-            policy = QualityPolicy(initial_level=initial, probe=LEGACY_TRIAL, ladder=RUNGS)
+            policy = QualityPolicy(initial_level=initial, probe_by_trial=True, ladder=RUNGS)
             link = ViewerLink(BandwidthEstimator(), policy)
         else:
             pad = sender is not None and can_pad(sender)
@@ -309,9 +310,11 @@ class QualityController:
                 due = target_bps * PADDING_MARGIN * (now - opened_ms) / 8000
                 owed = int(min(due - (pacer.sent_bytes - sent_before),
                                target_bps * PADDING_BURST_MS / 8000))
-                if owed >= MIN_PADDING_BYTES:
-                    link.padding_bytes += await send_padding(sender, owed)
-                await asyncio.sleep(PADDING_TICK_S)
+                sent = await send_padding(sender, owed) if owed >= MIN_PADDING_BYTES else 0
+                link.padding_bytes += sent
+                if not sent:
+                    await asyncio.sleep(PADDING_TICK_S)
+                # else: behind the target; the paced sends themselves yielded to the loop
         except asyncio.CancelledError:
             link.padding = None
             return
