@@ -328,8 +328,11 @@ def test_a_carried_probe_lifts_the_estimate_to_its_rate() -> None:
     estimator.on_probe_sent(5500, 5000, 5500, int(2_640_000 * 0.5 / 8))
     estimator.on_sent_bitrate(6000, 1_800_000)
     estimator.on_receiver_report(6000, 0.0, 5.0, 42.0)
+    assert estimator.estimate(6000).probe is None  # too soon: a REMB cut may still come
+    estimator.on_sent_bitrate(6600, 964_000)
+    estimator.on_receiver_report(6600, 0.0, 5.0, 41.0)
 
-    estimate = estimator.estimate(6000)
+    estimate = estimator.estimate(6600)
 
     assert estimate.probe is not None and estimate.probe.carried
     assert estimate.probe.bps == pytest.approx(2_640_000)

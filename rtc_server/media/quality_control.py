@@ -63,6 +63,7 @@ from rtc_server.patches import (
     capture_remb,
     limit_retransmissions,
     pace_sender,
+    paced_bytes,
     send_padding,
 )
 
@@ -295,8 +296,13 @@ class QualityController:
         """
         pacer = link.pacer
         assert pacer is not None
-        # The pacer counts media and padding alike (both leave through it).
-        sent_before = pacer.sent_bytes
+
+        def sent() -> int:
+            # What has actually left, media and padding alike (both go through the pacer;
+            # bytes still waiting for their slot are not on the link yet).
+            return paced_bytes(sender) or 0
+
+        sent_before = sent()
         opened_ms = _now_ms()
         aborted: str | None = None
         try:
@@ -308,11 +314,11 @@ class QualityController:
                                "the probe (a NACK)")
                     break
                 due = target_bps * PADDING_MARGIN * (now - opened_ms) / 8000
-                owed = int(min(due - (pacer.sent_bytes - sent_before),
+                owed = int(min(due - (sent() - sent_before),
                                target_bps * PADDING_BURST_MS / 8000))
-                sent = await send_padding(sender, owed) if owed >= MIN_PADDING_BYTES else 0
-                link.padding_bytes += sent
-                if not sent:
+                padded = await send_padding(sender, owed) if owed >= MIN_PADDING_BYTES else 0
+                link.padding_bytes += padded
+                if not padded:
                     await asyncio.sleep(PADDING_TICK_S)
                 # else: behind the target; the paced sends themselves yielded to the loop
         except asyncio.CancelledError:
@@ -324,7 +330,7 @@ class QualityController:
         closed_ms = _now_ms()
         # The window as it really ran (a busy loop starts it late): bytes over that time.
         link.estimator.on_probe_sent(closed_ms, max(start_ms, opened_ms), closed_ms,
-                                     pacer.sent_bytes - sent_before, aborted)
+                                     sent() - sent_before, aborted)
 
     async def _read_sender(self, viewer: Viewer, link: ViewerLink, now_ms: float) -> None:
         # What the viewer's senders were given (the video after its layer gate), and padding.

@@ -29,7 +29,13 @@ from rtc_server.config import Config
 from . import datachannel_text, dtls, sctp
 from .ice import advertise_address, restrict_host_addresses, rtc_configuration
 from .remote_tracks import end_withdrawn_tracks
-from .rtp_pacing import can_pad, limit_retransmissions, pace_sender, send_padding
+from .rtp_pacing import (
+    can_pad,
+    limit_retransmissions,
+    pace_sender,
+    paced_bytes,
+    send_padding,
+)
 from .rtp_receiver import divert_encoded_frames
 from .rtp_sender import capture_remb, route_keyframe_requests
 from .versions import TESTED, supported, untested
@@ -46,6 +52,7 @@ __all__ = [
     "end_withdrawn_tracks",
     "limit_retransmissions",
     "pace_sender",
+    "paced_bytes",
     "restrict_host_addresses",
     "route_keyframe_requests",
     "rtc_configuration",

@@ -83,7 +83,7 @@ export default {
   "actions.unmute_chat": "Allow their messages again", "actions.chat_changed": "Message setting changed",
   "actions.remove": "Remove from class", "actions.remove_confirm": "Press again to remove {name}", "actions.removed": "Removed from the class",
   "rung.auto": "Automatic", "rung.high": "1080p (high)", "rung.medium": "720p (medium)", "rung.low": "480p (low)",
-  "step.low_half": "480p, 15 frames a second", "step.low_quarter": "480p, 8 frames a second", "step.audio_only": "Sound and a still picture",
+  "step.low_half": "480p, half the frame rate", "step.low_quarter": "480p, a quarter of the frame rate", "step.audio_only": "Sound and a still picture",
 
   "q.text": "Question", "q.kind": "Answer type", "q.kind_choice": "Multiple choice", "q.kind_free": "Free text",
   "q.choices_legend": "Choices — tick the correct one", "q.choice_n": "Choice {n}", "q.correct_n": "Choice {n} is correct", "q.correct": "Correct",

@@ -83,7 +83,7 @@ export default {
   "actions.unmute_chat": "메시지 다시 허용", "actions.chat_changed": "메시지 설정을 바꿨습니다",
   "actions.remove": "수업에서 내보내기", "actions.remove_confirm": "한 번 더 누르면 {name} 학생을 내보냅니다", "actions.removed": "수업에서 내보냈습니다",
   "rung.auto": "자동", "rung.high": "1080p (고화질)", "rung.medium": "720p (중간)", "rung.low": "480p (저화질)",
-  "step.low_half": "480p, 초당 15프레임", "step.low_quarter": "480p, 초당 8프레임", "step.audio_only": "소리와 정지 화면",
+  "step.low_half": "480p, 프레임 절반", "step.low_quarter": "480p, 프레임 4분의 1", "step.audio_only": "소리와 정지 화면",
 
   "q.text": "질문", "q.kind": "답 형식", "q.kind_choice": "객관식", "q.kind_free": "서술형",
   "q.choices_legend": "보기 — 정답에 표시하세요", "q.choice_n": "보기 {n}", "q.correct_n": "보기 {n}이(가) 정답", "q.correct": "정답",
