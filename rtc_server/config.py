@@ -217,6 +217,17 @@ class Config:
     media_initial_rung: str = field(
         default="medium", metadata={"help": "rung a new viewer starts on: high, medium or low"}
     )
+    media_forwarder: bool = field(
+        default=True,
+        metadata={"help": "send ladder video/audio with the lean forwarding sender (payloads "
+                  "cut once per rung, header templates, in-place SRTP); off: aiortc's "
+                  "RTCRtpSender per viewer"},
+    )
+    media_gso: bool = field(
+        default=True,
+        metadata={"help": "with the forwarder, send a frame's packets to a viewer in one "
+                  "system call (Linux UDP GSO) where the kernel allows it"},
+    )
     adaptive_quality: bool = field(
         default=True,
         metadata={"help": "choose each viewer's rung from its measured bandwidth (RTCP, REMB, "
@@ -250,6 +261,11 @@ class Config:
         default="",
         metadata={"help": "set by the supervisor for each worker it starts (shown in logs, "
                   "/healthz, /metrics and the welcome); leave unset"},
+    )
+    node_name: str = field(
+        default="",
+        metadata={"help": "this process's name among the deployment's processes (the media "
+                  "relay's node, shown to teachers); default <worker id or host>:<pid>"},
     )
     worker_socket_fd: int = field(
         default=-1,

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/bench_adaptive.py [--seed N]
 
 Runs deterministic synthetic traces (seeded RNG) through the link simulator
-of ``tests/adaptive_traces.py`` and prints one JSON document. Controllers,
+of ``tests/support/adaptive_traces.py`` and prints one JSON document. Controllers,
 all on the same traces in the same run:
 
 * ``policy`` -- what this branch does by default: padding probes on the

@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/bench_material.py [--pages 20] [--runs 20]
 
-Generates a ``--pages``-page PDF (tests/material_pdfs.py, fpdf2) and prints
+Generates a ``--pages``-page PDF (tests/support/material_pdfs.py, fpdf2) and prints
 one JSON object:
 
 * ``indexing``: per page, pypdf extraction and building the index
@@ -13,7 +13,7 @@ one JSON object:
   request *without material* in the same run, with
 
   - the local composer (``tokens_per_s=0``: composing cost, no pacing), and
-  - the OpenAI provider against tests/fake_openai.py, which runs in its own
+  - the OpenAI provider against tests/support/fake_openai.py, which runs in its own
     process so that it does not compete with the service for the event loop
     (the fake answers at once, so the figure is our overhead plus loopback
     HTTP), with BM25 ranking and with embeddings ranking (fake

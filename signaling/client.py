@@ -49,6 +49,7 @@ from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection, RTCSessi
 
 from rtc_server.config import IceServer
 from rtc_server.media.counting import CountingReceiver, add_counting_transceiver
+from rtc_server.patches.handshake_media import start_media_negotiated_during_handshake
 from rtc_server.patches.ice import restrict_host_addresses, rtc_configuration
 
 logger = logging.getLogger(__name__)
@@ -330,6 +331,7 @@ class ClassroomClient:
             for s in self.welcome.get("ice_servers", [])
         )
         self.pc = RTCPeerConnection(configuration=rtc_configuration(servers))
+        start_media_negotiated_during_handshake(self.pc)
         self.events_channel = self.pc.createDataChannel("events", ordered=True)
         self.ephemeral_channel = self.pc.createDataChannel(
             "ephemeral", ordered=False, maxRetransmits=0

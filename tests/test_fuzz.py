@@ -296,21 +296,25 @@ async def _fuzz(client: FuzzClient, fuzzer: MessageFuzzer, via: str, count: int
             break  # closed by the server: reported (with its close code) by the checks
         if len(generated) % 8 == 0:
             await asyncio.sleep(0)
-    await _settle(client)
+    await _settle(client, generated)
     if client.dc_losses:
         # Also what went into a dead channel before the client learnt it was dead.
         await client._resend_unanswered()
-        await _settle(client)
+        await _settle(client, generated)
     return generated
 
 
-async def _settle(client: FuzzClient) -> None:
-    """Wait for the answers still due (until none came for half a second; at most 15 s)."""
-    deadline = time.monotonic() + 15
+async def _settle(client: FuzzClient, generated: list[Generated]) -> None:
+    """Wait for the answers still due: every refusal owed, then until none came for half a
+    second (at most 60 s: a server starved of CPU by a busy machine may pause longer than
+    any quiet window, so the owed refusals are what the wait is for)."""
+    owed = {g.mid for g in generated if g.must_fail and g.mid is not None}
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         before = len(client.all_replies)
         await asyncio.sleep(0.5)
-        if len(client.all_replies) == before:
+        answered = {r.get("re") for r in client.all_replies if r.get("type") == "error"}
+        if len(client.all_replies) == before and owed <= answered:
             break
 
 

@@ -20,6 +20,7 @@ from rtc_server.patches import (
     end_withdrawn_tracks,
     restrict_host_addresses,
     route_keyframe_requests,
+    start_media_negotiated_during_handshake,
     versions,
 )
 from rtc_server.patches import sctp as sctp_patch
@@ -167,6 +168,49 @@ async def test_sctp_patches_apply_once_and_data_channels_still_deliver_in_order(
             channel.send(f"m{i}")  # eager flush: no Task per send, order kept
         await asyncio.wait_for(done.wait(), 10)
         assert received == [f"m{i}" for i in range(500)]
+    finally:
+        await a.close()
+        await b.close()
+        restrict_host_addresses([])
+
+
+async def _renegotiate_during_handshake(
+    patched: bool,
+) -> tuple[RTCPeerConnection, list, RTCPeerConnection]:
+    """A data-only connection; a video track added before its DTLS handshake is done."""
+    a, b = RTCPeerConnection(), RTCPeerConnection()
+    if patched:
+        start_media_negotiated_during_handshake(a)
+        start_media_negotiated_during_handshake(b)
+    tracks: list = []
+    b.on("track", tracks.append)
+    a.createDataChannel("events")
+    await a.setLocalDescription(await a.createOffer())
+    await b.setRemoteDescription(a.localDescription)
+    await b.setLocalDescription(await b.createAnswer())
+    await a.setRemoteDescription(b.localDescription)
+    a.addTrack(VideoStreamTrack())  # e.g. a teacher's page republishing after a reconnect
+    await a.setLocalDescription(await a.createOffer())
+    await b.setRemoteDescription(RTCSessionDescription(a.localDescription.sdp, "offer"))
+    await b.setLocalDescription(await b.createAnswer())
+    await a.setRemoteDescription(b.localDescription)
+    assert b.connectionState != "connected"  # the renegotiation landed during the handshake
+    return a, tracks, b
+
+
+@pytest.mark.parametrize("patched", [False, True])
+async def test_media_negotiated_during_the_handshake_flows_once_connected(patched) -> None:
+    restrict_host_addresses(["127.0.0.1"])
+    a, tracks, b = await _renegotiate_during_handshake(patched)
+    try:
+        assert len(tracks) == 1
+        if patched:
+            frame = await asyncio.wait_for(tracks[0].recv(), 10)
+            assert frame.width > 0
+        else:  # aiortc 1.16: answered, connected, and never started: the limitation
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(tracks[0].recv(), 2)
+            assert b.connectionState == "connected"
     finally:
         await a.close()
         await b.close()

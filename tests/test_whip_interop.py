@@ -16,6 +16,7 @@ import signal
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from aiortc.sdp import SessionDescription
 
 from signaling.app import create_app
 from signaling.keys import CLASSROOM, MEDIA
@@ -104,13 +105,16 @@ async def _viewer(harness: Harness, netns):
 
 
 def _answer_codec(app, kind: str) -> str:
-    """The codec the server receives from the (only) WHIP publisher."""
+    """The codec the server's answer chose for the (only) WHIP publisher's ``kind``.
+
+    Read from the answer SDP: the receiver learns its codecs only once DTLS is up, which
+    may be after the publisher says it is connected."""
     (resource,) = app[MEDIA].whip.resources.values()
-    for transceiver in resource.peer.pc.getTransceivers():
-        if transceiver.kind == kind:
-            return transceiver.receiver._RTCRtpReceiver__codecs[
-                next(iter(transceiver.receiver._RTCRtpReceiver__codecs))].mimeType
-    raise AssertionError(f"no {kind} transceiver")
+    answer = SessionDescription.parse(resource.peer.pc.localDescription.sdp)
+    for media in answer.media:
+        if media.kind == kind:
+            return media.rtp.codecs[0].mimeType
+    raise AssertionError(f"no {kind} m-line in the answer")
 
 
 @pytest.mark.browser

@@ -16,7 +16,12 @@ from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from rtc_server.base.exceptions import InvalidRequest
 from rtc_server.config import Config
-from rtc_server.patches import advertise_address, end_withdrawn_tracks, rtc_configuration
+from rtc_server.patches import (
+    advertise_address,
+    end_withdrawn_tracks,
+    rtc_configuration,
+    start_media_negotiated_during_handshake,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +86,7 @@ class Peer:
         self._listeners = tuple(listeners)
         self._answered = False
         self.pc = RTCPeerConnection(configuration=rtc_configuration(config.ice_servers))
+        start_media_negotiated_during_handshake(self.pc)
         if on_datachannel is not None:
             self.pc.on("datachannel", on_datachannel)
 

@@ -28,6 +28,7 @@ from av.video.reformatter import VideoReformatter
 
 from adaptive.temporal_layers import temporal_id
 
+from . import vp8
 from .encoding import (
     OPUS_FRAME_SAMPLES,
     OPUS_SAMPLE_RATE_HZ,
@@ -48,10 +49,13 @@ class EncodedPacket:
 
     Quacks like ``av.Packet`` where ``RTCRtpSender`` looks (``bytes()``,
     ``pts``, ``time_base``); ``with_pts`` makes a per-subscriber view that
-    shares ``data`` instead of copying it.
+    shares ``data`` and ``payloads`` instead of copying them. ``payloads`` are
+    the frame's RTP payloads, cut once per rung (VP8: :func:`.vp8.fragment`;
+    Opus: the packet itself), which the forwarding sender sends as they are.
     """
 
-    __slots__ = ("data", "height", "is_keyframe", "pts", "temporal_id", "time_base", "width")
+    __slots__ = ("data", "height", "is_keyframe", "payloads", "pts", "temporal_id",
+                 "time_base", "width")
 
     def __init__(
         self,
@@ -62,9 +66,11 @@ class EncodedPacket:
         is_keyframe: bool,
         width: int = 0,
         height: int = 0,
+        payloads: tuple[bytes, ...] | None = None,
         temporal_id: int | None = None,
     ) -> None:
         self.data = data
+        self.payloads = payloads if payloads is not None else (data,)
         self.pts = pts
         self.time_base = time_base
         self.is_keyframe = is_keyframe
@@ -87,6 +93,7 @@ class EncodedPacket:
             is_keyframe=self.is_keyframe,
             width=self.width,
             height=self.height,
+            payloads=self.payloads,
             temporal_id=self.temporal_id,
         )
 
@@ -115,6 +122,7 @@ class VideoRungEncoder:
         # Our own scaler: VideoFrame.reformat() would use a scaler cached on
         # the shared source frame, which the rungs' threads must not share.
         self._scaler = VideoReformatter()
+        self._picture_id = 0
         #: Frames since the last keyframe: libvpx restarts its layer pattern at each.
         self._since_keyframe = 0
 
@@ -174,10 +182,15 @@ class VideoRungEncoder:
         layered = self.spec.temporal_layers > 1
         packets = []
         for p in self._codec.encode(scaled):
+            data = bytes(p)
             key = bool(p.is_keyframe)
             self._since_keyframe = 0 if key else self._since_keyframe + 1
+            # Packetised here, once for every viewer of the rung, off the event loop.
+            payloads = vp8.fragment(data, self._picture_id)
+            self._picture_id = (self._picture_id + 1) & 0x7FFF
             packets.append(EncodedPacket(
-                bytes(p), pts, VIDEO_TIME_BASE, is_keyframe=key, width=width, height=height,
+                data, pts, VIDEO_TIME_BASE, is_keyframe=key, width=width, height=height,
+                payloads=payloads,
                 temporal_id=temporal_id(self._since_keyframe) if layered else None))
         self.encode_time_s += time.perf_counter() - started
         return packets

@@ -58,14 +58,9 @@ from adaptive.policy import QualityPolicy
 from adaptive.probe_controller import ProbeSettings
 from adaptive.retransmit_budget import RetransmitBudget
 from rtc_server.base.exceptions import ClassroomError
-from rtc_server.patches import (
-    can_pad,
-    capture_remb,
-    limit_retransmissions,
-    pace_sender,
-    paced_bytes,
-    send_padding,
-)
+from rtc_server.patches import capture_remb
+
+from .sender_controls import can_pad, limit_retransmissions, pace, send_padding, sent_bytes
 
 if TYPE_CHECKING:
     from aiortc import RTCRtpSender
@@ -84,6 +79,8 @@ PADDING_MARGIN = 1.05
 #: At most this much padding (ms at the target rate) is handed to the pacer at once (the
 #: task looks for a NACK between hand-overs).
 PADDING_BURST_MS = 25
+#: Hand-overs one tick may make when it came late (up to this many bursts behind).
+PADDING_CATCH_UP = 4
 
 #: Decisions kept per viewer for status.
 HISTORY = 20
@@ -249,7 +246,7 @@ class QualityController:
         if link.pacer is not None and sender is not None and self.pacing:
             pacer = link.pacer
             pacer.set_rate(max(state.level.total_bps, state.probe_target_bps))
-            link.paced = pace_sender(sender, lambda now, size: pacer.schedule(now, [size])[0])
+            link.paced = pace(sender, pacer)
         if link.retransmits is not None and sender is not None:
             budget = link.retransmits
             budget.set_rate(state.level.total_bps)
@@ -299,10 +296,12 @@ class QualityController:
 
         def sent() -> int:
             # What has actually left, media and padding alike (both go through the pacer;
-            # bytes still waiting for their slot are not on the link yet).
-            return paced_bytes(sender) or 0
+            # bytes still waiting for their slot are not on the link yet): a window judged
+            # on bytes handed to the pacer looked carried on a link that spread them out.
+            left = sent_bytes(sender)
+            return left if left is not None else pacer.sent_bytes
 
-        sent_before = sent()
+        sent_before, given_before = sent(), pacer.sent_bytes
         opened_ms = _now_ms()
         aborted: str | None = None
         try:
@@ -314,13 +313,19 @@ class QualityController:
                                "the probe (a NACK)")
                     break
                 due = target_bps * PADDING_MARGIN * (now - opened_ms) / 8000
-                owed = int(min(due - (sent() - sent_before),
-                               target_bps * PADDING_BURST_MS / 8000))
-                padded = await send_padding(sender, owed) if owed >= MIN_PADDING_BYTES else 0
-                link.padding_bytes += padded
-                if not padded:
-                    await asyncio.sleep(PADDING_TICK_S)
-                # else: behind the target; the paced sends themselves yielded to the loop
+                # A tick that came late (a busy loop) catches up in several hand-overs.
+                # What is owed counts what the pacer was given (bytes still waiting for
+                # their slot are on their way); the window's rate, what has left.
+                for _ in range(PADDING_CATCH_UP):
+                    owed = int(min(due - (pacer.sent_bytes - given_before),
+                                   target_bps * PADDING_BURST_MS / 8000))
+                    if owed < MIN_PADDING_BYTES:
+                        break
+                    padded = await send_padding(sender, owed)
+                    if not padded:
+                        break
+                    link.padding_bytes += padded
+                await asyncio.sleep(PADDING_TICK_S)
         except asyncio.CancelledError:
             link.padding = None
             return

@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 #: Source frames a rung may hold before dropping the oldest: video keeps only
 #: the newest frame, audio keeps 200 ms so a busy loop does not cut the tone.
 PENDING_FRAMES = {"video": 1, "audio": 10}
+#: Listeners served between two yields to the event loop during a fan-out.
+FANOUT_BATCH = 50
 
 
 class RungListener(Protocol):
@@ -184,8 +186,12 @@ class Rung:
                     if packet.is_keyframe:
                         self.keyframes += 1
                         self._force_pending = False
-                    for listener in list(self._listeners):
+                    for i, listener in enumerate(list(self._listeners), 1):
                         listener._deliver(self, packet)
+                        if i % FANOUT_BATCH == 0:
+                            # Forwarders send as they are handed the packet: let the rest of
+                            # the server run between batches of a large fan-out.
+                            await asyncio.sleep(0)
         except asyncio.CancelledError:
             pass
         except Exception:

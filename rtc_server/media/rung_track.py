@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -69,6 +70,7 @@ class RungTrack(MediaStreamTrack):
         self._waiting_keyframe = True
         self._pts_offset = 0
         self._last_pts: int | None = None
+        self._sink: Callable[[EncodedPacket], None] | None = None
         #: The rung name the subscriber asked for (may be above what is offered).
         self.requested: str | None = None
         # stats
@@ -146,6 +148,21 @@ class RungTrack(MediaStreamTrack):
             "keyframe_requests": self.keyframe_requests,
         }
 
+    def set_sink(self, sink: Callable[[EncodedPacket], None] | None) -> None:
+        """Hand packets to ``sink`` as the rung delivers them, instead of queueing them for
+        :meth:`recv` (the forwarding sender: no queue, no task wake-up per packet).
+        Anything queued so far goes to the sink first; None goes back to queueing."""
+        self._sink = sink
+        if sink is not None:
+            while self._queue:
+                packet = self._restamp(self._queue.popleft())
+                self._count(packet)
+                sink(packet)
+
+    def _count(self, packet: EncodedPacket) -> None:
+        self.packets_sent += 1
+        self.bytes_sent += len(packet.data)
+
     async def recv(self) -> Frame | Packet:
         while not self._queue:
             if self.readyState != "live":
@@ -155,8 +172,7 @@ class RungTrack(MediaStreamTrack):
         if self.readyState != "live":
             raise MediaStreamError
         packet = self._restamp(self._queue.popleft())
-        self.packets_sent += 1
-        self.bytes_sent += len(packet.data)
+        self._count(packet)
         # RTCRtpSender only uses bytes(), .pts and .time_base of a non-Frame
         # (Vp8Encoder.pack / OpusEncoder.pack), so the shared packet stands in
         # for an av.Packet without copying its payload per subscriber.
@@ -168,6 +184,7 @@ class RungTrack(MediaStreamTrack):
                 if rung is not None:
                     rung.remove(self)
             self._ladder.forget(self)
+        self._sink = None
         self._queue.clear()
         super().stop()
         self._ready.set()
@@ -189,6 +206,13 @@ class RungTrack(MediaStreamTrack):
                 self.packets_dropped += 1
                 return
             self._waiting_keyframe = False
+        if self._sink is not None:
+            # Sent as it comes: a viewer whose socket backs up skips to a keyframe in its
+            # sender (ForwardingSender.BACKLOG_LIMIT_BYTES), not here.
+            out = self._restamp(packet)
+            self._count(out)
+            self._sink(out)
+            return
         if len(self._queue) >= self._max_queue:
             # Too far behind: drop the backlog and restart at a keyframe.
             self.packets_dropped += len(self._queue)

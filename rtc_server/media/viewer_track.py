@@ -57,6 +57,7 @@ class ViewerTrack(MediaStreamTrack):
         self._offset = 0
         self._last_pts: int | None = None
         self._rebase = False
+        self._sink: Callable[[EncodedPacket], None] | None = None
         self.keyframe_requests = 0
         self.keyframe_requests_held = 0
         #: What this viewer was given (after the layer gate), for the sent rate.
@@ -88,6 +89,8 @@ class ViewerTrack(MediaStreamTrack):
         if old is not None:
             old.stop()
         self._rebase = True
+        if self._sink is not None:
+            inner.set_sink(self._from_inner)
         self._changed.set()
 
     def detach(self, ladder: Ladder | None = None) -> None:
@@ -105,6 +108,20 @@ class ViewerTrack(MediaStreamTrack):
         if self._inner is not None:
             return self._inner.set_rung(name, urgent=urgent)
         return None
+
+    def set_sink(self, sink: Callable[[EncodedPacket], None] | None) -> None:
+        """Hand packets (re-stamped for continuity) to ``sink`` as they come instead of
+        through :meth:`recv`, whichever ladder is attached now or later."""
+        self._sink = sink
+        if self._inner is not None:
+            self._inner.set_sink(self._from_inner if sink is not None else None)
+
+    def _from_inner(self, packet: EncodedPacket) -> None:
+        sink = self._sink
+        inner = self._inner
+        if sink is not None and inner is not None and self.readyState == "live" and (
+                self._admit(packet, inner)):
+            sink(self._restamp(packet))
 
     def set_level(self, level: QualityLevel) -> None:
         """Forward the frames ``level`` asks for (its temporal layers; keyframes alone)."""
@@ -147,16 +164,21 @@ class ViewerTrack(MediaStreamTrack):
                 continue
             if inner is not self._inner:
                 continue  # replaced while waiting: drop the old ladder's packet
-            if self.kind == "video":
-                if not self.gate.forward(packet.temporal_id, packet.is_keyframe):
-                    if self.gate.needs_keyframe:
-                        inner.request_keyframe()  # rate-limited by the rung
-                    continue
-                if packet.is_keyframe and self.on_keyframe is not None:
-                    self.on_keyframe(packet)
-            self.packets_forwarded += 1
-            self.bytes_forwarded += len(packet.data)
-            return cast(Packet, self._restamp(packet))
+            if self._admit(packet, inner):
+                return cast(Packet, self._restamp(packet))
+
+    def _admit(self, packet: EncodedPacket, inner: RungTrack) -> bool:
+        """Whether this viewer gets ``packet`` (its layer gate), counting what it gets."""
+        if self.kind == "video":
+            if not self.gate.forward(packet.temporal_id, packet.is_keyframe):
+                if self.gate.needs_keyframe:
+                    inner.request_keyframe()  # rate-limited by the rung
+                return False
+            if packet.is_keyframe and self.on_keyframe is not None:
+                self.on_keyframe(packet)
+        self.packets_forwarded += 1
+        self.bytes_forwarded += len(packet.data)
+        return True
 
     def _restamp(self, packet: EncodedPacket) -> EncodedPacket:
         if self._rebase:
@@ -173,5 +195,6 @@ class ViewerTrack(MediaStreamTrack):
 
     def stop(self) -> None:
         self.detach()
+        self._sink = None
         super().stop()
         self._changed.set()

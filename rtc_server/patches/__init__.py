@@ -15,7 +15,10 @@ module                 works around
 ``rtp_pacing``         a frame's packets leave back to back (no pacing); no padding to probe
                        with; every NACK answered, however full the link
 ``rtp_receiver``       no way to receive encoded frames without decoding them
+``rtp_forwarding``     no sender factory, no synchronous send, SRTP protect allocates per
+                       call (what the media forwarder needs)
 ``remote_tracks``      a renegotiation that stops sending leaves the track live
+``handshake_media``    media negotiated during the DTLS handshake is never started
 ``datachannel_text``   a text message that is not UTF-8 ends the peer's DTLS loop
 ``dtls``               DTLS offers only ECDSA suites: RSA-certificate peers (GStreamer
                        webrtcbin) find no shared cipher
@@ -27,6 +30,7 @@ from __future__ import annotations
 from rtc_server.config import Config
 
 from . import datachannel_text, dtls, sctp
+from .handshake_media import start_media_negotiated_during_handshake
 from .ice import advertise_address, restrict_host_addresses, rtc_configuration
 from .remote_tracks import end_withdrawn_tracks
 from .rtp_pacing import (
@@ -58,6 +62,7 @@ __all__ = [
     "rtc_configuration",
     "sctp",
     "send_padding",
+    "start_media_negotiated_during_handshake",
     "supported",
     "untested",
 ]

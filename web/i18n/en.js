@@ -165,7 +165,7 @@ export default {
   "media.stop_screen": "Stop sharing", "media.mute_mic": "Mute mic", "media.unmute_mic": "Unmute mic", "media.not_publishing": "Students see no video from you yet.",
   "media.publishing_camera": "Students see your camera.", "media.publishing_screen": "Students see your screen.", "media.publishing_both": "Students see your screen (camera paused for them).",
   "media.preview_label": "Preview of what students see", "media.preview_caption": "What students see", "media.viewers_per_rung": "Students watching each quality",
-  "media.n_viewers": { one: "{n} watching", other: "{n} watching" }, "media.not_offered": "not offered for this source",
+  "media.workers": "Publisher on {publisher} · viewers per server: {counts}", "media.n_viewers": { one: "{n} watching", other: "{n} watching" }, "media.not_offered": "not offered for this source",
   "media.source_synthetic": "The class video is a test pattern from the server.", "media.source_whip": "The class video comes from a streaming encoder (WHIP).",
   "media.need_https": "The camera needs a secure page: open the console over https (or on this computer).", "media.not_connected": "Wait until the class is connected, then try again.",
   "media.denied": "The browser was not allowed to use the camera. Allow it in the address bar and try again.", "media.no_camera": "No camera or microphone was found.",

@@ -165,7 +165,7 @@ export default {
   "media.stop_screen": "공유 중지", "media.mute_mic": "마이크 끄기", "media.unmute_mic": "마이크 켜기", "media.not_publishing": "학생에게 아직 영상이 보이지 않습니다.",
   "media.publishing_camera": "학생에게 카메라가 보입니다.", "media.publishing_screen": "학생에게 화면이 보입니다.", "media.publishing_both": "학생에게 화면이 보입니다 (카메라는 잠시 가려짐).",
   "media.preview_label": "학생에게 보이는 화면 미리 보기", "media.preview_caption": "학생에게 보이는 화면", "media.viewers_per_rung": "화질별 시청 학생 수",
-  "media.n_viewers": "{n}명 시청", "media.not_offered": "이 영상에는 제공되지 않음",
+  "media.workers": "송출 서버 {publisher} · 서버별 시청자: {counts}", "media.n_viewers": "{n}명 시청", "media.not_offered": "이 영상에는 제공되지 않음",
   "media.source_synthetic": "수업 영상은 서버의 시험 화면입니다.", "media.source_whip": "수업 영상은 방송 인코더(WHIP)에서 옵니다.",
   "media.need_https": "카메라는 보안 페이지에서만 쓸 수 있습니다. https로 (또는 이 컴퓨터에서) 여세요.", "media.not_connected": "수업에 연결된 뒤 다시 시도하세요.",
   "media.denied": "브라우저가 카메라 사용을 허락하지 않았습니다. 주소 표시줄에서 허용하고 다시 시도하세요.", "media.no_camera": "카메라나 마이크를 찾지 못했습니다.",

@@ -19,10 +19,12 @@ export function mount(ctx, host) {
   preview.muted = true; // our own microphone must not play back
   const source = el("p", { id: "media-source", class: "muted" });
   const rungs = el("ul", { id: "media-rungs", class: "rung-counts", "aria-label": t("media.viewers_per_rung") });
+  // With several workers or machines: which one holds the publisher, how many each serves.
+  const workers = el("p", { id: "media-workers", class: "muted", hidden: true });
   host.dataset.panel = "media";
   host.append(el("div", { class: "card-head" }, el("h2", {}, t("media.title"))),
     el("div", { class: "video-frame" }, preview, el("span", { class: "video-caption" }, t("media.preview_caption"))),
-    el("div", { class: "button-row" }, camera, screen, mic), status, source, rungs);
+    el("div", { class: "button-row" }, camera, screen, mic), status, source, rungs, workers);
   ctx.media = { offered: RUNGS };
 
   let cameraStream = null;
@@ -39,7 +41,8 @@ export function mount(ctx, host) {
   async function addTracks(stream, hint) {
     for (const track of stream.getTracks()) {
       if (track.kind === "video") track.contentHint = hint;
-      const sender = client.pc.addTrack(track, stream);
+      // A retry on the same peer connection finds the track already added.
+      const sender = client.pc.getSenders().find((x) => x.track === track) || client.pc.addTrack(track, stream);
       senders.set(track, sender);
       if (track.kind === "video") {
         // Keep the resolution the ladder encodes from; let the frame rate give way instead.
@@ -92,8 +95,9 @@ export function mount(ctx, host) {
     await client.renegotiate();
   }
   let busy = false;
+  /** Runs one media action; false if it failed (or another one was running). */
   async function run(action) {
-    if (busy) return;
+    if (busy) return false;
     busy = true;
     camera.disabled = screen.disabled = true;
     say(t("common.working"));
@@ -111,6 +115,7 @@ export function mount(ctx, host) {
       mic.hidden = !cameraStream;
       if (!failed) describe();
     }
+    return !failed;
   }
   camera.onclick = () => run(cameraStream ? stopCamera : startCamera);
   screen.onclick = () => run(screenStream ? stopScreen : startScreen);
@@ -122,12 +127,21 @@ export function mount(ctx, host) {
     mic.textContent = audio.enabled ? t("media.mute_mic") : t("media.unmute_mic");
   };
   // After a reconnect the client has a new peer connection: publish the same tracks on it.
-  client.on("reconnected", () => run(async () => {
-    senders.clear();
+  // A server that has just restarted may refuse the first try (its peer set-up not ready,
+  // WebRTC not up yet): try again with backoff while connected, or the class has no video.
+  let republishTimer = null;
+  async function republish(attempt) {
+    clearTimeout(republishTimer);
     const streams = [[cameraStream, "motion"], [screenStream, "detail"]].filter(([s]) => s);
-    for (const [stream, hint] of streams) await addTracks(stream, hint);
-    if (streams.length) await client.renegotiate();
-  }));
+    if (!streams.length || client.state !== "connected") return;
+    const ok = await run(async () => {
+      senders.clear();
+      for (const [stream, hint] of streams) await addTracks(stream, hint);
+      await client.renegotiate();
+    });
+    if (!ok && attempt < 6) republishTimer = setTimeout(() => republish(attempt + 1), 1000 * 2 ** attempt);
+  }
+  client.on("reconnected", () => republish(0));
 
   function drawState(body) {
     const offered = body.offered || [];
@@ -144,6 +158,12 @@ export function mount(ctx, host) {
         isOffered ? t("media.n_viewers", { n: r ? r.subscribers : 0 }) : t("media.not_offered"));
     }));
     host.dataset.video = String(Boolean(body.video));
+    const list = body.workers || [];
+    workers.hidden = list.length < 2;
+    workers.textContent = list.length < 2 ? "" : t("media.workers", {
+      publisher: body.publisher_worker || "—",
+      counts: list.map((w) => `${w.worker}: ${w.viewers}`).join(", "),
+    });
   }
   let polling = false;
   async function refresh() {
