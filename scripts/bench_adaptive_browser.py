@@ -5,7 +5,7 @@
 Needs root (network namespaces, ``tc``) and Debian's /usr/bin/chromium. For
 each run, and for each controller in turn (interleaved, so a busy machine
 weighs on both alike), one student page in Chromium inside a network
-namespace joins a 720p/30 fps synthetic class at 720p over a veth whose
+namespace joins a 720p/15 fps synthetic class at 720p over a veth whose
 server side this script shapes with ``tc tbf`` (60 ms queue):
 
 1. ``constrained``: 1,800 kbit for 40 s (low fits, medium does not);
@@ -101,7 +101,7 @@ async def one(mode: str) -> dict[str, Any]:
         await web.TCPSite(runner, ns.host_ip, PORT).start()
         await app[CLASSROOM].create_session(session_id="s1", teacher_id="teacher")
         media = app[MEDIA].hub.session("s1")
-        await media.publish(SyntheticVideoTrack(1280, 720, 30), origin="synthetic",
+        await media.publish(SyntheticVideoTrack(1280, 720, 15), origin="synthetic",
                             role="camera")
         await media.publish(SyntheticAudioTrack(), origin="synthetic", role="microphone")
         shape(ns, PHASES[0][1])
