@@ -407,7 +407,7 @@ class QualityPolicy:
             self._headroom_since_ms = now_ms
         if (now_ms - self._headroom_since_ms >= self._up_hold_ms and self._dwell_passed(now_ms)
                 and self._probes.allows(now_ms, nxt, estimate)):
-            self._probes.start(now_ms, nxt)
+            self._probes.start(now_ms, nxt, estimate.sent_bps)
 
     def _on_probe(self, now_ms: float, estimate: Estimate, cap: QualityLevel) -> Decision | None:
         probes = self._probes
@@ -420,7 +420,7 @@ class QualityPolicy:
             probes.confirm(now_ms, verdict)
             higher = self._next_allowed(stage.level, cap, estimate)
             if higher is not None and probes.allows(now_ms, higher, estimate):
-                probes.start(now_ms, higher)
+                probes.start(now_ms, higher, estimate.sent_bps)
                 return None
             return self._commit_probe(now_ms, "")
         note = probes.fail(now_ms, verdict.text)

@@ -17,8 +17,13 @@ arrived since the window opened:
   ``PROBE_DELAY_GROWTH_MS`` above the pre-probe baseline (the shaper's queue
   grew: the probe did not fit), or the receiver cut its REMB during the
   window;
-* **carried** when a report arrives at least one RTT after the window ended
-  (so it covers the window's last packets) and none of the above happened;
+* **carried** when a report arrives at least one RTT and ``PROBE_SETTLE_MS``
+  (a second) after the window ended and none of the above happened: a probe
+  that a shaper's bucket and queue absorbed without a loss (half a second at
+  1.2 Mbps into an 800 kbit ``tc tbf`` with a 20 kB burst) shows only as
+  queueing delay, which the receiver's delay detector turns into a REMB cut
+  some hundreds of milliseconds later (Chromium: a probe judged on the first
+  report after the window committed a student to 480p on an 800 kbit link);
 * **failed** as well if no such report arrives within
   ``PROBE_VERDICT_TIMEOUT_MS``: without evidence nothing is committed.
 
@@ -39,8 +44,9 @@ from .estimate import ProbeOutcome, ReportSample
 PROBE_LOSS_LIMIT = 0.05
 #: An RTT this far above the pre-probe baseline fails the probe.
 PROBE_DELAY_GROWTH_MS = 25.0
-#: The covering report must arrive at least this long after the window (and one RTT).
-PROBE_SETTLE_MS = 20.0
+#: The covering report must arrive at least this long after the window (and one RTT):
+#: time for the receiver's delay detector to cut its REMB.
+PROBE_SETTLE_MS = 1_000.0
 #: Without a covering report by then, the probe is failed for lack of evidence.
 PROBE_VERDICT_TIMEOUT_MS = 5_000
 #: Reports kept for judging windows that are reported late.

@@ -23,8 +23,11 @@ def test_a_window_is_carried_once_a_clean_report_covers_its_end() -> None:
     judge = _judge_with_history()
     assert judge.on_probe_sent(3600, 3100, 3600, 165_000) is None  # no covering report yet
     assert judge.on_report(_report(3620)) is None  # too soon after the window's end
+    # ... and still too soon: a receiver's REMB cut after a probe that filled a shaper's
+    # bucket and queue without a loss (0.5 s at 1.2 Mbps into 800 kbit) comes later.
+    assert judge.on_report(_report(4000, rtt_ms=43.0)) is None
 
-    outcome = judge.on_report(_report(4000, rtt_ms=43.0))
+    outcome = judge.on_report(_report(4700, rtt_ms=43.0))
 
     assert outcome is not None and outcome.carried
     assert outcome.bps == pytest.approx(165_000 * 8 / 0.5)
@@ -73,6 +76,17 @@ def test_without_a_covering_report_the_window_fails_for_lack_of_evidence() -> No
     late = judge.poll(3600 + PROBE_VERDICT_TIMEOUT_MS)
     assert late is not None and not late.carried
     assert late.failure == "no receiver report covered the probe"
+
+
+def test_a_remb_cut_a_second_after_the_window_still_fails_it() -> None:
+    judge = _judge_with_history()
+    judge.on_probe_sent(3600, 3100, 3600, 165_000)
+    assert judge.on_report(_report(4000)) is None
+
+    outcome = judge.on_remb_cut(4300)
+
+    assert outcome is not None and not outcome.carried
+    assert outcome.failure == "the receiver cut its estimate"
 
 
 def test_loss_of_the_padding_stream_fails_a_window_the_media_report_calls_clean() -> None:

@@ -34,9 +34,10 @@ Per viewer, the media path hooks (:mod:`rtc_server.patches.rtp_pacing`):
   within 30 % of the step's rate. Without RTX (or on another aiortc) the policy falls
   back to trial probes: the next rung itself for a few seconds.
 
-``mode="legacy"`` runs the policy the server had before issue 14 (trial
-probes with a short backoff, the three rungs only, no pacing) for
-comparisons (``scripts/bench_adaptive.py``).
+``mode="legacy"`` runs what main ran before this branch (trial probes of the
+next rung, with the policy's backoff; the three rungs only; no pacing, no
+keyframe notices, every NACK answered) for comparisons
+(``scripts/bench_adaptive_browser.py``).
 
 aiortc keeps REMB to the sender's own (idle) encoder;
 :func:`rtc_server.patches.capture_remb` passes it on.
@@ -54,12 +55,12 @@ from adaptive.estimator import BandwidthEstimator
 from adaptive.levels import RUNGS, STEPS, QualityLevel, level_by_name
 from adaptive.pacer import MIN_PADDING_BYTES, Pacer
 from adaptive.policy import QualityPolicy
-from adaptive.probe_controller import LEGACY_TRIAL, ProbeSettings
+from adaptive.probe_controller import ProbeSettings
 from adaptive.retransmit_budget import RetransmitBudget
 from rtc_server.base.exceptions import ClassroomError
 from rtc_server.patches import capture_remb
 
-from .sender_controls import can_pad, limit_retransmissions, pace, send_padding
+from .sender_controls import can_pad, limit_retransmissions, pace, send_padding, sent_bytes
 
 if TYPE_CHECKING:
     from aiortc import RTCRtpSender
@@ -157,7 +158,7 @@ class QualityController:
         sender = viewer.senders.get("video")
         initial = level_by_name(viewer.wanted)
         if self.mode == "legacy":
-            policy = QualityPolicy(initial_level=initial, probe=LEGACY_TRIAL, ladder=RUNGS)
+            policy = QualityPolicy(initial_level=initial, probe_by_trial=True, ladder=RUNGS)
             link = ViewerLink(BandwidthEstimator(), policy)
         else:
             pad = sender is not None and can_pad(sender)
@@ -292,8 +293,15 @@ class QualityController:
         """
         pacer = link.pacer
         assert pacer is not None
-        # The pacer counts media and padding alike (both leave through it).
-        sent_before = pacer.sent_bytes
+
+        def sent() -> int:
+            # What has actually left, media and padding alike (both go through the pacer;
+            # bytes still waiting for their slot are not on the link yet): a window judged
+            # on bytes handed to the pacer looked carried on a link that spread them out.
+            left = sent_bytes(sender)
+            return left if left is not None else pacer.sent_bytes
+
+        sent_before, given_before = sent(), pacer.sent_bytes
         opened_ms = _now_ms()
         aborted: str | None = None
         try:
@@ -306,15 +314,17 @@ class QualityController:
                     break
                 due = target_bps * PADDING_MARGIN * (now - opened_ms) / 8000
                 # A tick that came late (a busy loop) catches up in several hand-overs.
+                # What is owed counts what the pacer was given (bytes still waiting for
+                # their slot are on their way); the window's rate, what has left.
                 for _ in range(PADDING_CATCH_UP):
-                    owed = int(min(due - (pacer.sent_bytes - sent_before),
+                    owed = int(min(due - (pacer.sent_bytes - given_before),
                                    target_bps * PADDING_BURST_MS / 8000))
                     if owed < MIN_PADDING_BYTES:
                         break
-                    sent = await send_padding(sender, owed)
-                    if not sent:
+                    padded = await send_padding(sender, owed)
+                    if not padded:
                         break
-                    link.padding_bytes += sent
+                    link.padding_bytes += padded
                 await asyncio.sleep(PADDING_TICK_S)
         except asyncio.CancelledError:
             link.padding = None
@@ -325,7 +335,7 @@ class QualityController:
         closed_ms = _now_ms()
         # The window as it really ran (a busy loop starts it late): bytes over that time.
         link.estimator.on_probe_sent(closed_ms, max(start_ms, opened_ms), closed_ms,
-                                     pacer.sent_bytes - sent_before, aborted)
+                                     sent() - sent_before, aborted)
 
     async def _read_sender(self, viewer: Viewer, link: ViewerLink, now_ms: float) -> None:
         # What the viewer's senders were given (the video after its layer gate), and padding.

@@ -20,12 +20,14 @@ from adaptive.pacer import Pacer
 from rtc_server.patches import can_pad as plain_can_pad
 from rtc_server.patches import limit_retransmissions as plain_limit_retransmissions
 from rtc_server.patches import pace_sender as plain_pace_sender
+from rtc_server.patches import paced_bytes as plain_paced_bytes
 from rtc_server.patches import send_padding as plain_send_padding
 
 from .encoder import EncodedPacket
 from .forwarder import ForwardingSender
 
-__all__ = ["PacedOutput", "can_pad", "limit_retransmissions", "pace", "send_padding"]
+__all__ = ["PacedOutput", "can_pad", "limit_retransmissions", "pace", "send_padding",
+           "sent_bytes"]
 
 #: A datagram due within this long goes now (a timer per packet would cost more).
 MIN_WAIT_MS = 1.0
@@ -40,6 +42,8 @@ class PacedOutput:
         self._queue: deque[tuple[float, bytes]] = deque()
         self._sender: ForwardingSender | None = None
         self._timer: asyncio.TimerHandle | None = None
+        #: Bytes released to the sender (what has left, not what waits in the queue).
+        self.sent_bytes = 0
 
     @property
     def queued(self) -> int:
@@ -67,6 +71,7 @@ class PacedOutput:
             due.append(queue.popleft()[1])
         if due:
             sender.send_datagrams(due)
+            self.sent_bytes += sum(len(d) for d in due)
         if queue:
             self._timer = asyncio.get_running_loop().call_later(
                 (queue[0][0] - now) / 1000, self._drain)
@@ -93,6 +98,14 @@ def pace(sender: RTCRtpSender, pacer: Pacer) -> bool:
             sender.pacer = PacedOutput(pacer)
         return True
     return plain_pace_sender(sender, lambda now, size: pacer.schedule(now, [size])[0])
+
+
+def sent_bytes(sender: RTCRtpSender) -> int | None:
+    """Video bytes that have actually left through the pacing (``None``: not paced)."""
+    if isinstance(sender, ForwardingSender):
+        paced = sender.pacer
+        return paced.sent_bytes if isinstance(paced, PacedOutput) else None
+    return plain_paced_bytes(sender)
 
 
 def limit_retransmissions(sender: RTCRtpSender, allow: Callable[[int, int], bool]) -> bool:

@@ -33,7 +33,13 @@ from . import datachannel_text, dtls, sctp
 from .handshake_media import start_media_negotiated_during_handshake
 from .ice import advertise_address, restrict_host_addresses, rtc_configuration
 from .remote_tracks import end_withdrawn_tracks
-from .rtp_pacing import can_pad, limit_retransmissions, pace_sender, send_padding
+from .rtp_pacing import (
+    can_pad,
+    limit_retransmissions,
+    pace_sender,
+    paced_bytes,
+    send_padding,
+)
 from .rtp_receiver import divert_encoded_frames
 from .rtp_sender import capture_remb, route_keyframe_requests
 from .versions import TESTED, supported, untested
@@ -50,6 +56,7 @@ __all__ = [
     "end_withdrawn_tracks",
     "limit_retransmissions",
     "pace_sender",
+    "paced_bytes",
     "restrict_host_addresses",
     "route_keyframe_requests",
     "rtc_configuration",

@@ -83,6 +83,7 @@ export default {
   "actions.unmute_chat": "메시지 다시 허용", "actions.chat_changed": "메시지 설정을 바꿨습니다",
   "actions.remove": "수업에서 내보내기", "actions.remove_confirm": "한 번 더 누르면 {name} 학생을 내보냅니다", "actions.removed": "수업에서 내보냈습니다",
   "rung.auto": "자동", "rung.high": "1080p (고화질)", "rung.medium": "720p (중간)", "rung.low": "480p (저화질)",
+  "step.low_half": "480p, 프레임 절반", "step.low_quarter": "480p, 프레임 4분의 1", "step.audio_only": "소리와 정지 화면",
 
   "q.text": "질문", "q.kind": "답 형식", "q.kind_choice": "객관식", "q.kind_free": "서술형",
   "q.choices_legend": "보기 — 정답에 표시하세요", "q.choice_n": "보기 {n}", "q.correct_n": "보기 {n}이(가) 정답", "q.correct": "정답",
@@ -172,6 +173,7 @@ export default {
   "media.quality_label": "영상 화질:", "media.max_quality": "최대 화질", "media.no_limit": "가장 좋은 화질",
   "media.reason_teacher": "선생님이 정함", "media.reason_cap": "내가 정한 한도", "media.reason_down": "끊기지 않게 낮춤",
   "media.reason_up": "연결이 넉넉해서 높임", "media.reason_auto": "내 연결에 맞춤",
+  "media.reason_audio_only": "연결이 느려 영상 대신 소리와 몇 초마다 바뀌는 화면을 보여 줍니다",
   "media.teacher_off": "선생님이 지금 영상을 보내지 않습니다.", "media.screen_shown": "선생님 화면을 보여 주는 중", "media.receiving": "선생님 영상을 받는 중",
   "media.capped": "{rung}까지로 제한",
 
