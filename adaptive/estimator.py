@@ -99,6 +99,11 @@ GROWTH_PER_S = 0.08
 MAX_GROWTH_STEP_MS = 2_000
 #: The loss-based estimate stays within this factor of what was carried.
 CARRIED_CAP_FACTOR = 1.5
+#: "Carried" is the highest sent rate of this window: a stream at 7.5 fps with a keyframe
+#: every 3 s sends 0.24 Mbps one second and 0.46 the next, and capping on the latest
+#: second alone kept the estimate under 1.25x what was sent, so a restored link was
+#: never probed (Chromium, 800 kbit then unshaped: 30 s on the floor).
+CARRIED_WINDOW_MS = 3_000
 #: Report interval assumed for the first report (to size a keyframe's share).
 DEFAULT_REPORT_INTERVAL_MS = 1_000
 
@@ -137,6 +142,7 @@ class BandwidthEstimator:
         self._rtt_sample_ms: float | None = None
         self._sent_bps: float | None = None
         self._sent_ms: float | None = None
+        self._sent_history: deque[tuple[float, float]] = deque()
         self._probe_carried: tuple[float, float] | None = None  # (ms, bps)
         self._delivered: deque[tuple[float, int]] = deque()
         self._first_delivery_ms: float | None = None
@@ -163,6 +169,9 @@ class BandwidthEstimator:
         """What we actually sent to this peer over the last interval (padding included)."""
         self._sent_bps = max(0.0, float(bps))
         self._sent_ms = now_ms
+        self._sent_history.append((now_ms, self._sent_bps))
+        while self._sent_history and self._sent_history[0][0] < now_ms - CARRIED_WINDOW_MS:
+            self._sent_history.popleft()
         self._remb.end_suspension(now_ms, self._sent_bps)
 
     def on_keyframe_sent(self, now_ms: float, size_bytes: int) -> None:
@@ -170,9 +179,17 @@ class BandwidthEstimator:
         self._keyframes.on_keyframe_sent(now_ms, size_bytes)
 
     def on_probe_sent(self, now_ms: float, start_ms: float, end_ms: float,
-                      sent_bytes: int) -> None:
-        """A probe window ended: ``sent_bytes`` (media plus padding) went out in it."""
-        self._apply_probe(self._judge.on_probe_sent(now_ms, start_ms, end_ms, sent_bytes))
+                      sent_bytes: int, aborted: str | None = None) -> None:
+        """A probe window ended: ``sent_bytes`` (media plus padding) went out in it
+        (``aborted``: stopped early on this evidence of loss, see the probe judge)."""
+        self._apply_probe(self._judge.on_probe_sent(now_ms, start_ms, end_ms, sent_bytes,
+                                                    aborted))
+
+    def on_padding_report(self, now_ms: float, loss_fraction: float) -> None:
+        """A receiver report about the stream that carries probe padding (RTX copies):
+        its loss judges the probe (it is not the media's loss, so nothing else)."""
+        self._apply_probe(self._judge.on_padding_report(now_ms, min(1.0, max(0.0,
+                                                                             loss_fraction))))
 
     def on_probe_rtt(self, now_ms: float, rtt_ms: float) -> None:
         """A data-channel ping round trip."""
@@ -318,7 +335,8 @@ class BandwidthEstimator:
         carried = [
             rate
             for rate in (
-                self._sent_bps if _fresh(self._sent_ms, now_ms, SENT_STALE_MS) else None,
+                max((bps for at, bps in self._sent_history if at >= now_ms - CARRIED_WINDOW_MS),
+                    default=None),
                 self.goodput_bps(now_ms),
                 probe[1] if probe is not None and _fresh(probe[0], now_ms, SENT_STALE_MS)
                 else None,

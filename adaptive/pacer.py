@@ -88,6 +88,10 @@ class Pacer:
         free_at = now_ms - self._burst_ms if self._free_at_ms is None else self._free_at_ms
         # An idle bucket refills only up to the burst: a long pause buys no big burst later.
         free_at = max(free_at, now_ms - self._burst_ms)
+        # Nor does a backlog grow past max_queue_ms: a stream above the pacing rate (a
+        # rung switched up before the rate was) handed over packet by packet would
+        # otherwise be delayed further with every packet, seconds after a few seconds.
+        free_at = min(free_at, now_ms + self._max_queue_ms)
         times: list[float] = []
         for size in sizes:
             times.append(max(now_ms, free_at))

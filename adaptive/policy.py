@@ -27,6 +27,15 @@ the loss is most likely not congestion (Wi-Fi, a lossy last mile): a lower
 step would not lose less. Such a miss must last ``LOSS_ONLY_DOWN_HOLD_MS``
 and is never severe. Without a fresh REMB loss is taken as congestion.
 
+**Delay without loss.** The mirror case: the receiver's delay-based
+estimate (REMB) cut below the step while no report shows loss, the
+loss-based estimate still covers the step and the RTT is fine. A shaper's
+queue that fills drops packets within a report or two; a delay signal
+alone is mostly jitter (a receiver or a server short of CPU: Chromium on a
+busy machine cut its REMB on an unshaped veth and dropped a student from
+720p). Such a miss must also last ``LOSS_ONLY_DOWN_HOLD_MS`` and is never
+severe.
+
 **Up, slow and verified.** Headroom above what is sent cannot be seen, only
 probed (:mod:`adaptive.probe_controller`; padding on the current step by
 default, the probed step itself with ``probe_by_trial``). The policy
@@ -275,7 +284,8 @@ class QualityPolicy:
             self._deficit_since_ms = now_ms
         missing_ms = now_ms - self._deficit_since_ms
         loss_only = self._loss_only(estimate)
-        severe = not loss_only and (
+        delay_only = not loss_only and self._delay_only(estimate)
+        severe = not loss_only and not delay_only and (
             estimate.available_bps < self._level.total_bps * SEVERE_FACTOR
             or estimate.loss_fraction >= SEVERE_LOSS_FRACTION
         )
@@ -283,7 +293,7 @@ class QualityPolicy:
         # still tolerated): every second above the link's capacity is a second of frozen
         # video, because frames cannot be completed.
         hold_ms = (SEVERE_DOWN_HOLD_MS if severe
-                   else LOSS_ONLY_DOWN_HOLD_MS if loss_only else DOWN_HOLD_MS)
+                   else LOSS_ONLY_DOWN_HOLD_MS if loss_only or delay_only else DOWN_HOLD_MS)
         if missing_ms < hold_ms or self._level is self._ladder[0]:
             return None
         if not severe and not self._dwell_passed(now_ms):
@@ -300,6 +310,8 @@ class QualityPolicy:
                        f"({compare(estimate.remb_bps, '>=', target.total_bps * CARRY_FACTOR)})")
         if loss_only:
             reason += " (loss without a delay signal)"
+        if delay_only:
+            reason += " (the receiver's delay signal without loss)"
         if severe and not self._dwell_passed(now_ms):
             reason += " (severe: dwell skipped)"
         if self._last_up_ms is not None and now_ms - self._last_up_ms < FAILED_UP_WINDOW_MS:
@@ -318,15 +330,33 @@ class QualityPolicy:
             and (estimate.rtt_ms is None or estimate.rtt_ms < level.max_rtt_ms)
         )
 
+    def _delay_only(self, estimate: Estimate) -> bool:
+        """The step misses on the receiver's delay signal (REMB) alone: no loss, the
+        loss-based estimate covers it and the RTT is within bounds."""
+        level = self._level
+        return (
+            estimate.source == "remb"
+            and estimate.loss_fraction < CLEAN_LOSS_FRACTION
+            and estimate.smoothed_loss_fraction < CLEAN_LOSS_FRACTION
+            and estimate.loss_based_bps is not None
+            and estimate.loss_based_bps >= level.total_bps * CARRY_FACTOR
+            and (estimate.rtt_ms is None or estimate.rtt_ms < level.max_rtt_ms)
+        )
+
     def _fits_for_down(self, level: QualityLevel, estimate: Estimate) -> bool:
         # Loss says the current step is too much; lower steps are judged on rate and RTT.
         # Right after a drop the loss-based cut (what was sent minus what was lost) also
         # counts what the filling queue dropped, and undershoots what arrives; a receiver
         # that has cut its REMB measured the arriving rate (0.85x of it), so when it has
         # cut, its figure picks the target: 800 kbit/s then gets 15 fps, not 7.5.
+        # What got through (sent less the loss) was carried, whatever the cut says: after a
+        # join burst at 720p into 1,500 kbit (66 % loss in the first report) the cut read
+        # 0.31 Mbps and sent the student to audio only; 1.8 Mbps sent, 34 % arrived.
         rate = estimate.available_bps
         if estimate.remb_congested and estimate.remb_bps is not None:
             rate = max(rate, estimate.remb_bps)
+        if estimate.sent_bps is not None:
+            rate = max(rate, estimate.sent_bps * (1 - estimate.loss_fraction))
         return rate >= level.total_bps * CARRY_FACTOR and (
             estimate.rtt_ms is None or estimate.rtt_ms < level.max_rtt_ms
         )
@@ -377,7 +407,7 @@ class QualityPolicy:
             self._headroom_since_ms = now_ms
         if (now_ms - self._headroom_since_ms >= self._up_hold_ms and self._dwell_passed(now_ms)
                 and self._probes.allows(now_ms, nxt, estimate)):
-            self._probes.start(now_ms, nxt)
+            self._probes.start(now_ms, nxt, estimate.sent_bps)
 
     def _on_probe(self, now_ms: float, estimate: Estimate, cap: QualityLevel) -> Decision | None:
         probes = self._probes
@@ -390,7 +420,7 @@ class QualityPolicy:
             probes.confirm(now_ms, verdict)
             higher = self._next_allowed(stage.level, cap, estimate)
             if higher is not None and probes.allows(now_ms, higher, estimate):
-                probes.start(now_ms, higher)
+                probes.start(now_ms, higher, estimate.sent_bps)
                 return None
             return self._commit_probe(now_ms, "")
         note = probes.fail(now_ms, verdict.text)

@@ -63,6 +63,10 @@ UP_TOTAL_FACTOR = 1.2
 PROBE_OVERSHOOT = 1.05
 #: How long the media path pads per probe (see :mod:`adaptive.probe_judge`).
 PROBE_DURATION_MS = 500
+#: A padding window adds at least this many bytes above what the media sends ...
+PROBE_MIN_EXCESS_BYTES = 64_000
+#: ... but lasts no longer than this.
+MAX_PROBE_MS = 2_000
 #: Latest report loss during a probe that ends it at once.
 PROBE_ABORT_LOSS_FRACTION = 0.05
 #: Trial mode: how long the probed step is delivered at most ...
@@ -206,12 +210,24 @@ class ProbeController:
             return False  # a backoff without a ceiling (``remember_ceiling=False``) holds all
         return self.target_bps(level) < ceiling * CEILING_ROOM
 
-    def start(self, now_ms: float, level: QualityLevel) -> None:
+    def start(self, now_ms: float, level: QualityLevel, sent_bps: float | None = None) -> None:
+        """Probe ``level``; ``sent_bps``: what the media sends now (the padding tops it up).
+
+        A padding window lasts ``duration_ms``, or longer when the padding it takes
+        (target less what is sent) would not add ``PROBE_MIN_EXCESS_BYTES`` within
+        it, up to ``MAX_PROBE_MS``: a shaper's token bucket absorbs a smaller excess
+        without loss or delay and the probe would prove nothing (``tc tbf`` with a
+        20 kB burst at 800 kbit carried half a second at 1.2 Mbps).
+        """
         duration = TRIAL_PROBE_MS if self.settings.by_trial else self.settings.duration_ms
+        target = self.target_bps(level)
+        if not self.settings.by_trial and sent_bps is not None and target > sent_bps:
+            needed_ms = PROBE_MIN_EXCESS_BYTES * 8 * 1000 / (target - sent_bps)
+            duration = min(max(duration, needed_ms), MAX_PROBE_MS)
         # The trial streak counts from the stage start: the first report after it
         # covers a whole interval sent at the probe rate.
         self.stage = ProbeStage(level=level, start_ms=now_ms, until_ms=now_ms + duration,
-                                target_bps=self.target_bps(level), ok_since_ms=now_ms)
+                                target_bps=target, ok_since_ms=now_ms)
 
     # -- judging --------------------------------------------------------
 

@@ -9,12 +9,21 @@ sent (:meth:`~adaptive.estimator.BandwidthEstimator.on_probe_sent`), and
 arrived since the window opened:
 
 * **failed** as soon as one of them shows loss at or above
-  ``PROBE_LOSS_LIMIT`` (after the keyframe discount), an RTT more than
+  ``PROBE_LOSS_LIMIT`` (after the keyframe discount) -- in the media stream
+  or in the stream that carries the padding (:meth:`ProbeJudge.on_padding_report`:
+  with RTX copies as padding, the receiver's report about the RTX stream;
+  the media stream's report alone cannot see a probe whose padding is what
+  the shaper dropped) --, an RTT more than
   ``PROBE_DELAY_GROWTH_MS`` above the pre-probe baseline (the shaper's queue
   grew: the probe did not fit), or the receiver cut its REMB during the
   window;
-* **carried** when a report arrives at least one RTT after the window ended
-  (so it covers the window's last packets) and none of the above happened;
+* **carried** when a report arrives at least one RTT and ``PROBE_SETTLE_MS``
+  (a second) after the window ended and none of the above happened: a probe
+  that a shaper's bucket and queue absorbed without a loss (half a second at
+  1.2 Mbps into an 800 kbit ``tc tbf`` with a 20 kB burst) shows only as
+  queueing delay, which the receiver's delay detector turns into a REMB cut
+  some hundreds of milliseconds later (Chromium: a probe judged on the first
+  report after the window committed a student to 480p on an 800 kbit link);
 * **failed** as well if no such report arrives within
   ``PROBE_VERDICT_TIMEOUT_MS``: without evidence nothing is committed.
 
@@ -35,8 +44,9 @@ from .estimate import ProbeOutcome, ReportSample
 PROBE_LOSS_LIMIT = 0.05
 #: An RTT this far above the pre-probe baseline fails the probe.
 PROBE_DELAY_GROWTH_MS = 25.0
-#: The covering report must arrive at least this long after the window (and one RTT).
-PROBE_SETTLE_MS = 20.0
+#: The covering report must arrive at least this long after the window (and one RTT):
+#: time for the receiver's delay detector to cut its REMB.
+PROBE_SETTLE_MS = 1_000.0
 #: Without a covering report by then, the probe is failed for lack of evidence.
 PROBE_VERDICT_TIMEOUT_MS = 5_000
 #: Reports kept for judging windows that are reported late.
@@ -68,6 +78,11 @@ class ProbeJudge:
             self._reports.popleft()
         return self._judge(sample.at_ms)
 
+    def on_padding_report(self, now_ms: float, loss_fraction: float) -> ProbeOutcome | None:
+        """A receiver report about the padding's own stream (loss only, 0..1)."""
+        return self.on_report(ReportSample(at_ms=now_ms, loss_fraction=loss_fraction,
+                                           raw_loss_fraction=loss_fraction, rtt_ms=None))
+
     def on_remb_cut(self, now_ms: float) -> ProbeOutcome | None:
         """The receiver cut its delay-based estimate (not excused by a keyframe)."""
         self._remb_cuts.append(now_ms)
@@ -76,12 +91,23 @@ class ProbeJudge:
         return self._judge(now_ms)
 
     def on_probe_sent(
-        self, now_ms: float, start_ms: float, end_ms: float, sent_bytes: int
+        self, now_ms: float, start_ms: float, end_ms: float, sent_bytes: int,
+        aborted: str | None = None,
     ) -> ProbeOutcome | None:
-        """The media path sent ``sent_bytes`` (media plus padding) in the window."""
+        """The media path sent ``sent_bytes`` (media plus padding) in the window.
+
+        ``aborted``: the media path stopped padding early because of this
+        evidence (the receiver NACKed media during the window: the shaper's
+        queue overflowed); the window fails at once, with that reason.
+        """
         if end_ms <= start_ms:
             return None
         bps = sent_bytes * 8 * 1000 / (end_ms - start_ms)
+        if aborted is not None:
+            self.latest = ProbeOutcome(start_ms=start_ms, end_ms=end_ms, bps=bps,
+                                       carried=False, at_ms=now_ms, loss_fraction=0.0,
+                                       rtt_growth_ms=None, failure=aborted)
+            return self.latest
         self._pending.append(_Window(start_ms, end_ms, bps))
         return self._judge(now_ms)
 

@@ -262,6 +262,11 @@ class Config:
         metadata={"help": "set by the supervisor for each worker it starts (shown in logs, "
                   "/healthz, /metrics and the welcome); leave unset"},
     )
+    node_name: str = field(
+        default="",
+        metadata={"help": "this process's name among the deployment's processes (the media "
+                  "relay's node, shown to teachers); default <worker id or host>:<pid>"},
+    )
     worker_socket_fd: int = field(
         default=-1,
         metadata={"help": "set by the supervisor: a socket to it, on which a worker reports "

@@ -8,9 +8,11 @@ ratios (workers / baseline) as JSON.
     PYTHONPATH=. .venv/bin/python scripts/bench_workers.py --students 300 \\
         --video-share 0 0.1 --rate 10 --duration 30 --processes 2
 
-Video students watch a synthetic 1280x720@30 source published over WHIP. Until the media
-relay between workers exists, only the students on the publisher's worker get video;
-the report's ``video.receiving`` shows it.
+Video students watch a synthetic 1280x720@30 source published over WHIP; with workers,
+the students on the other workers get it through the media relay (the report's
+``video.receiving`` counts who got video). ``--content`` streams an AI lesson (the local
+provider) to the class instead of, or besides, the teacher's broadcasts (``--rate 0``:
+none); its report has the chunk latency.
 """
 
 from __future__ import annotations
@@ -78,6 +80,10 @@ async def loadtest(url: str, args: argparse.Namespace, video_share: float) -> di
            "--ramp", str(args.ramp), "--json"]
     if video_share > 0:
         cmd += ["--publish", "synthetic", "--publish-size", args.publish_size]
+    if args.content:
+        cmd += ["--content"]
+    if args.datachannel_share is not None:
+        cmd += ["--datachannel-share", str(args.datachannel_share)]
     proc = await asyncio.create_subprocess_exec(*cmd, cwd=ROOT, stdout=asyncio.subprocess.PIPE,
                                                 env=dict(os.environ, PYTHONPATH=ROOT))
     out, _ = await proc.communicate()
@@ -106,6 +112,8 @@ async def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--ramp", type=float, default=30)
     parser.add_argument("--publish-size", default="1280x720@30")
+    parser.add_argument("--content", action="store_true", help="stream an AI lesson")
+    parser.add_argument("--datachannel-share", type=float, default=None)
     args = parser.parse_args()
     runs = []
     for share in args.video_share:

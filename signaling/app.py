@@ -27,6 +27,7 @@ from rtc_server.media import MediaFeature
 from . import admin_api, http_api, http_errors, materials_api, media_api, process_metrics, websocket
 from .classes_api import setup_classes
 from .keys import CHAT, CLASSROOM, CONFIG, CONTENT, INTERACTIONS, MEDIA, SERVICES
+from .whep_api import setup_whep
 from .whip_api import setup_whip
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ def create_app(config: Config, *, features: Sequence[FeatureFactory] = FEATURES
     app.add_routes(admin_api.routes)
     setup_classes(app)
     setup_whip(app)
+    setup_whep(app)
     web_root = Path(config.web_root) if config.web_root else WEB_ROOT
 
     root = web_root.resolve()

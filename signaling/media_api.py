@@ -29,9 +29,14 @@ async def media_state(request: web.Request) -> web.Response:
     await authorize(request, session_id, staff=True, action="read media state")
     feature = request.app[MEDIA]
     media = feature.hub.sessions.get(session_id)
+    # Which worker/machine holds the publisher, and how many viewers each one serves.
+    workers = await feature.hub.workers(session_id)
+    publisher = next((w["worker"] for w in workers if w["publisher"]), None)
     if media is None:
-        return json_response({"video": False, "audio": False, "ladders": [], "viewers": []})
-    stats = media.stats()
+        return json_response({"video": False, "audio": False, "ladders": [], "viewers": [],
+                              "worker": feature.hub.node, "workers": workers,
+                              "publisher_worker": publisher})
+    stats = media.stats() | {"workers": workers, "publisher_worker": publisher}
     # Each viewer's measured link (estimate, round trip, loss) for the teacher's roster.
     for viewer in stats["viewers"]:
         viewer["link"] = feature.quality.status(viewer["connection"])

@@ -57,13 +57,13 @@ CORS_HEADERS = {
 routes = web.RouteTableDef()
 
 
-def _unauthorized(exc: TokenError) -> web.HTTPUnauthorized:
+def _unauthorized(exc: TokenError, realm: str = "whip") -> web.HTTPUnauthorized:
     # The API's JSON error, plus the challenge RFC 6750 asks of a Bearer-protected resource.
     error = "invalid_request" if exc.code == "token_missing" else "invalid_token"
     return web.HTTPUnauthorized(
         text=json.dumps({"error": {"code": exc.code, "message": exc.message}}),
         content_type="application/json",
-        headers={"WWW-Authenticate": f'Bearer realm="whip", error="{error}"'},
+        headers={"WWW-Authenticate": f'Bearer realm="{realm}", error="{error}"'},
     )
 
 

@@ -328,9 +328,31 @@ def test_a_carried_probe_lifts_the_estimate_to_its_rate() -> None:
     estimator.on_probe_sent(5500, 5000, 5500, int(2_640_000 * 0.5 / 8))
     estimator.on_sent_bitrate(6000, 1_800_000)
     estimator.on_receiver_report(6000, 0.0, 5.0, 42.0)
+    assert estimator.estimate(6000).probe is None  # too soon: a REMB cut may still come
+    estimator.on_sent_bitrate(6600, 964_000)
+    estimator.on_receiver_report(6600, 0.0, 5.0, 41.0)
 
-    estimate = estimator.estimate(6000)
+    estimate = estimator.estimate(6600)
 
     assert estimate.probe is not None and estimate.probe.carried
     assert estimate.probe.bps == pytest.approx(2_640_000)
     assert estimate.available_bps >= 2_640_000 * 0.99
+
+
+def test_a_lumpy_floor_stream_on_a_clean_link_earns_headroom_to_probe() -> None:
+    # low_quarter: 7.5 fps with a keyframe every 3 s -- 0.24 Mbps one second, 0.46 the
+    # next. Capped on the latest second alone the estimate hovered around what was sent
+    # and the policy never found 1.25x headroom to probe a restored link with.
+    estimator = BandwidthEstimator()
+    lumpy = [460_000, 240_000, 260_000]
+    estimator.on_sent_bitrate(0, 266_000)
+    estimator.on_receiver_report(0, 0.3, 5.0, 40.0)  # the drop that led here
+    ratios = []
+    for i in range(1, 16):
+        t = i * 1000
+        sent = lumpy[i % 3]
+        estimator.on_sent_bitrate(t, sent)
+        estimator.on_receiver_report(t, 0.0, 5.0, 40.0)
+        ratios.append(estimator.estimate(t).available_bps / sent)
+    assert min(ratios[-5:]) >= 1.25, ratios  # comfortable every second, not every third
+    assert estimator.estimate(15_000).available_bps <= 1.5 * 460_000 + 1

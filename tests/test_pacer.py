@@ -88,3 +88,15 @@ def test_padding_tops_media_up_to_the_probe_target() -> None:
 def test_a_rate_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive rate"):
         Pacer(rate_bps=0)
+
+
+def test_packets_handed_over_one_by_one_above_the_pacing_rate_wait_at_most_the_queue_limit() -> None:
+    # A viewer switched to 1080p (4.6 Mbps) while the pacer still paces 480p (2.4 Mbps):
+    # the media path schedules each packet alone, 10 s of it.
+    pacer = Pacer(rate_bps=964_000)
+    worst = 0.0
+    for i in range(4_800):
+        now = i * 1200 * 8 / 4.6e6 * 1000
+        (release,) = pacer.schedule(now, [1200])
+        worst = max(worst, release - now)
+    assert worst <= MAX_QUEUE_MS + 1e-6

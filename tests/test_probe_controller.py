@@ -202,3 +202,31 @@ def test_a_restored_memory_keeps_the_next_connection_from_probing_early() -> Non
 
     assert starts and min(starts) >= memory.next_probe_ms
     assert again.state.ceiling_bps == memory.ceiling_bps
+
+
+def test_a_small_padding_excess_gets_a_longer_window() -> None:
+    from adaptive.levels import LOW, MEDIUM
+    from adaptive.probe_controller import (
+        MAX_PROBE_MS,
+        PROBE_DURATION_MS,
+        PROBE_MIN_EXCESS_BYTES,
+        ProbeController,
+        ProbeSettings,
+        probe_bps_for,
+    )
+
+    controller = ProbeController(ProbeSettings())
+    # low_half (0.57 Mbps sent) probing low (1.22 Mbps): 0.5 s would add 41 kB, which a
+    # 20 kB token bucket plus a 60 ms queue at 800 kbit nearly absorb.
+    controller.start(0, LOW, sent_bps=570_000)
+    assert controller.stage is not None
+    expected = PROBE_MIN_EXCESS_BYTES * 8000 / (probe_bps_for(LOW) - 570_000)
+    assert controller.stage.until_ms == pytest.approx(expected)
+    assert PROBE_DURATION_MS < controller.stage.until_ms < MAX_PROBE_MS
+    # low (0.96 Mbps) probing medium (2.64 Mbps): half a second already adds 105 kB.
+    controller.start(0, MEDIUM, sent_bps=964_000)
+    assert controller.stage.until_ms == PROBE_DURATION_MS
+    controller.start(0, LOW, sent_bps=1_300_000)  # the media alone reaches the target
+    assert controller.stage.until_ms == PROBE_DURATION_MS
+    controller.start(0, LOW, sent_bps=1_200_000)  # 15 kbps to add: the cap, not minutes
+    assert controller.stage.until_ms == MAX_PROBE_MS

@@ -42,6 +42,9 @@ async def test_unconstrained_viewer_climbs_to_the_top_rung_with_reasons(adaptive
             await asyncio.sleep(0.1)
     status = server.app[MEDIA].quality.status(next(iter(server.app[MEDIA].hub.sessions["s1"].viewers)))
     assert status["policy_level"] == "high" and status["estimate"]["loss"] < 0.02
+    # Probed with padding on the rung it had (RTX copies, paced), not by trying the rung.
+    assert status["probe_by_trial"] is False and status["probes"] >= 1, status
+    assert "probe" in event["reason"] and "carried" in event["reason"], event["reason"]
 
 
 @pytest.fixture

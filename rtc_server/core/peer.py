@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from aiortc import MediaStreamTrack, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc.exceptions import InvalidStateError
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from rtc_server.base.exceptions import InvalidRequest
@@ -122,8 +123,14 @@ class Peer:
         except Exception as exc:  # aiortc raises ValueError/KeyError/... on bad SDP
             raise InvalidRequest(f"invalid SDP offer: {exc or type(exc).__name__}") from exc
         end_withdrawn_tracks(self.pc, parsed)
-        answer = await self.pc.createAnswer()
-        await self.pc.setLocalDescription(answer)
+        try:
+            answer = await self.pc.createAnswer()
+            await self.pc.setLocalDescription(answer)
+        except InvalidStateError as exc:
+            # Closed while the offer was applied (the connection left, or its data channel
+            # was declared dead and this peer replaced): nothing to answer any more.
+            raise InvalidRequest("the peer connection closed while this offer was answered; "
+                                 "send a new offer") from exc
         self._answered = True
         return advertise_address(self.pc.localDescription.sdp, self._config.ice_advertise_address)
 

@@ -26,6 +26,8 @@ from av.audio.resampler import AudioResampler
 from av.video.frame import PictureType
 from av.video.reformatter import VideoReformatter
 
+from adaptive.temporal_layers import temporal_id
+
 from . import vp8
 from .encoding import (
     OPUS_FRAME_SAMPLES,
@@ -33,6 +35,7 @@ from .encoding import (
     AudioRungSpec,
     VideoRungSpec,
     scaled_size,
+    temporal_layer_options,
 )
 
 __all__ = ["AudioRungEncoder", "EncodedPacket", "RungEncoder", "VideoRungEncoder"]
@@ -51,7 +54,8 @@ class EncodedPacket:
     Opus: the packet itself), which the forwarding sender sends as they are.
     """
 
-    __slots__ = ("data", "height", "is_keyframe", "payloads", "pts", "time_base", "width")
+    __slots__ = ("data", "height", "is_keyframe", "payloads", "pts", "temporal_id",
+                 "time_base", "width")
 
     def __init__(
         self,
@@ -63,6 +67,7 @@ class EncodedPacket:
         width: int = 0,
         height: int = 0,
         payloads: tuple[bytes, ...] | None = None,
+        temporal_id: int | None = None,
     ) -> None:
         self.data = data
         self.payloads = payloads if payloads is not None else (data,)
@@ -71,6 +76,8 @@ class EncodedPacket:
         self.is_keyframe = is_keyframe
         self.width = width
         self.height = height
+        #: VP8 temporal layer of the frame (``None``: a rung encoded without layers).
+        self.temporal_id = temporal_id
 
     def __bytes__(self) -> bytes:
         return self.data
@@ -87,10 +94,11 @@ class EncodedPacket:
             width=self.width,
             height=self.height,
             payloads=self.payloads,
+            temporal_id=self.temporal_id,
         )
 
     def __repr__(self) -> str:
-        kind = "key" if self.is_keyframe else "delta"
+        kind = "key" if self.is_keyframe else f"delta TL{self.temporal_id}"
         return f"EncodedPacket({kind}, {len(self.data)} B, pts={self.pts})"
 
 
@@ -115,6 +123,8 @@ class VideoRungEncoder:
         # the shared source frame, which the rungs' threads must not share.
         self._scaler = VideoReformatter()
         self._picture_id = 0
+        #: Frames since the last keyframe: libvpx restarts its layer pattern at each.
+        self._since_keyframe = 0
 
     def _open(self, width: int, height: int) -> av.VideoCodecContext:
         spec = self.spec
@@ -146,8 +156,10 @@ class VideoRungEncoder:
             "undershoot-pct": "100",
             "static-thresh": "1",
             "partitions": "0",
+            **temporal_layer_options(spec),
         }
         codec.open()
+        self._since_keyframe = 0
         return codec
 
     def encode(self, frame: av.VideoFrame, force_keyframe: bool) -> list[EncodedPacket]:
@@ -167,15 +179,19 @@ class VideoRungEncoder:
         pts = _rescale(frame.pts or 0, frame.time_base, VIDEO_TIME_BASE)
         scaled.pts = pts
         scaled.time_base = VIDEO_TIME_BASE
+        layered = self.spec.temporal_layers > 1
         packets = []
         for p in self._codec.encode(scaled):
             data = bytes(p)
+            key = bool(p.is_keyframe)
+            self._since_keyframe = 0 if key else self._since_keyframe + 1
             # Packetised here, once for every viewer of the rung, off the event loop.
             payloads = vp8.fragment(data, self._picture_id)
             self._picture_id = (self._picture_id + 1) & 0x7FFF
-            packets.append(EncodedPacket(data, pts, VIDEO_TIME_BASE,
-                                         is_keyframe=bool(p.is_keyframe), width=width,
-                                         height=height, payloads=payloads))
+            packets.append(EncodedPacket(
+                data, pts, VIDEO_TIME_BASE, is_keyframe=key, width=width, height=height,
+                payloads=payloads,
+                temporal_id=temporal_id(self._since_keyframe) if layered else None))
         self.encode_time_s += time.perf_counter() - started
         return packets
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from adaptive.levels import TEMPORAL_LAYER_SHARE, TEMPORAL_LAYERS
+
 __all__ = [
     "AUDIO_RUNGS",
     "VIDEO_RUNGS",
@@ -22,6 +24,7 @@ __all__ = [
     "parse_vp8_keyframe_size",
     "resolve_rung",
     "scaled_size",
+    "temporal_layer_options",
 ]
 
 Kind = Literal["video", "audio"]
@@ -50,6 +53,10 @@ class VideoRungSpec:
     #: At most one *forced* keyframe (PLI/FIR, rung switch, slow subscriber)
     #: per this interval per rung; further requests are coalesced, not lost.
     min_forced_keyframe_interval_s: float = 0.5
+    #: VP8 temporal layers (1 = none; 3 = libvpx's L1T3, which lets the media path
+    #: halve or quarter a viewer's frame rate without another encode, see
+    #: :mod:`adaptive.temporal_layers`).
+    temporal_layers: int = 1
 
     @property
     def keyframe_interval_frames(self) -> int:
@@ -78,7 +85,10 @@ class AudioRungSpec:
 VIDEO_RUNGS: tuple[VideoRungSpec, ...] = (
     VideoRungSpec(name="high", height_px=1080, bitrate_bps=4_500_000, fps=30),
     VideoRungSpec(name="medium", height_px=720, bitrate_bps=2_000_000, fps=30),
-    VideoRungSpec(name="low", height_px=480, bitrate_bps=900_000, fps=30),
+    # The floor of the ladder (adaptive.levels): the low rung carries three temporal
+    # layers, so a viewer below it gets 15 or 7.5 fps of the same encode.
+    VideoRungSpec(name="low", height_px=480, bitrate_bps=900_000, fps=30,
+                  temporal_layers=TEMPORAL_LAYERS),
 )
 
 AUDIO_RUNGS: tuple[AudioRungSpec, ...] = (
@@ -86,6 +96,23 @@ AUDIO_RUNGS: tuple[AudioRungSpec, ...] = (
     AudioRungSpec(name="medium", bitrate_bps=96_000),
     AudioRungSpec(name="low", bitrate_bps=64_000),
 )
+
+
+def temporal_layer_options(spec: VideoRungSpec) -> dict[str, str]:
+    """libvpx options (through ffmpeg's ``ts-parameters``) for ``spec``'s temporal layers.
+
+    ``ts_layering_mode=3`` is libvpx's three-layer pattern (0-2-1-2, see
+    :mod:`adaptive.temporal_layers`); the layers' cumulative rates follow
+    :data:`adaptive.levels.TEMPORAL_LAYER_SHARE`. No options for one layer.
+    """
+    if spec.temporal_layers <= 1:
+        return {}
+    if spec.temporal_layers != TEMPORAL_LAYERS:
+        raise ValueError(f"only {TEMPORAL_LAYERS} temporal layers are supported")
+    kbps = ",".join(str(round(spec.bitrate_bps * share / 1000)) for share in TEMPORAL_LAYER_SHARE)
+    params = {"ts_number_layers": "3", "ts_target_bitrate": kbps, "ts_rate_decimator": "4,2,1",
+              "ts_periodicity": "4", "ts_layer_id": "0,2,1,2", "ts_layering_mode": "3"}
+    return {"ts-parameters": ":".join(f"{k}={v}" for k, v in params.items())}
 
 
 def offered_rungs(

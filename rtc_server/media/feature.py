@@ -12,6 +12,8 @@ rungs offered). It owns the :class:`~.hub.MediaHub`, the adaptive
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +30,8 @@ from . import events as ev
 from .handlers import routes
 from .hub import MediaHub
 from .quality_control import QualityController
+from .relay import MediaRelay
+from .whep import WhepResources
 from .whip import WhipResources
 
 __all__ = ["MediaFeature", "build"]
@@ -39,21 +43,41 @@ class MediaFeature(Feature):
 
     def __init__(self, services: Services) -> None:
         self.config = services.config
+        node = (self.config.node_name
+                or f"{self.config.worker_id or socket.gethostname()}:{os.getpid()}")
         self.hub = MediaHub(services.classroom, initial_rung=self.config.media_initial_rung,
-                            forwarder=self.config.media_forwarder, gso=self.config.media_gso)
+                            node=node, forwarder=self.config.media_forwarder,
+                            gso=self.config.media_gso)
         self.quality = QualityController(self.hub)
         self.whip = WhipResources()
+        self.whep = WhepResources()
+        # With Redis (the deployment may have several processes), media crosses them.
+        redis_url = self.config.redis_url if services.storage.redis is not None else None
+        self.relay = (MediaRelay(redis_url, key_prefix=self.config.redis_key_prefix,
+                                 node=node, hub=self.hub) if redis_url else None)
 
     def routes(self) -> Sequence[Route[Any]]:
         return routes(self.hub)
 
     async def start(self) -> None:
+        if self.relay is not None:
+            await self.relay.start()
+            self.hub.relay = self.relay
+            self.whip.owners = self.whep.owners = self.relay.directory
+            self.relay.directory.on_delete = self._forwarded_delete
         if self.config.adaptive_quality:
             self.quality.start()
+
+    async def _forwarded_delete(self, kind: str, session_id: str, resource_id: str) -> None:
+        resources = self.whip if kind == "whip" else self.whep
+        await resources.delete(session_id, resource_id)
 
     async def close(self) -> None:
         await self.quality.stop()
         await self.whip.close()
+        await self.whep.close()
+        if self.relay is not None:
+            await self.relay.close()
         await self.hub.close()
 
     def on_peer_offer(self, peer: Peer, offer: SessionDescription, first: bool) -> None:

@@ -111,7 +111,8 @@ class Pacer(Protocol):
     """Issue 14's hook: takes a frame's protected datagrams and sends them later through
     :meth:`ForwardingSender.send_datagrams`."""
 
-    def push(self, sender: ForwardingSender, datagrams: list[bytes], frame: EncodedPacket) -> None:
+    def push(self, sender: ForwardingSender, datagrams: list[bytes],
+             frame: EncodedPacket | None) -> None:
         ...
 
 
@@ -143,10 +144,13 @@ class ForwardingSender(RTCRtpSender):
     #: Hooks (issue 14): return False to skip a frame for this viewer; take the datagrams.
     frame_filter: Callable[[EncodedPacket], bool] | None
     pacer: Pacer | None
+    #: ``retransmit_filter(seq, size)``: answer this NACKed packet? (a retransmission budget)
+    retransmit_filter: Callable[[int, int], bool] | None
 
     def _setup_forwarding(self, *, use_gso: bool) -> None:
         self.frame_filter = None
         self.pacer = None
+        self.retransmit_filter = None
         self.use_gso = use_gso
         self.remb_bps: float | None = None
         self.rtt_s: float | None = None
@@ -163,6 +167,7 @@ class ForwardingSender(RTCRtpSender):
         self._picture_id = random.getrandbits(15)
         self._history: list[tuple[int, bytes, int, int, int] | None] = [None] * RTX_HISTORY
         self._route: UdpRoute | None = None
+        self._closed = False
         self._writer: SrtpWriter | None = None
         self._waiting_keyframe = False
         self._last_ts = 0
@@ -179,6 +184,7 @@ class ForwardingSender(RTCRtpSender):
         self.gso_calls = 0
         self.nacks_received = 0
         self.rtx_sent = 0
+        self.padding_sent = 0
         self.keyframe_requests_received = 0
 
     # -- negotiation and lifecycle ------------------------------------------------------
@@ -227,6 +233,7 @@ class ForwardingSender(RTCRtpSender):
             if track is not None:
                 track.set_sink(None)
                 track.stop()
+            self._closed = True  # a late NACK, padding or paced packet opens no new route
             if self._route is not None:
                 self._route.close()
                 self._route = None
@@ -271,7 +278,12 @@ class ForwardingSender(RTCRtpSender):
                     self._on_report(packet.ssrc, report)
         elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
             self.nacks_received += 1
+            allow = self.retransmit_filter
             for seq in packet.lost:
+                if allow is not None:
+                    entry = self._history[seq & (RTX_HISTORY - 1)]
+                    if entry is None or entry[0] != seq or not allow(seq, len(entry[1]) + 14):
+                        continue
                 self.retransmit(seq)
         elif isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_FIR,
                                                                    RTCP_PSFB_PLI):
@@ -318,15 +330,16 @@ class ForwardingSender(RTCRtpSender):
         return {"frames_sent": self.frames_sent, "frames_dropped": self.frames_dropped,
                 "packets_sent": self.packets_sent, "send_calls": self.send_calls,
                 "gso_calls": self.gso_calls, "nacks_received": self.nacks_received,
-                "rtx_sent": self.rtx_sent, "rtt_ms": None if self.rtt_s is None else
-                round(self.rtt_s * 1000, 1), "remb_bps": self.remb_bps,
+                "rtx_sent": self.rtx_sent, "padding_sent": self.padding_sent,
+                "rtt_ms": None if self.rtt_s is None else round(self.rtt_s * 1000, 1),
+                "remb_bps": self.remb_bps,
                 "keyframe_requests": self.keyframe_requests_received}
 
     # -- RTP out (the hot path) ---------------------------------------------------------
 
     def _ready(self) -> tuple[UdpRoute, SrtpWriter] | None:
         dtls = self.transport
-        if dtls.state != "connected":
+        if self._closed or dtls.state != "connected":
             return None
         route = udp_route(dtls, self._route)
         if route is None:
@@ -423,8 +436,56 @@ class ForwardingSender(RTCRtpSender):
         if entry is None or entry[0] != seq or ready is None:
             return False
         route, writer = ready
-        _, payload, ts, marker, picture = entry
-        assert self._codec is not None
+        buf = self._rtx_packet(entry)
+        size = writer.protect(buffer_pointer(buf), len(buf) - SRTP_TRAILER_BYTES)
+        self.rtx_sent += 1
+        self._emit(route, buf, [size])
+        return True
+
+    @property
+    def can_pad(self) -> bool:
+        """Whether :meth:`pad` can send anything (RTX negotiated)."""
+        return self._rtx_pt is not None
+
+    def pad(self, max_bytes: int) -> int:
+        """Probe padding: RTX copies of the newest packets, at most ``max_bytes`` (RTP
+        payload bytes and RTX headers), through the pacer when there is one; returns the
+        bytes sent. A receiver that has the packet drops the copy; one that lost it
+        recovers it. Nothing without RTX (a copy on the media SSRC would read as a
+        duplicate there)."""
+        ready = self._ready()
+        if ready is None or self._rtx_pt is None or max_bytes <= 0:
+            return 0
+        writer = ready[1]
+        datagrams: list[bytes] = []
+        sent = 0
+        seq = self._seq
+        for _ in range(RTX_HISTORY):
+            seq = (seq - 1) & 0xFFFF
+            entry = self._history[seq & (RTX_HISTORY - 1)]
+            if entry is None or entry[0] != seq:
+                break
+            size = len(entry[1]) + 14
+            if sent + size > max_bytes:
+                break
+            buf = self._rtx_packet(entry)
+            length = writer.protect(buffer_pointer(buf), len(buf) - SRTP_TRAILER_BYTES)
+            datagrams.append(bytes(buf[:length]))
+            sent += size
+        if not datagrams:
+            return 0
+        self.padding_sent += len(datagrams)
+        if self.pacer is not None:
+            self.pacer.push(self, datagrams, None)
+        else:
+            self.send_datagrams(datagrams)
+        return sent
+
+    def _rtx_packet(self, entry: tuple[int, bytes, int, int, int]) -> bytearray:
+        """A history entry as an RTX packet (or the packet again, without RTX), with a
+        fresh abs-send-time (the original's would read as queueing delay) and room for
+        the SRTP trailer."""
+        seq, payload, ts, marker, picture = entry
         buf = bytearray()
         if self._rtx_pt is not None:
             buf += self._rtx_template
@@ -434,16 +495,16 @@ class ForwardingSender(RTCRtpSender):
         else:
             buf += self._template
             _HEADER.pack_into(buf, 1, marker | self._pt, seq, ts)
+        if self._abs_offset:
+            at = self._abs_offset
+            buf[at:at + 3] = (int((time.time() + NTP_EPOCH_OFFSET_S) * 262144)
+                              & 0xFFFFFF).to_bytes(3, "big")
         body = len(buf)
         buf += payload
         if self.kind == "video":
             _WORD.pack_into(buf, body + PICTURE_ID_OFFSET, picture)
-        plain = len(buf)
         buf += bytes(SRTP_TRAILER_BYTES)
-        size = writer.protect(buffer_pointer(buf), plain)
-        self.rtx_sent += 1
-        self._emit(route, buf, [size])
-        return True
+        return buf
 
     def send_datagrams(self, datagrams: list[bytes]) -> None:
         """Send already protected datagrams now (the pacer's and padding's way out)."""

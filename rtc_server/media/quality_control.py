@@ -1,23 +1,43 @@
 """Adaptive quality: feeds each viewer's estimator and applies its policy's decisions.
 
-The thin shell around :mod:`adaptive` (pure code). About once a second, for
-every viewer with video in this process, it
+The thin shell around :mod:`adaptive` (pure code) on today's media path
+(aiortc's ``RTCRtpSender``), and the one place that glues the two. About once
+a second, for every viewer whose video is flowing, it
 
 * reads the receiver reports of the viewer's video sender (loss fraction,
   jitter, round-trip time, from aiortc's ``remote-inbound-rtp`` stats) and the
-  REMB estimates the receiver sent (captured as they arrive),
-* adds what was actually sent (bytes delivered to the sender) and round trips
-  the client reported with its pings (data-channel probes; these also give
-  data-only clients an estimate),
-* asks the :class:`~adaptive.policy.QualityPolicy` and applies a decision
-  through the ladder's rung switch, announcing it (`media.quality`, with the
-  policy's reason) to the student and the teacher.
+  REMB estimates the receiver sent (captured as they arrive), adds what was
+  actually sent (padding included) and the round trips the client reported
+  with its pings; keyframes forwarded to the viewer go to the estimator as
+  they leave, so that loss inside their burst is not read as congestion;
+* asks the :class:`~adaptive.policy.QualityPolicy` and applies a decision:
+  the rung (``SessionMedia.set_rung``), and below the low rung the floor
+  step, which the viewer's :class:`~.viewer_track.ViewerTrack` applies by
+  dropping VP8 enhancement layers or all but keyframes (no other encode);
+  the student gets ``media.quality`` with the policy's reason and a notice.
 
-Probing: the policy asks for headroom to be shown before stepping up. aiortc
-cannot send RTP padding, so the probe is the next rung itself for a few
-seconds (the viewer's track switches, ``viewer.wanted`` does not): if the
-link carries it the policy commits, if loss or delay appear it aborts and the
-viewer goes back. A failed probe backs off (see the policy).
+Per viewer, the media path hooks (:mod:`rtc_server.patches.rtp_pacing`):
+
+* **pacing**: the video sender's RTP leaves at the times an
+  :class:`adaptive.pacer.Pacer` gives it (2.5x the step's rate), so a
+  keyframe is spread over tens of milliseconds instead of one burst;
+* **padding probes**: while the policy's ``padding_target_bps(now)`` is
+  above zero, RTX copies of recent packets bring media plus padding up to
+  the probe's rate, through the same pacer; when the window ends its bytes
+  go to the estimator (``on_probe_sent``), which judges it (the receiver's
+  reports about the RTX stream show the padding's own loss). A NACK during
+  the window ends it at once, failed: the link's queue overflowed, and
+  every further millisecond of padding costs picture. The viewer keeps its
+  step meanwhile.
+* **retransmissions within a budget** (:class:`adaptive.retransmit_budget.
+  RetransmitBudget`): a NACKed packet is resent at most once per RTT and
+  within 30 % of the step's rate. Without RTX (or on another aiortc) the policy falls
+  back to trial probes: the next rung itself for a few seconds.
+
+``mode="legacy"`` runs what main ran before this branch (trial probes of the
+next rung, with the policy's backoff; the three rungs only; no pacing, no
+keyframe notices, every NACK answered) for comparisons
+(``scripts/bench_adaptive_browser.py``).
 
 aiortc keeps REMB to the sender's own (idle) encoder;
 :func:`rtc_server.patches.capture_remb` passes it on.
@@ -29,45 +49,87 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from adaptive.estimator import BandwidthEstimator
-from adaptive.levels import RUNGS, QualityLevel, level_by_name
+from adaptive.levels import RUNGS, STEPS, QualityLevel, level_by_name
+from adaptive.pacer import MIN_PADDING_BYTES, Pacer
 from adaptive.policy import QualityPolicy
+from adaptive.probe_controller import ProbeSettings
+from adaptive.retransmit_budget import RetransmitBudget
 from rtc_server.base.exceptions import ClassroomError
 from rtc_server.patches import capture_remb
 
+from .sender_controls import can_pad, limit_retransmissions, pace, send_padding, sent_bytes
+
 if TYPE_CHECKING:
+    from aiortc import RTCRtpSender
+
+    from .encoder import EncodedPacket
     from .hub import MediaHub, SessionMedia, Viewer
 
 logger = logging.getLogger(__name__)
 
 INTERVAL_S = 1.0
 VIDEO_CLOCK_HZ = 90_000
+#: How often the padding task tops media up to a probe's rate.
+PADDING_TICK_S = 0.02
+#: Pad this much above the probe's target (the window's last packets leave after it).
+PADDING_MARGIN = 1.05
+#: At most this much padding (ms at the target rate) is handed to the pacer at once (the
+#: task looks for a NACK between hand-overs).
+PADDING_BURST_MS = 25
+#: Hand-overs one tick may make when it came late (up to this many bursts behind).
+PADDING_CATCH_UP = 4
+
+#: Decisions kept per viewer for status.
+HISTORY = 20
+
+Mode = Literal["issue14", "legacy"]
 
 
 @dataclass(eq=False)
 class ViewerLink:
-    """One viewer's estimator and policy, and what was last read from its sender."""
+    """One viewer's estimator, policy and pacer, and what was last read from its sender."""
 
     estimator: BandwidthEstimator
     policy: QualityPolicy
+    pacer: Pacer | None = None
+    retransmits: RetransmitBudget | None = None
     last_report_ts: Any = None
     last_bytes: int = 0
     last_bytes_ms: float | None = None
     probing_on: str | None = None
+    #: The sender's RTP goes through ``pacer`` (the patch applied).
+    paced: bool = False
+    padding: asyncio.Task[None] | None = None
+    padding_bytes: int = 0
+    #: When the receiver last NACKed a video packet.
+    last_nack_ms: float = 0.0
     decisions: int = 0
+    probes: int = 0
     last_estimate: dict[str, Any] = field(default_factory=dict)
+    #: The latest decisions (``HISTORY`` of them), for status and tests.
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _now_ms() -> float:
     return time.monotonic() * 1000
 
 
+def _flowing(viewer: Viewer) -> bool:
+    """The viewer's video sender has started (its transport is up, RTX negotiated)."""
+    return viewer.video is not None and viewer.video.packets_forwarded > 0
+
+
 class QualityController:
-    def __init__(self, hub: MediaHub, *, interval_s: float = INTERVAL_S) -> None:
+    def __init__(self, hub: MediaHub, *, interval_s: float = INTERVAL_S,
+                 mode: Mode = "issue14") -> None:
         self.hub = hub
         self.interval_s = interval_s
+        self.mode: Mode = mode
+        #: Pace each viewer's video (``mode="issue14"`` only).
+        self.pacing = True
         self.links: dict[str, ViewerLink] = {}  # by connection id
         self.rtts: dict[str, float] = {}  # latest client-reported RTT by connection id
         self._task: asyncio.Task[None] | None = None
@@ -76,9 +138,11 @@ class QualityController:
         self._task = asyncio.ensure_future(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        tasks = [t for t in [self._task, *(link.padding for link in self.links.values())]
+                 if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def on_ping_rtt(self, conn_id: str, rtt_ms: float) -> None:
         """A round trip the client measured with ``ping``/``pong`` (the data-channel probe)."""
@@ -89,17 +153,35 @@ class QualityController:
 
     def link(self, viewer: Viewer) -> ViewerLink:
         link = self.links.get(viewer.conn_id)
-        if link is None:
-            # Trial probes and the three rungs only until the forwarding sender can pad and
-            # drop temporal layers (issue 14's media part).
-            link = ViewerLink(BandwidthEstimator(),
-                              QualityPolicy(initial_level=level_by_name(viewer.wanted),
-                                            probe_by_trial=True, ladder=RUNGS))
-            sender = viewer.senders.get("video")
-            if sender is not None:
-                estimator = link.estimator
-                capture_remb(sender, lambda bps: estimator.on_remb(_now_ms(), bps))
-            self.links[viewer.conn_id] = link
+        if link is not None:
+            return link
+        sender = viewer.senders.get("video")
+        initial = level_by_name(viewer.wanted)
+        if self.mode == "legacy":
+            policy = QualityPolicy(initial_level=initial, probe_by_trial=True, ladder=RUNGS)
+            link = ViewerLink(BandwidthEstimator(), policy)
+        else:
+            pad = sender is not None and can_pad(sender)
+            policy = QualityPolicy(initial_level=initial, ladder=STEPS,
+                                   probe=ProbeSettings(by_trial=not pad))
+            link = ViewerLink(BandwidthEstimator(), policy,
+                              pacer=Pacer(rate_bps=initial.total_bps),
+                              retransmits=RetransmitBudget(rate_bps=initial.total_bps))
+            estimator = link.estimator
+            if viewer.video is not None:
+                def keyframe(packet: EncodedPacket) -> None:
+                    estimator.on_keyframe_sent(_now_ms(), len(packet.data))
+                viewer.video.on_keyframe = keyframe
+        if sender is not None:
+            estimator = link.estimator
+            capture_remb(sender, lambda bps: estimator.on_remb(_now_ms(), bps),
+                         lambda loss, _highest: estimator.on_padding_report(_now_ms(), loss))
+        # The first step gets a sent rate too (the join burst's loss is judged against it):
+        # media has flowed for up to one interval when the link is made.
+        link.last_bytes_ms = _now_ms() - self.interval_s * 1000
+        self.links[viewer.conn_id] = link
+        logger.debug("QualityController: %s starts on %s (%s)", viewer.conn_id, initial,
+                     "padding probes" if not policy.state.probe_by_trial else "trial probes")
         return link
 
     async def _run(self) -> None:
@@ -109,7 +191,7 @@ class QualityController:
                 await asyncio.sleep(self.interval_s)
                 for media in list(self.hub.sessions.values()):
                     for viewer in list(media.viewers.values()):
-                        if viewer.video is not None and not viewer.manual:
+                        if not viewer.manual and _flowing(viewer):
                             try:
                                 await self.step(media, viewer, _now_ms())
                             except ClassroomError as exc:
@@ -119,7 +201,9 @@ class QualityController:
                                              viewer.conn_id, exc.message)
                 live = {c for m in self.hub.sessions.values() for c in m.viewers}
                 for conn_id in set(self.links) - live:
-                    del self.links[conn_id]
+                    gone = self.links.pop(conn_id)
+                    if gone.padding is not None:
+                        gone.padding.cancel()
         except asyncio.CancelledError:
             pass
         except Exception:
@@ -129,6 +213,7 @@ class QualityController:
 
     async def step(self, media: SessionMedia, viewer: Viewer, now_ms: float) -> None:
         link = self.link(viewer)
+        sender = viewer.senders.get("video")
         await self._read_sender(viewer, link, now_ms)
         policy = link.policy
         policy.set_pinned_max(_level(viewer.pinned_max))
@@ -139,27 +224,123 @@ class QualityController:
         estimate = link.estimator.estimate(now_ms)
         link.last_estimate = {"available_kbps": round(estimate.available_bps / 1000),
                               "rtt_ms": estimate.rtt_ms, "loss": estimate.loss_fraction,
-                              "source": estimate.source}
+                              "source": estimate.source,
+                              "sent_kbps": round(estimate.sent_bps / 1000)
+                              if estimate.sent_bps is not None else None}
         decision = policy.update(now_ms, estimate)
+        track = viewer.video
+        assert track is not None
         if decision is not None:
             link.decisions += 1
             link.probing_on = None
-            await media.set_rung(viewer.user_id, decision.level.name, by="adaptive",
-                                 reason=decision.reason, urgent=decision.kind == "down")
-            return
+            level = decision.level
+            logger.info("QualityController: %s %s -> %s: %s", viewer.conn_id,
+                        decision.previous, level, decision.reason)
+            link.history = [*link.history[-(HISTORY - 1):], {
+                "at_ms": round(now_ms), "kind": decision.kind, "from": decision.previous.name,
+                "to": level.name, "reason": decision.reason}]
+            await media.set_rung(viewer.user_id, level.rung, by="adaptive",
+                                 reason=decision.reason, urgent=decision.kind == "down",
+                                 step=level, notice=decision.notice)
         state = policy.state
+        if link.pacer is not None and sender is not None and self.pacing:
+            pacer = link.pacer
+            pacer.set_rate(max(state.level.total_bps, state.probe_target_bps))
+            link.paced = pace(sender, pacer)
+        if link.retransmits is not None and sender is not None:
+            budget = link.retransmits
+            budget.set_rate(state.level.total_bps)
+            budget.rtt_ms = estimate.rtt_ms
+
+            def allow(seq: int, size: int) -> bool:
+                link.last_nack_ms = now = _now_ms()
+                return budget.allow(now, seq, size)
+            limit_retransmissions(sender, allow)
+        if decision is not None:
+            return
+        if state.probe_by_trial:
+            self._trial(media, viewer, link, state.probing, state.probe_level)
+        elif (state.padding_target_bps(now_ms) > 0 and link.padding is None and link.paced
+              and sender is not None):
+            start, until = state.probe_started_ms, state.probe_until_ms
+            assert start is not None and until is not None
+            link.probes += 1
+            link.padding = asyncio.ensure_future(
+                self._pad(sender, link, start, until, state.probe_target_bps))
+
+    def _trial(self, media: SessionMedia, viewer: Viewer, link: ViewerLink, probing: bool,
+               probe_level: QualityLevel | None) -> None:
         track = viewer.video
         assert track is not None
-        if state.probing and state.probe_level is not None:
-            if link.probing_on != state.probe_level.name:
-                link.probing_on = state.probe_level.name
-                track.set_rung(state.probe_level.name)  # the probe: try the next rung
+        if probing and probe_level is not None:
+            if link.probing_on != probe_level.name:
+                link.probing_on = probe_level.name
+                link.probes += 1
+                track.set_rung(probe_level.rung)  # the probe: try the next rung
+                track.set_level(probe_level)
         elif link.probing_on is not None:
             link.probing_on = None
             track.set_rung(media.effective(viewer))  # probe over: back to the committed rung
+            track.set_level(level_by_name(media.effective_step(viewer)))
+
+    async def _pad(self, sender: RTCRtpSender, link: ViewerLink, start_ms: float,
+                   until_ms: float, target_bps: float) -> None:
+        """Top the viewer's video up to ``target_bps`` until ``until_ms``; report the window.
+
+        What is owed is counted from the window's start, not per tick: a busy event
+        loop that wakes this task late catches up (through the pacer, so not in one
+        burst) instead of leaving the window short of its rate.
+        """
+        pacer = link.pacer
+        assert pacer is not None
+
+        def sent() -> int:
+            # What has actually left, media and padding alike (both go through the pacer;
+            # bytes still waiting for their slot are not on the link yet): a window judged
+            # on bytes handed to the pacer looked carried on a link that spread them out.
+            left = sent_bytes(sender)
+            return left if left is not None else pacer.sent_bytes
+
+        sent_before, given_before = sent(), pacer.sent_bytes
+        opened_ms = _now_ms()
+        aborted: str | None = None
+        try:
+            while (now := _now_ms()) < until_ms:
+                if link.last_nack_ms > opened_ms:
+                    # The receiver lost media during the window: the shaper's queue is
+                    # full. Stop now rather than lose more of the picture.
+                    aborted = (f"the receiver lost media {now - opened_ms:.0f} ms into "
+                               "the probe (a NACK)")
+                    break
+                due = target_bps * PADDING_MARGIN * (now - opened_ms) / 8000
+                # A tick that came late (a busy loop) catches up in several hand-overs.
+                # What is owed counts what the pacer was given (bytes still waiting for
+                # their slot are on their way); the window's rate, what has left.
+                for _ in range(PADDING_CATCH_UP):
+                    owed = int(min(due - (pacer.sent_bytes - given_before),
+                                   target_bps * PADDING_BURST_MS / 8000))
+                    if owed < MIN_PADDING_BYTES:
+                        break
+                    padded = await send_padding(sender, owed)
+                    if not padded:
+                        break
+                    link.padding_bytes += padded
+                await asyncio.sleep(PADDING_TICK_S)
+        except asyncio.CancelledError:
+            link.padding = None
+            return
+        except Exception:
+            logger.exception("probe padding failed")
+        link.padding = None
+        closed_ms = _now_ms()
+        # The window as it really ran (a busy loop starts it late): bytes over that time.
+        link.estimator.on_probe_sent(closed_ms, max(start_ms, opened_ms), closed_ms,
+                                     sent() - sent_before, aborted)
 
     async def _read_sender(self, viewer: Viewer, link: ViewerLink, now_ms: float) -> None:
-        sent = sum(t.stats().get("bytes_sent", 0) for t in (viewer.video, viewer.audio) if t)
+        # What the viewer's senders were given (the video after its layer gate), and padding.
+        sent = sum(t.bytes_forwarded for t in (viewer.video, viewer.audio) if t)
+        sent += link.padding_bytes
         if link.last_bytes_ms is not None and now_ms > link.last_bytes_ms:
             bps = (sent - link.last_bytes) * 8000 / (now_ms - link.last_bytes_ms)
             link.estimator.on_sent_bitrate(now_ms, bps)
@@ -190,7 +371,13 @@ class QualityController:
         state = link.policy.state
         return {"policy_level": state.level.name, "probing": state.probing,
                 "probe_level": state.probe_level.name if state.probe_level else None,
-                "estimate": link.last_estimate, "decisions": link.decisions}
+                "probe_by_trial": state.probe_by_trial, "probes": link.probes,
+                "ceiling_kbps": round(state.ceiling_bps / 1000) if state.ceiling_bps else None,
+                "next_probe_ms": state.next_probe_ms, "last_probe": state.last_probe,
+                "estimate": link.last_estimate, "decisions": link.decisions, "mode": self.mode,
+                "retransmits": ({"allowed": link.retransmits.allowed,
+                                 "refused": link.retransmits.refused}
+                                if link.retransmits is not None else None)}
 
 
 def _level(name: str | None) -> QualityLevel | None:

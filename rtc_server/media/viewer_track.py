@@ -6,6 +6,15 @@ share, or may reconnect. A :class:`ViewerTrack` hides that: it delegates to
 the :class:`RungTrack` of whichever ladder is current (none: it waits), keeps
 the subscriber's rung across ladders, and keeps timestamps moving forward when
 the ladder changes, so the receiver sees one continuous stream.
+
+Below the lowest rung (the ladder's floor, :mod:`adaptive.levels`) a video
+track forwards only some of the low rung's frames: its :class:`LayerGate`
+drops VP8 enhancement layers (half or a quarter of the frame rate) or all
+but keyframes (audio with a still picture). Dropped frames are never handed
+to the sender, so the viewer's RTP stream stays contiguous. While only
+keyframes are wanted the viewer's own keyframe requests (a receiver asks
+when it sees no frame for a few seconds) are not passed on: they would
+force keyframes on every viewer of the rung.
 """
 
 from __future__ import annotations
@@ -18,6 +27,9 @@ from typing import TYPE_CHECKING, Any, cast
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.frame import Frame
 from av.packet import Packet
+
+from adaptive.levels import QualityLevel
+from adaptive.temporal_layers import LayerGate
 
 from .encoder import EncodedPacket
 from .encoding import Kind
@@ -47,6 +59,14 @@ class ViewerTrack(MediaStreamTrack):
         self._rebase = False
         self._sink: Callable[[EncodedPacket], None] | None = None
         self.keyframe_requests = 0
+        self.keyframe_requests_held = 0
+        #: What this viewer was given (after the layer gate), for the sent rate.
+        self.packets_forwarded = 0
+        self.bytes_forwarded = 0
+        #: Which frames this viewer gets of a layered rung (video only).
+        self.gate = LayerGate()
+        #: Called with every keyframe forwarded (the estimator's keyframe window).
+        self.on_keyframe: Callable[[EncodedPacket], None] | None = None
 
     def __repr__(self) -> str:
         return f"ViewerTrack({self.name} {self.kind} {self.rung})"
@@ -98,18 +118,34 @@ class ViewerTrack(MediaStreamTrack):
 
     def _from_inner(self, packet: EncodedPacket) -> None:
         sink = self._sink
-        if sink is not None and self.readyState == "live":
+        inner = self._inner
+        if sink is not None and inner is not None and self.readyState == "live" and (
+                self._admit(packet, inner)):
             sink(self._restamp(packet))
+
+    def set_level(self, level: QualityLevel) -> None:
+        """Forward the frames ``level`` asks for (its temporal layers; keyframes alone)."""
+        self.gate.set_level(level)
+        if self.gate.needs_keyframe and self._inner is not None:
+            self._inner.request_keyframe()  # leaving audio-only: LAST is stale
 
     def request_keyframe(self) -> None:
         """A PLI/FIR from this viewer's receiver (see :func:`route_keyframe_requests`)."""
         self.keyframe_requests += 1
+        if self.gate.keyframes_only:
+            self.keyframe_requests_held += 1  # the next periodic keyframe serves it
+            return
         if self._inner is not None:
             self._inner.request_keyframe()
 
     def stats(self) -> dict[str, Any]:
         inner = self._inner.stats() if self._inner is not None else {}
-        return {"requested_rung": self.requested_rung, "rung": self.rung, **inner}
+        layers = ({"layers": self.gate.layers, "keyframes_only": self.gate.keyframes_only,
+                   "frames_dropped_by_layer": self.gate.dropped}
+                  if self.kind == "video" else {})
+        return {"requested_rung": self.requested_rung, "rung": self.rung, **inner, **layers,
+                "packets_forwarded": self.packets_forwarded,
+                "bytes_forwarded": self.bytes_forwarded}
 
     async def recv(self) -> Frame | Packet:
         while True:
@@ -128,7 +164,21 @@ class ViewerTrack(MediaStreamTrack):
                 continue
             if inner is not self._inner:
                 continue  # replaced while waiting: drop the old ladder's packet
-            return cast(Packet, self._restamp(packet))
+            if self._admit(packet, inner):
+                return cast(Packet, self._restamp(packet))
+
+    def _admit(self, packet: EncodedPacket, inner: RungTrack) -> bool:
+        """Whether this viewer gets ``packet`` (its layer gate), counting what it gets."""
+        if self.kind == "video":
+            if not self.gate.forward(packet.temporal_id, packet.is_keyframe):
+                if self.gate.needs_keyframe:
+                    inner.request_keyframe()  # rate-limited by the rung
+                return False
+            if packet.is_keyframe and self.on_keyframe is not None:
+                self.on_keyframe(packet)
+        self.packets_forwarded += 1
+        self.bytes_forwarded += len(packet.data)
+        return True
 
     def _restamp(self, packet: EncodedPacket) -> EncodedPacket:
         if self._rebase:

@@ -32,7 +32,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aiortc import MediaStreamTrack
 from aiortc.sdp import SessionDescription
@@ -44,7 +44,8 @@ from rtc_server.core.peer import Peer, check_offer_sdp
 
 from .hub import Role, SessionMedia
 
-__all__ = ["InvalidOffer", "WhipResource", "WhipResourceNotFound", "WhipResources"]
+__all__ = ["InvalidOffer", "ResourceOwners", "WhipResource", "WhipResourceNotFound",
+           "WhipResources"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,18 @@ MEDIA_CHECK_INTERVAL_S = 0.5
 LATE_FACTOR = 3.0
 #: Ended resource ids remembered so that a late DELETE is answered as done.
 ENDED_REMEMBERED = 1024
+
+
+class ResourceOwners(Protocol):
+    """Which process holds a WHIP/WHEP resource, when several serve the deployment (the
+    media relay, :class:`~.relay.MediaRelay`): a ``DELETE`` that reaches another worker
+    (``SO_REUSEPORT`` picks one per connection) is forwarded to the holder."""
+
+    def claim(self, kind: str, session_id: str, resource_id: str) -> None: ...
+
+    def release(self, kind: str, session_id: str, resource_id: str) -> None: ...
+
+    async def forward_delete(self, kind: str, session_id: str, resource_id: str) -> bool: ...
 
 
 class InvalidOffer(ClassroomError):
@@ -133,6 +146,8 @@ class WhipResources:
         self.ended: OrderedDict[str, str] = OrderedDict()
         self._tasks = BackgroundTasks("WhipResources")
         self._closing = False
+        #: Set when several processes serve (see :class:`ResourceOwners`).
+        self.owners: ResourceOwners | None = None
 
     def get(self, session_id: str, resource_id: str) -> WhipResource:
         resource = self.resources.get(resource_id)
@@ -147,6 +162,11 @@ class WhipResources:
         """End a publication by its id; one that already ended counts as done."""
         if self.ended.get(resource_id) == session_id:
             logger.info("Whip(%s) DELETE after it ended: done already", resource_id)
+            return
+        local = self.resources.get(resource_id)
+        if (local is None or local.session_id != session_id) and self.owners is not None \
+                and await self.owners.forward_delete("whip", session_id, resource_id):
+            logger.info("Whip(%s) DELETE forwarded to the process holding it", resource_id)
             return
         await self.remove(self.get(session_id, resource_id))
 
@@ -191,6 +211,8 @@ class WhipResources:
             await peer.close()
             raise
         self._spawn(self._supervise(resource))
+        if self.owners is not None:
+            self.owners.claim("whip", resource.session_id, resource.id)
         logger.info(
             "Whip(%s) %s publishes %s into session %s",
             resource.id,
@@ -208,6 +230,8 @@ class WhipResources:
         while len(self.ended) > ENDED_REMEMBERED:
             self.ended.popitem(last=False)
         logger.info("Whip(%s) ends (session %s)", resource.id, resource.session_id)
+        if self.owners is not None:
+            self.owners.release("whip", resource.session_id, resource.id)
         try:
             await resource.media.unpublish_origin(resource.origin)
         finally:

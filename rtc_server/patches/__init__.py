@@ -12,6 +12,8 @@ module                 works around
 ``sctp``               a Task per data-channel send, a timer per packet, STUN parse per
                        DTLS datagram (and opt-in delayed SACKs)
 ``rtp_sender``         PLI/FIR and REMB never reach a track of pre-encoded packets
+``rtp_pacing``         a frame's packets leave back to back (no pacing); no padding to probe
+                       with; every NACK answered, however full the link
 ``rtp_receiver``       no way to receive encoded frames without decoding them
 ``rtp_forwarding``     no sender factory, no synchronous send, SRTP protect allocates per
                        call (what the media forwarder needs)
@@ -31,6 +33,13 @@ from . import datachannel_text, dtls, sctp
 from .handshake_media import start_media_negotiated_during_handshake
 from .ice import advertise_address, restrict_host_addresses, rtc_configuration
 from .remote_tracks import end_withdrawn_tracks
+from .rtp_pacing import (
+    can_pad,
+    limit_retransmissions,
+    pace_sender,
+    paced_bytes,
+    send_padding,
+)
 from .rtp_receiver import divert_encoded_frames
 from .rtp_sender import capture_remb, route_keyframe_requests
 from .versions import TESTED, supported, untested
@@ -39,15 +48,20 @@ __all__ = [
     "TESTED",
     "advertise_address",
     "apply",
+    "can_pad",
     "capture_remb",
     "datachannel_text",
     "divert_encoded_frames",
     "dtls",
     "end_withdrawn_tracks",
+    "limit_retransmissions",
+    "pace_sender",
+    "paced_bytes",
     "restrict_host_addresses",
     "route_keyframe_requests",
     "rtc_configuration",
     "sctp",
+    "send_padding",
     "start_media_negotiated_during_handshake",
     "supported",
     "untested",

@@ -83,6 +83,7 @@ export default {
   "actions.unmute_chat": "Allow their messages again", "actions.chat_changed": "Message setting changed",
   "actions.remove": "Remove from class", "actions.remove_confirm": "Press again to remove {name}", "actions.removed": "Removed from the class",
   "rung.auto": "Automatic", "rung.high": "1080p (high)", "rung.medium": "720p (medium)", "rung.low": "480p (low)",
+  "step.low_half": "480p, half the frame rate", "step.low_quarter": "480p, a quarter of the frame rate", "step.audio_only": "Sound and a still picture",
 
   "q.text": "Question", "q.kind": "Answer type", "q.kind_choice": "Multiple choice", "q.kind_free": "Free text",
   "q.choices_legend": "Choices — tick the correct one", "q.choice_n": "Choice {n}", "q.correct_n": "Choice {n} is correct", "q.correct": "Correct",
@@ -164,7 +165,7 @@ export default {
   "media.stop_screen": "Stop sharing", "media.mute_mic": "Mute mic", "media.unmute_mic": "Unmute mic", "media.not_publishing": "Students see no video from you yet.",
   "media.publishing_camera": "Students see your camera.", "media.publishing_screen": "Students see your screen.", "media.publishing_both": "Students see your screen (camera paused for them).",
   "media.preview_label": "Preview of what students see", "media.preview_caption": "What students see", "media.viewers_per_rung": "Students watching each quality",
-  "media.n_viewers": { one: "{n} watching", other: "{n} watching" }, "media.not_offered": "not offered for this source",
+  "media.workers": "Publisher on {publisher} · viewers per server: {counts}", "media.n_viewers": { one: "{n} watching", other: "{n} watching" }, "media.not_offered": "not offered for this source",
   "media.source_synthetic": "The class video is a test pattern from the server.", "media.source_whip": "The class video comes from a streaming encoder (WHIP).",
   "media.need_https": "The camera needs a secure page: open the console over https (or on this computer).", "media.not_connected": "Wait until the class is connected, then try again.",
   "media.denied": "The browser was not allowed to use the camera. Allow it in the address bar and try again.", "media.no_camera": "No camera or microphone was found.",
@@ -172,6 +173,7 @@ export default {
   "media.quality_label": "Video quality:", "media.max_quality": "Max quality", "media.no_limit": "Best available",
   "media.reason_teacher": "set by the teacher", "media.reason_cap": "your limit", "media.reason_down": "lowered to keep the video smooth",
   "media.reason_up": "raised: your connection has room", "media.reason_auto": "chosen for your connection",
+  "media.reason_audio_only": "your connection is too slow for video: you hear the class and see a picture every few seconds",
   "media.teacher_off": "The teacher is not sending video right now.", "media.screen_shown": "Showing the teacher's screen", "media.receiving": "Receiving the teacher's video",
   "media.capped": "Limited to {rung}",
 

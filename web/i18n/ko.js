@@ -83,6 +83,7 @@ export default {
   "actions.unmute_chat": "메시지 다시 허용", "actions.chat_changed": "메시지 설정을 바꿨습니다",
   "actions.remove": "수업에서 내보내기", "actions.remove_confirm": "한 번 더 누르면 {name} 학생을 내보냅니다", "actions.removed": "수업에서 내보냈습니다",
   "rung.auto": "자동", "rung.high": "1080p (고화질)", "rung.medium": "720p (중간)", "rung.low": "480p (저화질)",
+  "step.low_half": "480p, 프레임 절반", "step.low_quarter": "480p, 프레임 4분의 1", "step.audio_only": "소리와 정지 화면",
 
   "q.text": "질문", "q.kind": "답 형식", "q.kind_choice": "객관식", "q.kind_free": "서술형",
   "q.choices_legend": "보기 — 정답에 표시하세요", "q.choice_n": "보기 {n}", "q.correct_n": "보기 {n}이(가) 정답", "q.correct": "정답",
@@ -164,7 +165,7 @@ export default {
   "media.stop_screen": "공유 중지", "media.mute_mic": "마이크 끄기", "media.unmute_mic": "마이크 켜기", "media.not_publishing": "학생에게 아직 영상이 보이지 않습니다.",
   "media.publishing_camera": "학생에게 카메라가 보입니다.", "media.publishing_screen": "학생에게 화면이 보입니다.", "media.publishing_both": "학생에게 화면이 보입니다 (카메라는 잠시 가려짐).",
   "media.preview_label": "학생에게 보이는 화면 미리 보기", "media.preview_caption": "학생에게 보이는 화면", "media.viewers_per_rung": "화질별 시청 학생 수",
-  "media.n_viewers": "{n}명 시청", "media.not_offered": "이 영상에는 제공되지 않음",
+  "media.workers": "송출 서버 {publisher} · 서버별 시청자: {counts}", "media.n_viewers": "{n}명 시청", "media.not_offered": "이 영상에는 제공되지 않음",
   "media.source_synthetic": "수업 영상은 서버의 시험 화면입니다.", "media.source_whip": "수업 영상은 방송 인코더(WHIP)에서 옵니다.",
   "media.need_https": "카메라는 보안 페이지에서만 쓸 수 있습니다. https로 (또는 이 컴퓨터에서) 여세요.", "media.not_connected": "수업에 연결된 뒤 다시 시도하세요.",
   "media.denied": "브라우저가 카메라 사용을 허락하지 않았습니다. 주소 표시줄에서 허용하고 다시 시도하세요.", "media.no_camera": "카메라나 마이크를 찾지 못했습니다.",
@@ -172,6 +173,7 @@ export default {
   "media.quality_label": "영상 화질:", "media.max_quality": "최대 화질", "media.no_limit": "가장 좋은 화질",
   "media.reason_teacher": "선생님이 정함", "media.reason_cap": "내가 정한 한도", "media.reason_down": "끊기지 않게 낮춤",
   "media.reason_up": "연결이 넉넉해서 높임", "media.reason_auto": "내 연결에 맞춤",
+  "media.reason_audio_only": "연결이 느려 영상 대신 소리와 몇 초마다 바뀌는 화면을 보여 줍니다",
   "media.teacher_off": "선생님이 지금 영상을 보내지 않습니다.", "media.screen_shown": "선생님 화면을 보여 주는 중", "media.receiving": "선생님 영상을 받는 중",
   "media.capped": "{rung}까지로 제한",
 

@@ -56,10 +56,14 @@ export function mount(ctx, host) {
   };
   client.on("media.quality", (env) => {
     const p = env.payload;
-    rung.textContent = t(`rung.${p.rung}`);
+    // Below the lowest rung the step says what is shown: fewer frames, or a still picture.
+    const step = p.step && p.step !== p.rung ? p.step : null;
+    rung.textContent = step ? t(`step.${step}`) : t(`rung.${p.rung}`);
     rung.dataset.rung = p.rung;
-    reason.textContent = `· ${describe(p)}`;
+    rung.dataset.step = p.step || p.rung;
+    reason.textContent = `· ${step === "audio_only" ? t("media.reason_audio_only") : describe(p)}`;
     reason.title = p.reason || "";
+    if (step) announce(step === "audio_only" ? t("media.reason_audio_only") : t(`step.${step}`));
     if (p.pinned_max !== undefined) cap.value = p.pinned_max || "";
   });
   client.on("media.state", (env) => {

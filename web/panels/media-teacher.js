@@ -19,10 +19,12 @@ export function mount(ctx, host) {
   preview.muted = true; // our own microphone must not play back
   const source = el("p", { id: "media-source", class: "muted" });
   const rungs = el("ul", { id: "media-rungs", class: "rung-counts", "aria-label": t("media.viewers_per_rung") });
+  // With several workers or machines: which one holds the publisher, how many each serves.
+  const workers = el("p", { id: "media-workers", class: "muted", hidden: true });
   host.dataset.panel = "media";
   host.append(el("div", { class: "card-head" }, el("h2", {}, t("media.title"))),
     el("div", { class: "video-frame" }, preview, el("span", { class: "video-caption" }, t("media.preview_caption"))),
-    el("div", { class: "button-row" }, camera, screen, mic), status, source, rungs);
+    el("div", { class: "button-row" }, camera, screen, mic), status, source, rungs, workers);
   ctx.media = { offered: RUNGS };
 
   let cameraStream = null;
@@ -156,6 +158,12 @@ export function mount(ctx, host) {
         isOffered ? t("media.n_viewers", { n: r ? r.subscribers : 0 }) : t("media.not_offered"));
     }));
     host.dataset.video = String(Boolean(body.video));
+    const list = body.workers || [];
+    workers.hidden = list.length < 2;
+    workers.textContent = list.length < 2 ? "" : t("media.workers", {
+      publisher: body.publisher_worker || "—",
+      counts: list.map((w) => `${w.worker}: ${w.viewers}`).join(", "),
+    });
   }
   let polling = false;
   async function refresh() {
