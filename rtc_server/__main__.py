@@ -138,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(loadtest(args[1:]))
     try:
         config, ns = load_config(args)
+        config.with_secret()  # a secret too short is refused here, before any worker starts
     except ValueError as exc:
         raise SystemExit(f"classroom-rtc: {exc}") from None
     supervising = config.workers > 1 and not config.is_worker

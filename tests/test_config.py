@@ -44,6 +44,14 @@ def test_short_secret_is_refused_and_empty_one_is_generated():
     assert len(Config().with_secret().api_secret) >= 32
 
 
+def test_a_short_secret_stops_the_command_with_a_message_not_a_traceback(capsys):
+    from rtc_server.__main__ import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["--api-secret", "short", "--workers", "2"])
+    assert str(stopped.value) == "classroom-rtc: api_secret must be at least 32 characters"
+
+
 def test_help_documents_every_option(capsys):
     from dataclasses import fields
 
