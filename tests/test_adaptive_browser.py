@@ -123,15 +123,20 @@ async def open_student(browser: Any, base: str, user: str) -> Student:
     return Student(page, user)
 
 
+#: Every decision seen per (user, connection): a page that re-establishes its media
+#: connection (a new peer on the same WebSocket) starts a new link, and the old link's
+#: decisions must still count.
+_HISTORIES: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+
 def history(app: web.Application, user: str) -> list[dict[str, Any]]:
     quality = app[MEDIA].quality
     media = app[MEDIA].hub.sessions["s1"]
-    out: list[dict[str, Any]] = []
     for viewer in media.viewers.values():
         link = quality.links.get(viewer.conn_id)
-        if viewer.user_id == user and link is not None:
-            out += link.history
-    return out
+        if link is not None:
+            _HISTORIES[(viewer.user_id, viewer.conn_id)] = list(link.history)
+    return [h for (who, _), seen in _HISTORIES.items() if who == user for h in seen]
 
 
 def step_of(app: web.Application, user: str) -> str | None:
@@ -158,6 +163,7 @@ async def test_chromium_on_shaped_links_no_probing_into_a_constrained_link_and_a
 
 
 async def shaped_links_case() -> None:
+    _HISTORIES.clear()
     shaped_ns = Namespace.create("abs")
     free_ns = Namespace.create("abf")
     runner = None
@@ -196,6 +202,7 @@ async def shaped_links_case() -> None:
                         print("TRACE", round(time.monotonic(), 1), v.user_id,
                               media.effective_step(v), page.samples[-1:],
                               app[MEDIA].quality.status(v.conn_id))
+                history(app, "shaped")  # remember every link's decisions
                 return [await shaped.sample(), await free.sample(),
                         app[MEDIA].hub.sessions["s1"].stats()["viewers"]]
 
@@ -211,6 +218,8 @@ async def shaped_links_case() -> None:
             await until(lambda: time.monotonic() - switched >= 35, 60, "35 s", sample_both)
             phase1 = [s for s in shaped.samples if s["t"] >= switched + 3]
             ups = [h for h in history(app, "shaped") if h["kind"] == "up" and h["to"] == "medium"]
+            await until(lambda: step_of(app, "shaped") is not None, 20,
+                        "the shaped student's media connection", sample_both)
             status = app[MEDIA].quality.status(next(
                 v.conn_id for v in media.viewers.values() if v.user_id == "shaped"))
             figures["shaped_constrained"] = {"link": CONSTRAINED,

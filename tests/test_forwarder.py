@@ -307,3 +307,38 @@ async def test_full_socket_buffer_keeps_the_rest_in_order(ladder, viewers, monke
     assert len(seqs) >= sent  # nothing lost, nothing sent twice, in order
     assert all((b - a) % 65536 == 1 for a, b in zip(seqs, seqs[1:], strict=False))
     assert sender.keyframe_requests_received == 0
+
+
+async def test_an_unreachable_viewer_loses_datagrams_without_a_traceback(ladder, viewers,
+                                                                         monkeypatch, caplog):
+    failing = {"on": False}
+    real = gso_module.send_segments
+
+    def send(sock: Any, data: Any, segment: int, addr: Any) -> None:
+        if failing["on"]:
+            raise OSError(errno.ENETUNREACH, "Network is unreachable")
+        real(sock, data, segment, addr)
+
+    monkeypatch.setattr(gso_module, "send_segments", send)
+    viewer = await connect(await ladder.subscribe("low"), viewers)
+    assert viewer.counter is not None
+    await viewer.counter.wait_frames(FPS, timeout_s=15)
+    sender: ForwardingSender = viewer.sender
+    sock = sender._route.sock if sender._route is not None else None
+    assert sock is not None, "the forwarder sends on its own socket here"
+
+    class Unreachable:
+        """The socket as a vanished route leaves it: every send fails."""
+
+        def sendto(self, *args: Any) -> None:
+            raise OSError(errno.ENETUNREACH, "Network is unreachable")
+
+        def close(self) -> None:
+            sock.close()
+
+    sender._route.sock = Unreachable()  # type: ignore[union-attr,assignment]
+    failing["on"] = True
+    frames = sender.frames_sent
+    await until(lambda: sender.frames_sent >= frames + FPS, 15, "frames go on being sent")
+    assert sender.send_errors >= FPS
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"

@@ -184,6 +184,7 @@ class ForwardingSender(RTCRtpSender):
         self.gso_calls = 0
         self.nacks_received = 0
         self.rtx_sent = 0
+        self.send_errors = 0
         self.padding_sent = 0
         self.keyframe_requests_received = 0
 
@@ -331,6 +332,7 @@ class ForwardingSender(RTCRtpSender):
                 "packets_sent": self.packets_sent, "send_calls": self.send_calls,
                 "gso_calls": self.gso_calls, "nacks_received": self.nacks_received,
                 "rtx_sent": self.rtx_sent, "padding_sent": self.padding_sent,
+                "send_errors": self.send_errors,
                 "rtt_ms": None if self.rtt_s is None else round(self.rtt_s * 1000, 1),
                 "remb_bps": self.remb_bps,
                 "keyframe_requests": self.keyframe_requests_received}
@@ -525,9 +527,9 @@ class ForwardingSender(RTCRtpSender):
         with memoryview(buf) as view:
             if sock is not None and route.transport.get_write_buffer_size() == 0:
                 blocked = False
-                if self.use_gso and len(sizes) > 1:
-                    done, at, blocked = self._emit_gso(sock, view, sizes, addr)
                 try:
+                    if self.use_gso and len(sizes) > 1:
+                        done, at, blocked = self._emit_gso(sock, view, sizes, addr)
                     while done < len(sizes) and not blocked:
                         sock.sendto(view[at:at + sizes[done]], addr)
                         self.send_calls += 1
@@ -535,6 +537,15 @@ class ForwardingSender(RTCRtpSender):
                         done += 1
                 except BlockingIOError:
                     pass  # the rest waits in asyncio's buffer, in order
+                except OSError as exc:
+                    # The path to the viewer is gone (unreachable, interface down): these
+                    # datagrams are lost, as asyncio's transport would lose them; the
+                    # viewer's ICE consent check ends the connection.
+                    self.send_errors += 1
+                    if self.send_errors == 1:
+                        logger.info("ForwardingSender(%s) cannot reach %s: %s", self.kind,
+                                    addr, exc)
+                    return
             while done < len(sizes):  # TURN, a full socket buffer, or a backlog to keep behind
                 route.transport.sendto(bytes(view[at:at + sizes[done]]), addr)
                 self.send_calls += 1
