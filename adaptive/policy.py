@@ -14,7 +14,9 @@ seed limit and the latest report's loss (keyframe bursts forgiven, see the
 estimator) is under ``HEAVY_LOSS_FRACTION``. When it has not fit for
 ``DOWN_HOLD_MS`` (two reports, so a single bad report is tolerated) the
 policy drops straight to the highest step that fits the estimate (or the
-arriving rate a receiver that cut its REMB measured). A down-step waits for
+arriving rate a receiver that cut its REMB measured), but no lower than the
+lowest rung from a higher one: the floor is judged from reports of low, not
+of a rung overshooting the link. A down-step waits for
 ``MIN_DWELL_MS`` since the previous switch unless the congestion is
 *severe* (estimate below ``SEVERE_FACTOR`` of the step, or loss at least
 ``SEVERE_LOSS_FRACTION``): then it goes on the second report that shows it
@@ -71,19 +73,28 @@ from dataclasses import replace
 
 from .decision import Decision, DecisionKind, PolicyState
 from .estimate import Estimate
+from .fit import (
+    CARRY_FACTOR,
+    SEVERE_FACTOR,
+    SEVERE_LOSS_FRACTION,
+    deficit_reason,
+    delay_only,
+    fits,
+    fits_for_down,
+    loss_only,
+)
 from .join import LinkMemory
 from .levels import LOW, STEPS, QualityLevel, level_above, lowest_cap
 from .probe_controller import (
     CLEAN_LOSS_FRACTION,
     PROBE_ABORT_LOSS_FRACTION,
     RTT_UP_FACTOR,
-    SENDER_LIMITED_FACTOR,
     ProbeController,
     ProbeSettings,
     probe_bps_for,
     up_threshold_bps,
 )
-from .reasons import CapCause, compare, notice, percent, seconds
+from .reasons import CapCause, compare, notice, seconds
 
 __all__ = [
     "PROBE_ABORT_LOSS_FRACTION",
@@ -103,12 +114,6 @@ DOWN_HOLD_MS = 1_500
 SEVERE_DOWN_HOLD_MS = 900
 #: ... or this long when the miss is loss alone (see "Loss without delay").
 LOSS_ONLY_DOWN_HOLD_MS = 5_000
-#: A step fits while the estimate is at least its total bitrate times this.
-CARRY_FACTOR = 1.0
-#: Below this fraction of the step's total the congestion is severe.
-SEVERE_FACTOR = 0.6
-HEAVY_LOSS_FRACTION = 0.10
-SEVERE_LOSS_FRACTION = 0.20
 
 #: How long the current step must be comfortable before probing the next.
 UP_HOLD_MS = 5_000
@@ -116,12 +121,6 @@ MAX_UP_HOLD_MS = 60_000
 FAILED_UP_WINDOW_MS = 30_000
 BACKOFF_RESET_MS = 180_000
 COMFORT_FACTOR = 1.25
-
-def _sender_limited(estimate: Estimate) -> bool:
-    """The estimate -- a receiver's cut REMB included -- still covers what we send."""
-    return (estimate.sent_bps is not None
-            and estimate.available_bps >= estimate.sent_bps * SENDER_LIMITED_FACTOR)
-
 
 class QualityPolicy:
     """Chooses the step for one viewer; feed it one estimate per report."""
@@ -160,6 +159,7 @@ class QualityPolicy:
         self._deficit_since_ms: float | None = None
         self._headroom_since_ms: float | None = None
         self._up_hold_ms: float = UP_HOLD_MS
+        self._floor_entered_ms: float | None = None
 
     # -- caps -----------------------------------------------------------
 
@@ -250,7 +250,7 @@ class QualityPolicy:
             if decision is not None or self._probes.stage is None:
                 self._deficit_since_ms = None
                 return decision
-        if not self._fits(self._level, estimate):
+        if not fits(self._level, estimate):
             return self._on_deficit(now_ms, estimate)
         self._deficit_since_ms = None
         if estimate.loss_fraction < CLEAN_LOSS_FRACTION:
@@ -261,20 +261,6 @@ class QualityPolicy:
 
     # -- down -----------------------------------------------------------
 
-    def _fits(self, level: QualityLevel, estimate: Estimate) -> bool:
-        # An encoder below its nominal rate (a still scene, a 15 fps source) leaves the
-        # estimate, anchored on what was sent, under the step's total with nothing wrong:
-        # the step then needs what we send, not its nominal rate. Loss is judged below, by
-        # the same bound as for an encoder at its nominal rate (a step at its nominal rate
-        # with 5 % loss fits; the same step sending less with the same loss must too).
-        rate_ok = (estimate.available_bps >= level.total_bps * CARRY_FACTOR
-                   or _sender_limited(estimate))
-        return (
-            rate_ok
-            and (estimate.rtt_ms is None or estimate.rtt_ms < level.max_rtt_ms)
-            and estimate.loss_fraction < HEAVY_LOSS_FRACTION
-        )
-
     def _on_deficit(self, now_ms: float, estimate: Estimate) -> Decision | None:
         if self._probes.stage is not None:
             # The probe itself may have caused this; either way it has failed.
@@ -283,9 +269,9 @@ class QualityPolicy:
         if self._deficit_since_ms is None:
             self._deficit_since_ms = now_ms
         missing_ms = now_ms - self._deficit_since_ms
-        loss_only = self._loss_only(estimate)
-        delay_only = not loss_only and self._delay_only(estimate)
-        severe = not loss_only and not delay_only and (
+        by_loss = loss_only(self._level, estimate)
+        by_delay = not by_loss and delay_only(self._level, estimate)
+        severe = not by_loss and not by_delay and (
             estimate.available_bps < self._level.total_bps * SEVERE_FACTOR
             or estimate.loss_fraction >= SEVERE_LOSS_FRACTION
         )
@@ -293,84 +279,45 @@ class QualityPolicy:
         # still tolerated): every second above the link's capacity is a second of frozen
         # video, because frames cannot be completed.
         hold_ms = (SEVERE_DOWN_HOLD_MS if severe
-                   else LOSS_ONLY_DOWN_HOLD_MS if loss_only or delay_only else DOWN_HOLD_MS)
+                   else LOSS_ONLY_DOWN_HOLD_MS if by_loss or by_delay else DOWN_HOLD_MS)
         if missing_ms < hold_ms or self._level is self._ladder[0]:
             return None
         if not severe and not self._dwell_passed(now_ms):
             return None
         target = self._ladder[0]
         for candidate in self._ladder:
-            if candidate.rank < self._level.rank and self._fits_for_down(candidate, estimate):
+            if candidate.rank < self._level.rank and fits_for_down(candidate, estimate):
                 target = candidate
-        reason = f"down: {self._deficit_reason(estimate)} for {seconds(missing_ms)}"
+        reason = f"down: {deficit_reason(self._level, estimate)} for {seconds(missing_ms)}"
+        entry = self._floor_entry()
+        if self._level.rank > entry.rank > target.rank:
+            # The floor (fewer frames) is entered from the lowest rung only: a report of a
+            # higher rung overshooting the link measures a collapsing queue, not the link.
+            # Chromium joining at 720p on 1,800 kbit read 0.52 Mbps and got a quarter of
+            # the frames for 20 s; low itself fitted. A second of low costs less.
+            target = entry
+            reason += f"; {entry} first, the floor is judged from there"
+            self._floor_entered_ms = now_ms
         if (estimate.remb_congested and estimate.remb_bps is not None
                 and estimate.available_bps < target.total_bps * CARRY_FACTOR
                 <= estimate.remb_bps):
             reason += (f"; {target} fits what the receiver sees arriving "
                        f"({compare(estimate.remb_bps, '>=', target.total_bps * CARRY_FACTOR)})")
-        if loss_only:
+        if by_loss:
             reason += " (loss without a delay signal)"
-        if delay_only:
+        if by_delay:
             reason += " (the receiver's delay signal without loss)"
         if severe and not self._dwell_passed(now_ms):
             reason += " (severe: dwell skipped)"
-        if self._last_up_ms is not None and now_ms - self._last_up_ms < FAILED_UP_WINDOW_MS:
+        # The step from the floor's entry on down is the same retreat: it doubles no hold.
+        continuing = (self._floor_entered_ms is not None
+                      and self._floor_entered_ms == self._last_switch_ms)
+        if (self._last_up_ms is not None and now_ms - self._last_up_ms < FAILED_UP_WINDOW_MS
+                and not continuing):
             self._up_hold_ms = min(self._up_hold_ms * 2, MAX_UP_HOLD_MS)
             self._last_trouble_ms = now_ms
             reason += f"; the last up-step did not hold, next one after {seconds(self._up_hold_ms)}"
         return self._switch(now_ms, target, "down", reason)
-
-    def _loss_only(self, estimate: Estimate) -> bool:
-        """The step misses on loss alone: the receiver's delay-based estimate
-        (REMB) still covers it and the RTT is within bounds."""
-        level = self._level
-        return (
-            estimate.remb_bps is not None
-            and estimate.remb_bps >= level.total_bps * CARRY_FACTOR
-            and (estimate.rtt_ms is None or estimate.rtt_ms < level.max_rtt_ms)
-        )
-
-    def _delay_only(self, estimate: Estimate) -> bool:
-        """The step misses on the receiver's delay signal (REMB) alone: no loss, the
-        loss-based estimate covers it and the RTT is within bounds."""
-        level = self._level
-        return (
-            estimate.source == "remb"
-            and estimate.loss_fraction < CLEAN_LOSS_FRACTION
-            and estimate.smoothed_loss_fraction < CLEAN_LOSS_FRACTION
-            and estimate.loss_based_bps is not None
-            and estimate.loss_based_bps >= level.total_bps * CARRY_FACTOR
-            and (estimate.rtt_ms is None or estimate.rtt_ms < level.max_rtt_ms)
-        )
-
-    def _fits_for_down(self, level: QualityLevel, estimate: Estimate) -> bool:
-        # Loss says the current step is too much; lower steps are judged on rate and RTT.
-        # Right after a drop the loss-based cut (what was sent minus what was lost) also
-        # counts what the filling queue dropped, and undershoots what arrives; a receiver
-        # that has cut its REMB measured the arriving rate (0.85x of it), so when it has
-        # cut, its figure picks the target: 800 kbit/s then gets 15 fps, not 7.5.
-        # What got through (sent less the loss) was carried, whatever the cut says: after a
-        # join burst at 720p into 1,500 kbit (66 % loss in the first report) the cut read
-        # 0.31 Mbps and sent the student to audio only; 1.8 Mbps sent, 34 % arrived.
-        rate = estimate.available_bps
-        if estimate.remb_congested and estimate.remb_bps is not None:
-            rate = max(rate, estimate.remb_bps)
-        if estimate.sent_bps is not None:
-            rate = max(rate, estimate.sent_bps * (1 - estimate.loss_fraction))
-        return rate >= level.total_bps * CARRY_FACTOR and (
-            estimate.rtt_ms is None or estimate.rtt_ms < level.max_rtt_ms
-        )
-
-    def _deficit_reason(self, estimate: Estimate) -> str:
-        level = self._level
-        needed = level.total_bps * CARRY_FACTOR
-        if estimate.available_bps < needed:
-            return (f"estimate {compare(estimate.available_bps, '<', needed)}"
-                    f" needed by {level}")
-        if estimate.rtt_ms is not None and estimate.rtt_ms >= level.max_rtt_ms:
-            return f"RTT {estimate.rtt_ms:.0f} ms >= {level.max_rtt_ms:.0f} ms allowed for {level}"
-        return (f"loss {percent(estimate.loss_fraction)} >= {percent(HEAVY_LOSS_FRACTION)}"
-                f" at {level}")
 
     # -- up -------------------------------------------------------------
 
@@ -445,6 +392,10 @@ class QualityPolicy:
         """The highest ladder step at or below ``level`` (the floor if none)."""
         below = [step for step in self._ladder if step.rank <= level.rank]
         return below[-1] if below else self._ladder[0]
+
+    def _floor_entry(self) -> QualityLevel:
+        """The lowest encoded rung on the ladder: where the floor steps are entered from."""
+        return next((step for step in self._ladder if step.is_rung), self._ladder[0])
 
     def _dwell_passed(self, now_ms: float) -> bool:
         return self._last_switch_ms is None or now_ms - self._last_switch_ms >= MIN_DWELL_MS

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.support import interactions_fixtures as fx
@@ -60,3 +62,30 @@ async def test_teacher_asks_student_answers_teacher_sees_evaluation(netns, make_
         await result.wait_for(timeout=10_000)
         assert "Right" in await result.inner_text()
         assert await student.evaluate("window.classroom.eventsVia") == "datachannel"
+
+
+@pytest.mark.parametrize("ix_kind", ["memory"])
+async def test_a_session_lookup_that_never_answers_does_not_leave_the_student_page_blank(
+        netns, make_ix_server, ix_kind):
+    # A student's first request hangs (a stalled proxy, a lost packet on a phone's link):
+    # the page gives up on it after 10 s and joins the class over the WebSocket anyway.
+    harness = await make_ix_server(host=netns.host_ip, ice_host_addresses=(netns.host_ip,))
+    await harness.classroom.create_session(session_id="s1", teacher_id="teacher",
+                                           subject="Science")
+    base = f"http://{netns.host_ip}:{harness.server.port}"
+    stalled: list[str] = []
+
+    async def never_answer(route: Any) -> None:
+        if not stalled:
+            stalled.append(route.request.url)
+            return  # neither fulfilled nor continued: the request hangs
+        await route.continue_()
+
+    async with chromium_in(netns) as browser:
+        student = await browser.new_page()
+        await student.route("**/api/sessions/**", never_answer)
+        await student.goto(f"{base}/student.html?token={harness.token('stu1', 'student')}")
+        await wait_connected(student)
+        assert stalled and stalled[0].split("?")[0].endswith("/api/sessions/s1")
+        assert await student.locator("#panel-media").count() == 1
+        assert await student.evaluate("window.classroom.state") == "connected"

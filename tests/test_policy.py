@@ -398,11 +398,15 @@ def test_an_800_kbit_link_keeps_480p_moving_at_half_the_frame_rate() -> None:
 
     timeline = run_policy(trace)
 
-    first = timeline.switches(30_000)[0]
-    assert first.kind == "down" and first.level is LOW_HALF
-    assert first.notice == "Your connection is slow: showing fewer frames."
+    # Down from 1080p to the lowest rung, then, judged there, to half the frame rate: the
+    # reports of 1080p overshooting the link measure a collapsing queue.
+    first, floor = timeline.switches(30_000)[:2]
+    assert first.kind == "down" and first.level is LOW and "low first" in first.reason
+    assert floor.kind == "down" and floor.level is LOW_HALF
+    assert floor.at_ms - first.at_ms <= 2_500
+    assert floor.notice == "Your connection is slow: showing fewer frames."
     assert {lv for t, lv in zip(timeline.times_ms, timeline.levels, strict=True)
-            if t > first.at_ms} == {LOW_HALF}
+            if t > floor.at_ms} == {LOW_HALF}
     assert LOW_HALF.fps(30) == 15 and LOW_HALF.total_bps <= 800_000
 
 
@@ -494,9 +498,10 @@ def test_a_join_on_a_slow_link_still_steps_down_on_its_first_reports() -> None:
 
     timeline = run_policy(trace, QualityPolicy(initial_level=HIGH))
 
-    first = timeline.decisions[0]
-    assert first.kind == "down" and first.at_ms <= 5_000
-    assert first.level.total_bps <= 800_000 and first.level.rank >= LOW_QUARTER.rank
+    first, floor = timeline.decisions[:2]
+    assert first.kind == "down" and first.at_ms <= 5_000 and first.level is LOW
+    assert floor.kind == "down" and floor.at_ms <= 7_500
+    assert floor.level.total_bps <= 800_000 and floor.level.rank >= LOW_QUARTER.rank
 
 
 def test_a_step_sent_below_its_nominal_rate_with_moderate_loss_still_fits() -> None:
@@ -541,12 +546,18 @@ def test_a_remb_dip_without_loss_waits_before_stepping_down() -> None:
     assert decision is not None and decision.level is LOW
 
 
-def test_a_join_burst_into_a_slow_link_steps_down_to_what_got_through() -> None:
-    # Chromium joining at 720p on 1,500 kbit: 1.8 Mbps sent, 66 % lost in the first
-    # report; the loss-based cut says 0.31 Mbps, but 0.61 Mbps arrived.
+def test_the_floor_is_entered_from_the_lowest_rung_not_from_an_overshooting_one() -> None:
+    # Chromium joining at 720p on 1,800 kbit: the first reports read 0.52 Mbps (a queue
+    # collapsing under the 720p keyframe); low fits that link, a quarter of the frames
+    # for the next 20 s was the wrong answer.
     policy = QualityPolicy(initial_level=MEDIUM)
-    burst = {"source": "loss", "loss_fraction": 0.66, "smoothed_loss_fraction": 0.66,
-             "sent_bps": 1.8e6, "remb_bps": None, "loss_based_bps": 0.31e6}
-    assert policy.update(0, _estimate(0, 0.31e6, **burst)) is None
-    decision = policy.update(1000, _estimate(1000, 0.31e6, **burst))
-    assert decision is not None and decision.level is LOW_HALF, decision
+    burst = {"source": "loss", "loss_fraction": 0.7, "smoothed_loss_fraction": 0.7,
+             "sent_bps": 1.0e6, "remb_bps": None, "loss_based_bps": 0.3e6}
+    assert policy.update(0, _estimate(0, 0.3e6, **burst)) is None
+    decision = policy.update(1000, _estimate(1000, 0.3e6, **burst))
+    assert decision is not None and decision.level is LOW, decision
+    assert "low first" in decision.reason
+    # Judged at low, the same reports (a link that really is that slow) reach the floor.
+    assert policy.update(2000, _estimate(2000, 0.3e6, **burst)) is None
+    decision = policy.update(3000, _estimate(3000, 0.3e6, **burst))
+    assert decision is not None and decision.level.rank < LOW.rank, decision

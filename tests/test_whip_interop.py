@@ -56,8 +56,13 @@ window.publish = async (url, token, codec) => {
   const out = audio.createMediaStreamDestination();
   tone.frequency.value = 440; tone.connect(out); tone.start();
   const pc = new RTCPeerConnection();
+  // A teacher's slides keep their size: without this Chromium's quality scaler may send
+  // H.264 at 480x270 while its bandwidth estimate ramps up on a busy machine.
   const video = pc.addTransceiver(canvas.captureStream(30).getVideoTracks()[0],
-                                  {direction: "sendonly"});
+      {direction: "sendonly"});
+  const params = video.sender.getParameters();
+  params.degradationPreference = "maintain-resolution";
+  await video.sender.setParameters(params);
   pc.addTransceiver(out.stream.getAudioTracks()[0], {direction: "sendonly"});
   const all = RTCRtpSender.getCapabilities("video").codecs;
   const wanted = all.filter(c => c.mimeType.toLowerCase() === "video/" + codec);

@@ -367,14 +367,16 @@ export function tokenFromUrl() {
   return new URLSearchParams(location.search).get("token");
 }
 
-/** A JSON API call with the join token; errors carry the server's code. */
-export async function api(path, { token, method = "GET", body } = {}) {
+/** A JSON API call with the join token; errors carry the server's code. A call that has
+ * no answer within ``timeoutMs`` fails as "network" (a page must not wait blank forever). */
+export async function api(path, { token, method = "GET", body, timeoutMs = 10000 } = {}) {
   const headers = {};
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let resp;
   try {
-    resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store" });
+    resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store", signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     throw Object.assign(new Error("network"), { code: "network" });
   }

@@ -127,14 +127,17 @@ async def screenshot(page: Any, name: str) -> None:
         await page.screenshot(path=os.path.join(folder, f"{name}.png"))
 
 
-async def wait_connected(page: Any, timeout_ms: int = 20_000) -> None:
-    """Until the page says "connected"; on a timeout, what it showed instead."""
+async def wait_connected(page: Any, timeout_ms: int = 30_000) -> None:
+    """Until the page says "connected"; on a timeout, what it showed instead (and what it
+    loaded: a blank page names the request it still waits for)."""
     try:
         await page.wait_for_function("document.body.dataset.connection === 'connected'",
                                      timeout=timeout_ms)
     except Exception:
         shown = await page.evaluate(
-            "() => [document.body.dataset.connection, document.querySelector('#conn')"
-            " && document.querySelector('#conn').innerText, window.classroom"
-            " && window.classroom.state, document.body.innerText.slice(0, 300)]")
+            "() => [document.readyState, document.body.dataset.connection,"
+            " document.querySelector('#conn') && document.querySelector('#conn').innerText,"
+            " window.classroom && window.classroom.state, document.body.innerText.slice(0, 300),"
+            " performance.getEntriesByType('resource').map((e) => e.name.replace(location.origin,"
+            " '').split('?')[0] + ' ' + Math.round(e.duration) + 'ms').slice(-8)]")
         raise AssertionError(f"{page.url} did not connect: {shown}") from None
