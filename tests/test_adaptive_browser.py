@@ -27,6 +27,10 @@ server's decisions (the adaptive controller's history):
 * at 800 kbit (below what 480p at 30 fps needs) it goes to the floor and the
   picture keeps moving (new frames decoded in at least 70 % of the seconds;
   the frame rate is printed);
+* restored, it is back on the top rung within 15 s and then not switched for
+  a minute, the second half of it on 4,000 kbit (about twice what 720p needs:
+  each keyframe overflows the shaper's bucket, which must not read as
+  congestion);
 * the unshaped student reaches the top rung and is never switched down, not
   even in its first seconds (join ramp).
 
@@ -57,12 +61,14 @@ from tests.support.netns import Namespace, run
 from tests.support.priority import MEDIA_TEST_NICENESS, ahead_of_other_work
 from tests.support.server import SECRET, server_config
 
-pytestmark = [pytest.mark.browser, pytest.mark.netns, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.browser, pytest.mark.netns, pytest.mark.timeout(420)]
 
 PORT = 8771
 #: Between low (964 kbps nominal) and medium (2,096 kbps): see the module doc.
 CONSTRAINED = "1800kbit"
 BELOW_LOW = "800kbit"
+#: About twice what medium needs: keyframe bursts overflow the shaper, the link is fine.
+TWICE_MEDIUM = "4000kbit"
 SOURCE_FPS = 15
 
 INBOUND = """async () => {
@@ -260,6 +266,30 @@ async def shaped_links_case() -> None:
             moving = shaped.moving_share(settled + 3)
             figures["shaped_below_low"]["moving_share"] = round(moving, 2)
             assert moving >= 0.7, f"the picture keeps moving on the floor: {moving:.0%} of seconds"
+
+            # 3. Restored: back on the top rung (720p) within 15 s, then a minute without a
+            # switch -- its second half on 4,000 kbit, about twice what 720p needs, where
+            # every keyframe used to overflow the shaper and read as congestion.
+            shape(shaped_ns, None)
+            back_s = await until(lambda: step_of(app, "shaped") == "medium", 30, "720p again",
+                                 sample_both)
+            top = time.monotonic()
+            seen = len(history(app, "shaped"))
+            await until(lambda: time.monotonic() - top >= 30, 45, "30 s unshaped", sample_both)
+            shape(shaped_ns, TWICE_MEDIUM)
+            shaped_4m = time.monotonic()
+            await until(lambda: time.monotonic() - shaped_4m >= 30, 45, "30 s on 4,000 kbit",
+                        sample_both)
+            later = history(app, "shaped")[seen:]
+            figures["shaped_restored"] = {"back_on_720p_s": round(back_s, 1),
+                "switches_next_minute": len(later),
+                "freeze_s": round(shaped.freeze_s(top + 3), 1),
+                "fps": round(shaped.fps(top + 3), 1),
+                "fps_on_4000kbit": round(shaped.fps(shaped_4m + 3), 1)}
+            assert back_s <= 15, f"720p again {back_s:.1f} s after restoring the link"
+            assert later == [], f"switches in the minute after recovery: {later}"
+            assert step_of(app, "shaped") == "medium"
+            assert {s.get("height") for s in shaped.samples if s["t"] >= top + 3} == {720}
 
             # The unshaped student joined on the top rung (720p) and was never sent down.
             free_downs = [h for h in history(app, "free") if h["kind"] == "down"]

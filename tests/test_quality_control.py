@@ -73,3 +73,29 @@ async def test_manual_rung_stops_adaptation_until_auto(adaptive, clean_link):
     async with asyncio.timeout(40):
         while media.effective(viewer) != "high":
             await asyncio.sleep(0.2)
+
+
+async def test_a_returning_student_starts_within_what_its_link_showed_last(adaptive):
+    server, teacher = adaptive
+    quality = server.app[MEDIA].quality
+    media = server.app[MEDIA].hub.sessions["s1"]
+    first = await server.client("back", media=True)
+    async with asyncio.timeout(30):  # the controller has made the viewer's link
+        while not any(link.owner == ("s1", "back") for link in quality.links.values()):
+            await asyncio.sleep(0.1)
+    await first.close()
+    async with asyncio.timeout(10):  # ... and keeps what it showed once the viewer left
+        while ("s1", "back") not in quality.memories:
+            await asyncio.sleep(0.1)
+    # Loopback shows plenty; the link this student had last time carried 0.7 Mbps.
+    memory = quality.memories[("s1", "back")]
+    quality.memories[("s1", "back")] = dataclasses.replace(memory, capacity_bps=700_000)
+
+    again = await server.client("back", media=True)
+    (event,) = await quality_events(again, 1, timeout=30)
+    assert event["by"] == "adaptive" and event["reason"].startswith("start:"), event
+    assert event["previous_step"] == "low" and event["step"] == "low_half", event
+    assert "fewer frames" in event["notice"]
+    (viewer,) = [v for v in media.viewers.values() if v.user_id == "back"]
+    assert media.effective_step(viewer) == "low_half"
+    assert ("s1", "back") not in quality.memories  # taken by the new link

@@ -52,10 +52,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from adaptive.estimator import BandwidthEstimator
+from adaptive.join import LinkMemory, start_level
 from adaptive.levels import RUNGS, STEPS, QualityLevel, level_by_name
 from adaptive.pacer import MIN_PADDING_BYTES, Pacer
 from adaptive.policy import QualityPolicy
 from adaptive.probe_controller import ProbeSettings
+from adaptive.reasons import notice
 from adaptive.retransmit_budget import RetransmitBudget
 from rtc_server.base.exceptions import ClassroomError
 from rtc_server.patches import capture_remb
@@ -84,6 +86,8 @@ PADDING_CATCH_UP = 4
 
 #: Decisions kept per viewer for status.
 HISTORY = 20
+#: Links remembered for users who left (a reconnect within ``adaptive.join``'s TTL).
+MEMORY_LIMIT = 10_000
 
 Mode = Literal["issue14", "legacy"]
 
@@ -111,6 +115,8 @@ class ViewerLink:
     last_estimate: dict[str, Any] = field(default_factory=dict)
     #: The latest decisions (``HISTORY`` of them), for status and tests.
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: (session id, user id): where this link's memory is kept when the viewer leaves.
+    owner: tuple[str, str] | None = None
 
 
 def _now_ms() -> float:
@@ -132,6 +138,9 @@ class QualityController:
         self.pacing = True
         self.links: dict[str, ViewerLink] = {}  # by connection id
         self.rtts: dict[str, float] = {}  # latest client-reported RTT by connection id
+        #: What each user's last link showed, by (session id, user id): a reconnecting
+        #: student starts from it (``adaptive.join``), bounded by ``MEMORY_LIMIT``.
+        self.memories: dict[tuple[str, str], LinkMemory] = {}
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -151,20 +160,30 @@ class QualityController:
         if link is not None:
             link.estimator.on_probe_rtt(_now_ms(), rtt_ms)
 
-    def link(self, viewer: Viewer) -> ViewerLink:
+    def link(self, viewer: Viewer, session_id: str = "") -> ViewerLink:
         link = self.links.get(viewer.conn_id)
         if link is not None:
             return link
         sender = viewer.senders.get("video")
         initial = level_by_name(viewer.wanted)
+        owner = (session_id, viewer.user_id)
+        memory = self.memories.pop(owner, None)
+        if memory is not None and not memory.fresh(_now_ms()):
+            memory = None
         if self.mode == "legacy":
             policy = QualityPolicy(initial_level=initial, probe_by_trial=True, ladder=RUNGS)
             link = ViewerLink(BandwidthEstimator(), policy)
         else:
             pad = sender is not None and can_pad(sender)
+            capacity = memory.capacity_bps if memory is not None else None
+            # A student whose link showed its capacity a moment ago (a reconnect, a page
+            # reload) starts within it and remembers its failed probes.
+            initial = start_level(asked=initial, capacity_bps=capacity)
             policy = QualityPolicy(initial_level=initial, ladder=STEPS,
-                                   probe=ProbeSettings(by_trial=not pad))
-            link = ViewerLink(BandwidthEstimator(), policy,
+                                   probe=ProbeSettings(by_trial=not pad), memory=memory)
+            estimator = (BandwidthEstimator(initial_bps=capacity) if capacity is not None
+                         else BandwidthEstimator())
+            link = ViewerLink(estimator, policy,
                               pacer=Pacer(rate_bps=initial.total_bps),
                               retransmits=RetransmitBudget(rate_bps=initial.total_bps))
             estimator = link.estimator
@@ -179,6 +198,7 @@ class QualityController:
         # The first step gets a sent rate too (the join burst's loss is judged against it):
         # media has flowed for up to one interval when the link is made.
         link.last_bytes_ms = _now_ms() - self.interval_s * 1000
+        link.owner = owner
         self.links[viewer.conn_id] = link
         logger.debug("QualityController: %s starts on %s (%s)", viewer.conn_id, initial,
                      "padding probes" if not policy.state.probe_by_trial else "trial probes")
@@ -201,9 +221,7 @@ class QualityController:
                                              viewer.conn_id, exc.message)
                 live = {c for m in self.hub.sessions.values() for c in m.viewers}
                 for conn_id in set(self.links) - live:
-                    gone = self.links.pop(conn_id)
-                    if gone.padding is not None:
-                        gone.padding.cancel()
+                    self._forget(self.links.pop(conn_id))
         except asyncio.CancelledError:
             pass
         except Exception:
@@ -211,8 +229,30 @@ class QualityController:
         finally:
             logger.debug("QualityController exited")
 
+    def _forget(self, gone: ViewerLink) -> None:
+        """A viewer left: keep what its link showed for its next connection."""
+        if gone.padding is not None:
+            gone.padding.cancel()
+        if gone.owner is None or self.mode == "legacy":
+            return
+        now = _now_ms()
+        self.memories.pop(gone.owner, None)
+        self.memories[gone.owner] = gone.policy.memory(now, gone.estimator.estimate(now))
+        while len(self.memories) > MEMORY_LIMIT:  # the oldest first (insertion order)
+            del self.memories[next(iter(self.memories))]
+
     async def step(self, media: SessionMedia, viewer: Viewer, now_ms: float) -> None:
-        link = self.link(viewer)
+        fresh = viewer.conn_id not in self.links
+        link = self.link(viewer, media.session_id)
+        if fresh and link.policy.level.rank < level_by_name(viewer.wanted).rank:
+            # Started below the rung the viewer joined on (its link's memory): go there now.
+            level, joined_on = link.policy.level, media.effective_step(viewer)
+            reason = f"start: {level} fits what this student's link showed last"
+            link.history = [{"at_ms": round(now_ms), "kind": "start", "from": joined_on,
+                             "to": level.name, "reason": reason}]
+            await media.set_rung(viewer.user_id, level.rung, by="adaptive", reason=reason,
+                                 urgent=True, step=level,
+                                 notice=notice(level_by_name(joined_on), level, "down"))
         sender = viewer.senders.get("video")
         await self._read_sender(viewer, link, now_ms)
         policy = link.policy
