@@ -352,7 +352,11 @@ class QualityPolicy:
             return
         if self._headroom_since_ms is None:
             self._headroom_since_ms = now_ms
-        if (now_ms - self._headroom_since_ms >= self._up_hold_ms and self._dwell_passed(now_ms)
+        # The dwell keeps a probe from following a down-step closely; after a verified
+        # up-step the next probe may look further up at once (padding shows nothing).
+        settled = self._dwell_passed(now_ms) or (not self._probes.settings.by_trial
+                                                 and self._last_switch_ms == self._last_up_ms)
+        if (now_ms - self._headroom_since_ms >= self._up_hold_ms and settled
                 and self._probes.allows(now_ms, nxt, estimate)):
             self._probes.start(now_ms, nxt, estimate.sent_bps)
 

@@ -36,7 +36,7 @@ restored (a receiver's estimate stays within ~1.5x what it receives), so
 the backoff is how late a restored link is found. A step the link carried
 (it or one above it) within ``RECENTLY_FIT_MS`` (two minutes) -- the link
 fell from it and may well come back, as after a spell of congestion -- is
-probed again with the backoff capped at ``RECOVERY_MAX_BACKOFF_MS`` (10 s;
+probed again with the backoff capped at ``RECOVERY_MAX_BACKOFF_MS`` (7 s;
 issue 14 asks for the top rung within 15 s of restoring after 40 s at
 1,500 kbit). A step the link has not carried for longer, or never (a 4 Mbit
 link under a 1080p probe), backs off on, doubling from where it is to the
@@ -85,7 +85,7 @@ RTT_UP_FACTOR = 0.8
 PROBE_BACKOFF_MS = 5_000
 MAX_PROBE_BACKOFF_MS = 80_000
 #: ... capped at this for a step the link carried within ``RECENTLY_FIT_MS``.
-RECOVERY_MAX_BACKOFF_MS = 10_000
+RECOVERY_MAX_BACKOFF_MS = 7_000
 RECENTLY_FIT_MS = 120_000
 #: A probe below this share of the remembered ceiling is not held back by it.
 CEILING_ROOM = 0.9

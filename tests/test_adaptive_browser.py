@@ -69,7 +69,7 @@ CONSTRAINED = "1800kbit"
 BELOW_LOW = "800kbit"
 #: About twice what medium needs: keyframe bursts overflow the shaper, the link is fine.
 TWICE_MEDIUM = "4000kbit"
-SOURCE_FPS = 15
+SOURCE_FPS = int(os.environ.get("ADAPTIVE_SOURCE_FPS", "15"))
 
 INBOUND = """async () => {
     const pc = window.classroom && window.classroom.pc;

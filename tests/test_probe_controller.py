@@ -95,9 +95,9 @@ def test_a_failed_probe_sets_the_ceiling_and_the_backoff_doubles_up_to_the_cap()
     assert "link believed < 5.83 Mbps" in (state.last_probe or "")
 
 
-def test_probing_back_to_a_step_the_link_carried_lately_backs_off_10_s_at_most() -> None:
+def test_probing_back_to_a_step_the_link_carried_lately_backs_off_7_s_at_most() -> None:
     # The link carried high; it drops to 1.5 Mbit/s for 4 minutes. For a minute after the
-    # drop medium is probed again every ~10 s (a restored link is found within seconds);
+    # drop medium is probed again every ~7 s (a restored link is found within seconds);
     # after that, the link having stayed constrained, the probes back off exponentially.
     trace = Trace("drop", 270_000, steps((0, 10e6), (30_000, 1.5e6)))
 
@@ -112,7 +112,9 @@ def test_probing_back_to_a_step_the_link_carried_lately_backs_off_10_s_at_most()
     late_gaps = [b - a for a, b in zip(starts[len(early) - 1:], starts[len(early):],
                                        strict=False)]
     assert len(early) >= 4
-    assert max(early_gaps) <= RECOVERY_MAX_BACKOFF_MS + 3_000
+    # The backoff is capped; the comfort hold runs alongside it (doubled to 10 s here: the
+    # drop undid the climb to high), and the probe and its verdict take ~1.5 s.
+    assert max(early_gaps) <= max(RECOVERY_MAX_BACKOFF_MS, 2 * UP_HOLD_MS) + 3_000
     assert len(late_gaps) >= 2 and late_gaps == sorted(late_gaps)
     assert late_gaps[-1] >= 4 * RECOVERY_MAX_BACKOFF_MS
     assert down.kind == "down"

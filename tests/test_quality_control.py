@@ -99,3 +99,21 @@ async def test_a_returning_student_starts_within_what_its_link_showed_last(adapt
     (viewer,) = [v for v in media.viewers.values() if v.user_id == "back"]
     assert media.effective_step(viewer) == "low_half"
     assert ("s1", "back") not in quality.memories  # taken by the new link
+
+
+def test_loss_is_read_over_the_whole_step_not_from_the_newest_report_alone():
+    # Chromium sends a receiver report with every NACK: the newest one covers tens of
+    # milliseconds and said 0 % while 45 of the 100 packets of the last second were lost.
+    from types import SimpleNamespace
+
+    from adaptive.policy import QualityPolicy
+    from rtc_server.media.quality_control import ViewerLink, _interval_loss
+
+    link = ViewerLink(BandwidthEstimator(), QualityPolicy())
+    first = SimpleNamespace(packetsLost=10, packetsReceived=990, fractionLost=0)
+    assert _interval_loss(link, first) == 0.0  # no earlier count: the report's own figure
+    later = SimpleNamespace(packetsLost=55, packetsReceived=1045, fractionLost=0)
+    assert _interval_loss(link, later) == pytest.approx(0.45)
+    # Packets recovered by retransmission lower the receiver's count: no negative loss.
+    recovered = SimpleNamespace(packetsLost=50, packetsReceived=1150, fractionLost=0)
+    assert _interval_loss(link, recovered) == 0.0

@@ -101,6 +101,8 @@ class ViewerLink:
     pacer: Pacer | None = None
     retransmits: RetransmitBudget | None = None
     last_report_ts: Any = None
+    #: (packets lost, packets received) in the receiver's report last read.
+    last_counts: tuple[int, int] | None = None
     last_bytes: int = 0
     last_bytes_ms: float | None = None
     probing_on: str | None = None
@@ -400,7 +402,7 @@ class QualityController:
             link.last_report_ts = stats.timestamp
             rtt = stats.roundTripTime
             link.estimator.on_receiver_report(
-                now_ms, (stats.fractionLost or 0) / 256,
+                now_ms, _interval_loss(link, stats),
                 (stats.jitter or 0) * 1000 / VIDEO_CLOCK_HZ,
                 rtt * 1000 if rtt is not None else self.rtts.get(viewer.conn_id))
 
@@ -418,6 +420,25 @@ class QualityController:
                 "retransmits": ({"allowed": link.retransmits.allowed,
                                  "refused": link.retransmits.refused}
                                 if link.retransmits is not None else None)}
+
+
+def _interval_loss(link: ViewerLink, stats: Any) -> float:
+    """The share of packets lost since the previous step's report.
+
+    A receiver report's ``fractionLost`` covers only the time since the receiver's
+    previous report, and Chromium sends one with every NACK: under loss that is tens of
+    milliseconds, so the newest one often read 0 % while a quarter of the packets were
+    lost (an 800 kbit link looked clean for 10 s and 480p froze). The cumulative counts
+    cover the whole interval.
+    """
+    lost, received = stats.packetsLost, stats.packetsReceived
+    previous, link.last_counts = link.last_counts, (lost, received)
+    if previous is not None and lost is not None and received is not None:
+        lost_now = lost - previous[0]
+        expected = lost_now + received - previous[1]
+        if expected > 0:
+            return min(1.0, max(0, lost_now) / expected)
+    return (stats.fractionLost or 0) / 256
 
 
 def _level(name: str | None) -> QualityLevel | None:
