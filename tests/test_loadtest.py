@@ -136,3 +136,16 @@ async def test_a_student_that_resumes_keeps_its_video_counts(aiohttp_server):
         assert figures["frame_size"] == [320, 240]
     finally:
         await bot.close()
+
+
+def test_video_and_data_channel_students_are_spread_over_every_bot_process():
+    # Every tenth student of two interleaved bot processes is odd: one process used to get
+    # all the video students and became the load test's bottleneck.
+    import dataclasses
+
+    options = parse_options(["--api-secret", SECRET, "--students", "1000", "--video-share", "0.1",
+                             "--datachannel-share", "0.3", "--processes", "2"])
+    for child in range(2):
+        mine = dataclasses.replace(options, child_index=child).bot_indices()
+        assert sum(options.wants_video(i) for i in mine) == 50
+        assert sum(options.wants_datachannel(i) for i in mine) == 150

@@ -106,6 +106,13 @@ class BotProcess:
         self._glass_stop.set()
         for bot in self.bots:
             bot.mark_window("end")
+        # Broadcasts still on their way (a busy server delivers late) are late, not lost.
+        wanted = last - first + 1
+        deadline = time.monotonic() + self.options.settle_s
+        while wanted > 0 and time.monotonic() < deadline and any(  # noqa: ASYNC110 (polled)
+                bot.counting and bot.joined and not bot.dropped
+                and bot.broadcasts_received(first, last) < wanted for bot in self.bots):
+            await asyncio.sleep(0.2)
         students = []
         for bot in self.bots:
             entry: dict[str, Any] = {

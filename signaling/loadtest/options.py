@@ -39,7 +39,10 @@ class LoadTestOptions:
     ice_host_addresses: tuple[str, ...] = ()
     join_timeout_s: float = 60.0
     glass_sample: int = 3  # video bots per process that also measure glass-to-glass
-    drain_s: float = 3.0  # after the last broadcast, how long bots wait for stragglers
+    drain_s: float = 3.0  # after the last broadcast, before the server's CPU is read
+    # ... and how long bots then wait at most for broadcasts still on their way to connected
+    # students (late is measured as latency; "lost" is what never came)
+    settle_s: float = 30.0
     user_prefix: str = "lt"
     # Internal: a bot process (started by the load test itself).
     child_index: int = -1
@@ -53,10 +56,13 @@ class LoadTestOptions:
         return range(self.child_index, self.students, self.processes)
 
     def wants_video(self, index: int) -> bool:
-        return _spread(index, self.video_share)
+        # Spread within each bot process's own students: spread over the class, every
+        # tenth student of two interleaved processes was odd, and one process got them all.
+        return _spread(index // self.processes, self.video_share)
 
     def wants_datachannel(self, index: int) -> bool:
-        return self.wants_video(index) or _spread(index, self.datachannel_share)
+        return self.wants_video(index) or _spread(index // self.processes,
+                                                  self.datachannel_share)
 
 
 def _spread(index: int, share: float) -> bool:
