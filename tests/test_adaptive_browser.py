@@ -9,7 +9,7 @@ encodes two rungs and two browsers decode them on a shared two-core
 machine: at 30 fps the browsers themselves fell behind and froze with no
 packet lost), so the top rung is medium (720p) and the floor under low is
 7.5 fps (low_half) and 3.75 fps (low_quarter) of the low rung's single
-encode.
+encode (``ADAPTIVE_SOURCE_FPS=30`` runs it with a 30 fps source).
 
 The constrained link is 1,800 kbit, between what low and medium need. The
 issue measured 1,500 kbit with camera content; the synthetic source's grain
