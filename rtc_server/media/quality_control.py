@@ -162,7 +162,7 @@ class QualityController:
         if link is not None:
             link.estimator.on_probe_rtt(_now_ms(), rtt_ms)
 
-    def link(self, viewer: Viewer, session_id: str = "") -> ViewerLink:
+    def link(self, viewer: Viewer, session_id: str) -> ViewerLink:
         link = self.links.get(viewer.conn_id)
         if link is not None:
             return link
