@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.support import interactions_fixtures as fx
-from tests.support.browser import chromium_in, wait_connected
+from tests.support.browser import assert_accessible, chromium_in, screenshot, wait_connected
 
 pytestmark = pytest.mark.browser
 make_ix_server = fx.make_ix_server  # the fixture, visible to this module
@@ -89,3 +89,46 @@ async def test_a_session_lookup_that_never_answers_does_not_leave_the_student_pa
         assert stalled and stalled[0].split("?")[0].endswith("/api/sessions/s1")
         assert await student.locator("#panel-media").count() == 1
         assert await student.evaluate("window.classroom.state") == "connected"
+
+
+@pytest.mark.parametrize("ix_kind", ["memory"])
+async def test_a_module_lost_to_a_network_switch_is_loaded_again_not_a_blank_page(
+        netns, make_ix_server, ix_kind):
+    # A phone that switches networks while the page loads: Chromium fails the requests in
+    # flight (ERR_NETWORK_CHANGED) and one missing module stops the whole module graph.
+    harness = await make_ix_server(host=netns.host_ip, ice_host_addresses=(netns.host_ip,))
+    await harness.classroom.create_session(session_id="s1", teacher_id="teacher",
+                                           subject="Science")
+    base = f"http://{netns.host_ip}:{harness.server.port}"
+    failed: list[str] = []
+
+    async def lose_once(route: Any) -> None:
+        if not failed:
+            failed.append(route.request.url)
+            await route.abort("internetdisconnected")
+            return
+        await route.continue_()
+
+    async def lose_always(route: Any) -> None:
+        failed.append(route.request.url)
+        await route.abort("internetdisconnected")
+
+    async with chromium_in(netns) as browser:
+        student = await browser.new_page()
+        await student.route("**/panels/chat-student.js", lose_once)
+        await student.goto(f"{base}/student.html?token={harness.token('stu1', 'student')}")
+        await wait_connected(student)  # reloaded by the page itself, then joined
+        assert len(failed) == 1
+
+        # A network that stays down: three more tries, then the page says so (both languages).
+        failed.clear()
+        other = await browser.new_page()
+        await other.route("**/panels/chat-student.js", lose_always)
+        await other.goto(f"{base}/student.html?token={harness.token('stu2', 'student')}")
+        alert = other.locator("main.boot-failed[role='alert']")
+        await alert.wait_for(timeout=20_000)
+        assert "did not load" in await alert.inner_text()
+        assert "다시 시도" in await other.locator("main.boot-failed button").inner_text()
+        assert len(failed) == 4  # the first load and three reloads
+        await assert_accessible(other, "the page that could not load")
+        await screenshot(other, "boot-failed")

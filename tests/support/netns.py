@@ -49,6 +49,12 @@ class Namespace:
     def setup(self) -> None:
         run("ip", "netns", "add", self.name)
         try:
+            # IPv4 only inside: a veth's IPv6 link-local address arrives a second or two after
+            # it is up (duplicate address detection), and Chromium, started in the namespace
+            # by then, took the change as a network switch and failed the page's module
+            # loads in flight with ERR_NETWORK_CHANGED (a blank page, about 1 run in 8).
+            self.exec("sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1",
+                      "net.ipv6.conf.default.disable_ipv6=1")
             run("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if)
             run("ip", "link", "set", self.ns_if, "netns", self.name)
             run("ip", "addr", "add", f"{self.host_ip}/30", "dev", self.host_if)
