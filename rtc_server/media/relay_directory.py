@@ -37,7 +37,8 @@ class ServedSession(Protocol):
 
 
 class RelayDirectory:
-    """Resource holders and per-process viewer counts (implements ``whip.ResourceOwners``)."""
+    """Resource holders and per-process viewer counts (implements
+    ``peer_resources.ResourceOwners``)."""
 
     def __init__(self, redis: Redis, keys: RelayKeys, node: str, tasks: BackgroundTasks) -> None:
         self._redis, self._keys, self.node, self._tasks = redis, keys, node, tasks

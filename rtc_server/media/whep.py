@@ -9,7 +9,7 @@ another worker or machine when the publisher is there, and waiting (no frames)
 while nobody publishes. The HTTP endpoint is the edge's: ``signaling/whep_api.py``.
 
 A resource whose peer connection fails, closes, or does not connect within
-:data:`CONNECT_TIMEOUT_S` is removed. A ``DELETE`` for one that already ended is
+:data:`~.peer_resources.CONNECT_TIMEOUT_S` is removed. A ``DELETE`` for one that already ended is
 answered as done, as for WHIP.
 """
 
@@ -18,27 +18,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections import OrderedDict
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiortc import MediaStreamTrack
 from aiortc.sdp import SessionDescription
 
-from rtc_server.base.background import BackgroundTasks
 from rtc_server.base.exceptions import ClassroomError, InvalidRequest
 from rtc_server.config import Config
 from rtc_server.core.peer import Peer, check_offer_sdp
 
 from .hub import RUNG_NAMES, SessionMedia
-from .whip import (
-    CLOSE_TIMEOUT_S,
-    CONNECT_TIMEOUT_S,
-    ENDED_REMEMBERED,
-    InvalidOffer,
-    ResourceOwners,
-)
+from .peer_resources import PeerResources
+from .whip import InvalidOffer
 
 __all__ = ["WhepResource", "WhepResourceNotFound", "WhepResources", "receiving_kinds"]
 
@@ -93,36 +84,11 @@ def receiving_kinds(sdp: str) -> set[str]:
     return receiving
 
 
-class WhepResources:
+class WhepResources(PeerResources[WhepResource]):
     """The WHEP sessions of this process, owned by the media feature."""
 
-    def __init__(self) -> None:
-        self.resources: dict[str, WhepResource] = {}
-        self.ended: OrderedDict[str, str] = OrderedDict()
-        self._tasks = BackgroundTasks("WhepResources")
-        self._closing = False
-        #: Set when several processes serve: a DELETE reaching another one is forwarded.
-        self.owners: ResourceOwners | None = None
-
-    def get(self, session_id: str, resource_id: str) -> WhepResource:
-        resource = self.resources.get(resource_id)
-        if resource is None or resource.session_id != session_id:
-            raise WhepResourceNotFound(
-                f"no WHEP resource {resource_id!r} in session {session_id!r} "
-                "(it was deleted, its connection failed, or it never existed)")
-        return resource
-
-    async def delete(self, session_id: str, resource_id: str) -> None:
-        """End a playback by its id; one that already ended counts as done."""
-        if self.ended.get(resource_id) == session_id:
-            logger.info("Whep(%s) DELETE after it ended: done already", resource_id)
-            return
-        local = self.resources.get(resource_id)
-        if (local is None or local.session_id != session_id) and self.owners is not None \
-                and await self.owners.forward_delete("whep", session_id, resource_id):
-            logger.info("Whep(%s) DELETE forwarded to the process holding it", resource_id)
-            return
-        await self.remove(self.get(session_id, resource_id))
+    kind = "whep"
+    not_found = WhepResourceNotFound
 
     async def create(self, media: SessionMedia, config: Config, offer: str, *, viewer: str,
                      rung: str | None) -> tuple[WhepResource, str]:
@@ -136,15 +102,9 @@ class WhepResources:
         kinds = receiving_kinds(offer)
         resource_id = secrets.token_urlsafe(12)
 
-        def on_state(state: str) -> None:
-            logger.info("Whep(%s) connection %s", resource_id, state)
-            if state == "connected":
-                resource.connected.set()
-            elif state in ("failed", "closed"):
-                self._spawn(self.remove(resource))
-
         listener = _ViewerOnOffer(media, f"whep:{resource_id}", viewer, kinds, rung)
-        peer = Peer(f"whep:{resource_id}", config, on_state=on_state, listeners=(listener,))
+        peer = Peer(f"whep:{resource_id}", config, on_state=self._on_state(resource_id),
+                    listeners=(listener,))
         resource = WhepResource(id=resource_id, session_id=media.session_id, viewer=viewer,
                                 rung=rung, peer=peer, media=media)
         self.resources[resource_id] = resource
@@ -162,50 +122,13 @@ class WhepResources:
             media.remove_viewer(resource.conn_id)
             await peer.close()
             raise
-        self._spawn(self._supervise(resource))
-        if self.owners is not None:
-            self.owners.claim("whep", resource.session_id, resource.id)
+        self._started(resource)
         logger.info("Whep(%s) %s plays %s of session %s on rung %s", resource_id, viewer,
                     "+".join(sorted(kinds)), media.session_id, rung)
         return resource, answer
 
-    async def remove(self, resource: WhepResource) -> None:
-        """Close the peer connection and drop the viewer (idempotent)."""
-        if self.resources.pop(resource.id, None) is None:
-            return
-        self.ended[resource.id] = resource.session_id
-        while len(self.ended) > ENDED_REMEMBERED:
-            self.ended.popitem(last=False)
-        logger.info("Whep(%s) ends (session %s)", resource.id, resource.session_id)
-        if self.owners is not None:
-            self.owners.release("whep", resource.session_id, resource.id)
-        try:
-            resource.media.remove_viewer(resource.conn_id)
-        finally:
-            await resource.peer.close()
-
-    async def _supervise(self, resource: WhepResource) -> None:
-        try:
-            await asyncio.wait_for(resource.connected.wait(), CONNECT_TIMEOUT_S)
-        except TimeoutError:
-            logger.warning("Whep(%s) did not connect within %.0f s; removing it", resource.id,
-                           CONNECT_TIMEOUT_S)
-            await self.remove(resource)
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        self._tasks.spawn(coro, "resource")
-
-    async def close(self) -> None:
-        """Shutdown: refuse new players, close each peer, then cancel what is left."""
-        self._closing = True
-        resources = list(self.resources.values())
-        if resources:
-            done = asyncio.gather(*(self.remove(r) for r in resources), return_exceptions=True)
-            try:
-                await asyncio.wait_for(done, CLOSE_TIMEOUT_S)
-            except TimeoutError:
-                logger.warning("WhepResources: %d peer(s) did not close in time", len(resources))
-        await self._tasks.close()
+    async def _release(self, resource: WhepResource) -> None:
+        resource.media.remove_viewer(resource.conn_id)
 
 
 class _ViewerOnOffer:
