@@ -269,7 +269,13 @@ async def shaped_links_case() -> None:
 
             # 3. Restored: back on the top rung (720p) within 15 s, then a minute without a
             # switch -- its second half on 4,000 kbit, about twice what 720p needs, where
-            # every keyframe used to overflow the shaper and read as congestion.
+            # every keyframe used to overflow the shaper and read as congestion. Restored
+            # from a settled floor (no switch in the last 10 s): a step down just before
+            # the restore adds its 10 s dwell (one CI run: 22 s), a different case.
+            def settled_floor() -> bool:
+                seen = history(app, "shaped")
+                return not seen or time.monotonic() * 1000 - seen[-1]["at_ms"] >= 10_000
+            await until(settled_floor, 40, "a settled floor", sample_both)
             shape(shaped_ns, None)
             back_s = await until(lambda: step_of(app, "shaped") == "medium", 30, "720p again",
                                  sample_both)
