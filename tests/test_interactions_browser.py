@@ -13,12 +13,17 @@ pytestmark = pytest.mark.browser
 make_ix_server = fx.make_ix_server  # the fixture, visible to this module
 
 
-@pytest.mark.parametrize("ix_kind", ["memory"])
-async def test_teacher_asks_student_answers_teacher_sees_evaluation(netns, make_ix_server, ix_kind):
+async def _science_class(netns: Any, make_ix_server: Any) -> tuple[Any, str]:
+    """A server on the namespace's host address with session s1, and its base URL."""
     harness = await make_ix_server(host=netns.host_ip, ice_host_addresses=(netns.host_ip,))
     await harness.classroom.create_session(session_id="s1", teacher_id="teacher",
                                            subject="Science")
-    base = f"http://{netns.host_ip}:{harness.server.port}"
+    return harness, f"http://{netns.host_ip}:{harness.server.port}"
+
+
+@pytest.mark.parametrize("ix_kind", ["memory"])
+async def test_teacher_asks_student_answers_teacher_sees_evaluation(netns, make_ix_server, ix_kind):
+    harness, base = await _science_class(netns, make_ix_server)
     async with chromium_in(netns) as browser:
         teacher = await browser.new_page()
         student = await browser.new_page()
@@ -69,10 +74,7 @@ async def test_a_session_lookup_that_never_answers_does_not_leave_the_student_pa
         netns, make_ix_server, ix_kind):
     # A student's first request hangs (a stalled proxy, a lost packet on a phone's link):
     # the page gives up on it after 10 s and joins the class over the WebSocket anyway.
-    harness = await make_ix_server(host=netns.host_ip, ice_host_addresses=(netns.host_ip,))
-    await harness.classroom.create_session(session_id="s1", teacher_id="teacher",
-                                           subject="Science")
-    base = f"http://{netns.host_ip}:{harness.server.port}"
+    harness, base = await _science_class(netns, make_ix_server)
     stalled: list[str] = []
 
     async def never_answer(route: Any) -> None:
@@ -96,10 +98,7 @@ async def test_a_module_lost_to_a_network_switch_is_loaded_again_not_a_blank_pag
         netns, make_ix_server, ix_kind):
     # A phone that switches networks while the page loads: Chromium fails the requests in
     # flight (ERR_NETWORK_CHANGED) and one missing module stops the whole module graph.
-    harness = await make_ix_server(host=netns.host_ip, ice_host_addresses=(netns.host_ip,))
-    await harness.classroom.create_session(session_id="s1", teacher_id="teacher",
-                                           subject="Science")
-    base = f"http://{netns.host_ip}:{harness.server.port}"
+    harness, base = await _science_class(netns, make_ix_server)
     failed: list[str] = []
 
     async def lose_once(route: Any) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from rtc_server.base.background import BackgroundTasks
@@ -94,7 +94,7 @@ class PeerResources(Generic[R]):
             return
         await self.remove(self.get(session_id, resource_id))
 
-    def _on_state(self, resource_id: str) -> Any:
+    def _on_state(self, resource_id: str) -> Callable[[str], None]:
         """The peer's connection-state callback for the resource to be ``resource_id``."""
         def on_state(state: str) -> None:
             logger.info("%s(%s) connection %s", self._name, resource_id, state)

@@ -188,7 +188,6 @@ class QualityController:
             link = ViewerLink(estimator, policy,
                               pacer=Pacer(rate_bps=initial.total_bps),
                               retransmits=RetransmitBudget(rate_bps=initial.total_bps))
-            estimator = link.estimator
             if viewer.video is not None:
                 def keyframe(packet: EncodedPacket) -> None:
                     estimator.on_keyframe_sent(_now_ms(), len(packet.data))
