@@ -84,6 +84,25 @@ def fits_for_down(level: QualityLevel, estimate: Estimate) -> bool:
         estimate.rtt_ms is None or estimate.rtt_ms < level.max_rtt_ms
     )
 
+def headroom_bps(estimate: Estimate) -> float:
+    """The rate a padding probe's start is judged against: the estimate, or the
+    loss-based one when only an unconfirmed REMB dip holds the estimate down.
+
+    At the floor (a few hundred kbps, a keyframe every 3 s) Chromium's REMB follows
+    what arrives (it never climbs past 1.5x of it), so it dips below its recent peak
+    with no loss and no queue, and read as a bound it kept a restored link from ever
+    showing room for a probe (issue 14: 30 s on a quarter of the frames after the
+    link came back). The probe itself is the safe test: it fails on a REMB cut, a
+    queue or loss during its window, and failed probes back off.
+    """
+    if (estimate.source == "remb"
+            and estimate.loss_fraction < CLEAN_LOSS_FRACTION
+            and estimate.smoothed_loss_fraction < CLEAN_LOSS_FRACTION
+            and estimate.loss_based_bps is not None):
+        return max(estimate.available_bps, estimate.loss_based_bps)
+    return estimate.available_bps
+
+
 def deficit_reason(level: QualityLevel, estimate: Estimate) -> str:
     """Why ``level`` misses, with figures that agree with their signs."""
     needed = level.total_bps * CARRY_FACTOR

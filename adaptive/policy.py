@@ -81,6 +81,7 @@ from .fit import (
     delay_only,
     fits,
     fits_for_down,
+    headroom_bps,
     loss_only,
 )
 from .join import LinkMemory
@@ -118,6 +119,11 @@ LOSS_ONLY_DOWN_HOLD_MS = 5_000
 #: How long the current step must be comfortable before probing the next.
 UP_HOLD_MS = 5_000
 MAX_UP_HOLD_MS = 60_000
+#: After an up-step a padding probe verified, the next probe waits only this long:
+#: the link has just shown it carries more, and the probe memory still holds back a
+#: rate that failed (a doubled hold after one failed up-step kept a restored link on
+#: the floor for 30 s, one rung at a time).
+CHAIN_HOLD_MS = 2_000
 FAILED_UP_WINDOW_MS = 30_000
 BACKOFF_RESET_MS = 180_000
 COMFORT_FACTOR = 1.25
@@ -340,9 +346,11 @@ class QualityPolicy:
         base = float(self._level.total_bps)
         if not self._probes.settings.by_trial and estimate.sent_bps is not None:
             base = min(base, estimate.sent_bps)
+        room = (estimate.available_bps if self._probes.settings.by_trial
+                else headroom_bps(estimate))
         comfortable = (
             nxt is not None
-            and estimate.available_bps >= base * COMFORT_FACTOR
+            and room >= base * COMFORT_FACTOR
             # Each report of the streak must be clean; the streak is the smoothing (an
             # EWMA would keep a failed probe's own loss around for three more reports).
             and estimate.loss_fraction < CLEAN_LOSS_FRACTION
@@ -354,9 +362,11 @@ class QualityPolicy:
             self._headroom_since_ms = now_ms
         # The dwell keeps a probe from following a down-step closely; after a verified
         # up-step the next probe may look further up at once (padding shows nothing).
-        settled = self._dwell_passed(now_ms) or (not self._probes.settings.by_trial
-                                                 and self._last_switch_ms == self._last_up_ms)
-        if (now_ms - self._headroom_since_ms >= self._up_hold_ms and settled
+        verified_up = (not self._probes.settings.by_trial and self._last_up_ms is not None
+                       and self._last_switch_ms == self._last_up_ms)
+        settled = self._dwell_passed(now_ms) or verified_up
+        hold_ms = min(self._up_hold_ms, CHAIN_HOLD_MS) if verified_up else self._up_hold_ms
+        if (now_ms - self._headroom_since_ms >= hold_ms and settled
                 and self._probes.allows(now_ms, nxt, estimate)):
             self._probes.start(now_ms, nxt, estimate.sent_bps)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
@@ -561,3 +563,79 @@ def test_the_floor_is_entered_from_the_lowest_rung_not_from_an_overshooting_one(
     assert policy.update(2000, _estimate(2000, 0.3e6, **burst)) is None
     decision = policy.update(3000, _estimate(3000, 0.3e6, **burst))
     assert decision is not None and decision.level.rank < LOW.rank, decision
+
+
+def _drive(policy: QualityPolicy, start_ms: int, end_ms: int,
+           estimate_at: Callable[[int, float], Estimate], carried: Callable[[QualityLevel], bool]) -> list[tuple[int, QualityLevel]]:
+    """Feed a report every 500 ms; a probe is judged a second after its window (carried
+    when ``carried(level)``). Returns when each probe started and for what."""
+    started: list[tuple[int, QualityLevel]] = []
+    for t in range(start_ms, end_ms, 500):
+        state = policy.state
+        outcome = None
+        if (state.probing and state.probe_until_ms is not None
+                and state.probe_started_ms is not None and t >= state.probe_until_ms + 1000):
+            ok = state.probe_level is not None and carried(state.probe_level)
+            outcome = ProbeOutcome(start_ms=state.probe_started_ms, end_ms=state.probe_until_ms,
+                                   bps=state.probe_target_bps, carried=ok, at_ms=t,
+                                   loss_fraction=0.0 if ok else 0.2, rtt_growth_ms=2.0,
+                                   failure=None if ok else "loss 20.0% >= 5.0%")
+        was_probing = state.probing
+        policy.update(t, replace(estimate_at(t, policy.level.total_bps), probe=outcome))
+        now = policy.state
+        if now.probing and now.probe_level is not None and (
+                not was_probing or now.probe_level is not state.probe_level):
+            started.append((t, now.probe_level))
+    return started
+
+
+def test_a_remb_dip_without_loss_at_the_floor_does_not_hold_back_a_probe() -> None:
+    # Chromium on a quarter of the frames after its link came back: its REMB follows
+    # what arrives (0.26-0.30 Mbps for 0.22-0.55 sent) with no loss and a 1 ms RTT, while
+    # the loss-based estimate has room. Read as a bound it kept the student there 30 s.
+    policy = QualityPolicy(initial_level=LOW_QUARTER)
+
+    def floor_report(t: int, sent: float) -> Estimate:
+        return _estimate(t, 0.28e6, source="remb", remb_bps=0.28e6, remb_congested=True,
+                         loss_based_bps=0.65e6, sent_bps=0.25e6, rtt_ms=1.5)
+
+    started = _drive(policy, 0, 12_000, floor_report, carried=lambda level: False)
+
+    assert started and started[0][1] is LOW_HALF, started
+    assert started[0][0] <= 6_000
+    # With loss the dip is a bound again: no probe.
+    lossy = QualityPolicy(initial_level=LOW_QUARTER)
+    assert _drive(lossy, 0, 12_000, lambda t, sent: _estimate(
+        t, 0.28e6, source="remb", remb_bps=0.28e6, loss_based_bps=0.65e6, sent_bps=0.25e6,
+        rtt_ms=1.5, loss_fraction=0.03, smoothed_loss_fraction=0.03),
+        carried=lambda level: False) == []
+
+
+def test_after_a_verified_up_step_the_next_probe_follows_within_seconds() -> None:
+    # One failed up-step doubles the hold before the next probe (10 s); once a probe has
+    # verified a step, the climb continues at the pace of the probes, not of that hold.
+    policy = QualityPolicy(initial_level=LOW_HALF)
+    roomy = lambda t, sent: _estimate(t, 10e6, sent_bps=sent, rtt_ms=5.0)  # noqa: E731
+    # Up to LOW (its probe carried, the next one for MEDIUM failed), then LOW falls apart.
+    _drive(policy, 0, 10_000, roomy, carried=lambda level: level is LOW)
+    assert policy.level is LOW
+    decision = None
+    for t in range(10_000, 12_000, 500):
+        decision = policy.update(t, _estimate(t, 0.3e6, sent_bps=LOW.total_bps, rtt_ms=5.0,
+                                              loss_fraction=0.3)) or decision
+    assert decision is not None and "did not hold, next one after 10.0 s" in decision.reason
+    # The link comes back: the first probe waits out the doubled hold; low is carried
+    # and committed, the first look at medium fails (a moment of cross traffic) ...
+    tries: list[QualityLevel] = []
+
+    def carried(level: QualityLevel) -> bool:
+        tries.append(level)
+        return not (level is MEDIUM and tries.count(MEDIUM) == 1)
+
+    started = _drive(policy, 12_000, 60_000, roomy, carried)
+    assert policy.level is HIGH, started
+    assert started[0] == (22_000, LOW), started
+    retry = [t for t, level in started if level is MEDIUM][1]
+    # ... and the next look waits for the failed rate's backoff (5 s), not for the
+    # doubled hold again (10 s).
+    assert retry - started[1][0] <= 8_000, started
