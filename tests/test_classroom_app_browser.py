@@ -118,6 +118,19 @@ async def on_phone(page, name: str, state: str) -> None:
     await page.set_viewport_size(size)
 
 
+ROSTER_BADGES_CUT = """() => {
+  const inside = (r, box) => r.left >= box.left - 0.5 && r.right <= box.right + 0.5
+    && r.top >= box.top - 0.5 && r.bottom <= box.bottom + 0.5;
+  return [...document.querySelectorAll('.roster-row')].flatMap((row) => {
+    const badges = row.querySelector('.roster-badges');
+    const rowBox = row.getBoundingClientRect(), box = badges.getBoundingClientRect();
+    return [...badges.querySelectorAll('.badge')].filter((b) => b.scrollWidth > b.clientWidth
+        || !inside(b.getBoundingClientRect(), box) || !inside(b.getBoundingClientRect(), rowBox))
+      .map((b) => `${row.dataset.user}: ${b.textContent}`);
+  });
+}"""
+
+
 async def join(page, base: str, code: str, name: str) -> None:
     await page.goto(f"{base}/join.html?code={code}")
     await page.locator("#join-info[data-found='true']").wait_for(state="attached", timeout=10_000)
@@ -170,6 +183,9 @@ async def lesson(browser, server: ServerProcess, base: str) -> None:
     assert await teacher.locator("#class-title").inner_text() == "Science · Grade 7"
     assert await teacher.locator("#class-topic").inner_text() == "Photosynthesis"
     assert "/ 45:00" in await teacher.locator("#lesson-timer").inner_text()
+    # The server load from the welcome (this server does not measure it: --no-load-shedding).
+    load = teacher.locator("#server-load[data-monitoring='false']")
+    assert await load.is_visible() and "not measured" in await load.inner_text()
 
     # -- three students join by code with a name -----------------------------------------------
     mina, mina_errors = await page_in(browser)
@@ -267,6 +283,11 @@ async def lesson(browser, server: ServerProcess, base: str) -> None:
     assert "2 of 3 answered" in await teacher.locator("#roster-summary").inner_text()
     await assert_accessible(teacher, "teacher console, question open")
     await screenshot(teacher, "teacher-question-desktop")
+    await teacher.set_viewport_size(PHONE)
+    await teacher.locator("#roster .roster-row .badge-video").first.wait_for()
+    await teacher.wait_for_timeout(300)
+    assert await teacher.evaluate(ROSTER_BADGES_CUT) == [], "roster badges cut off at 390 px"
+    await teacher.set_viewport_size(DESKTOP)
     await on_phone(teacher, "teacher-question-phone", "teacher console (phone)")
 
     # -- a student reloads mid-question and sees the open question -----------------------------
@@ -291,6 +312,7 @@ async def lesson(browser, server: ServerProcess, base: str) -> None:
     hint = jae.locator(".hint-card .hint-text")
     await hint.wait_for(timeout=10_000)
     assert await hint.inner_text() == "Think about what we breathe out."
+    await assert_accessible(jae, "student page (phone), hint card")
 
     # -- results: close, percentages, reveal to each student -----------------------------------
     await seoyeon.click("#question .choice[data-index='1']")
@@ -304,8 +326,11 @@ async def lesson(browser, server: ServerProcess, base: str) -> None:
     wrong = jae.locator("#result[data-correct='false']")
     await wrong.wait_for(timeout=10_000)
     assert "Carbon dioxide" in await wrong.inner_text()
+    assert "chose" not in await wrong.inner_text()  # the page's sentence, not the server's
     await seoyeon.locator("#result[data-correct='true']:has-text('정답입니다')").wait_for(
         timeout=10_000)
+    korean_result = await seoyeon.locator("#result").inner_text()
+    assert "Correct" not in korean_result and "'" not in korean_result, korean_result
     await assert_accessible(mina, "student page, result shown")
     await screenshot(mina, "student-result-desktop")
     await assert_accessible(seoyeon, "student page (Korean), result shown")
@@ -331,6 +356,7 @@ async def lesson(browser, server: ServerProcess, base: str) -> None:
     await teacher.click("#tab-board")
     await teacher.check("#board-permit")
     await mina.locator("#board[data-can-draw='true']").wait_for(timeout=10_000)
+    await assert_accessible(mina, "student page, board (may draw)")
     await mina.fill("#board-note-text", "Leaves need light")
     await mina.press("#board-note-text", "Enter")
     await teacher.locator("#board-notes li:has-text('Leaves need light')").wait_for(timeout=10_000)
@@ -344,11 +370,14 @@ async def lesson(browser, server: ServerProcess, base: str) -> None:
     # -- help: a raised hand, "on it", resolved ---------------------------------------------------
     await jae.click("#hand")
     await jae.locator("#help-state[data-state='waiting']").wait_for(timeout=10_000)
+    await assert_accessible(jae, "student page (phone), hand raised")
     item = teacher.locator(f"#help-queue li[data-user='{jae_id}']")
     await item.wait_for(timeout=10_000)
+    await assert_accessible(teacher, "teacher console, help queue")
     await teacher.locator(f".roster-row[data-user='{jae_id}'][data-hand='true']").wait_for()
     await item.locator(".help-on-it").click()
     await jae.locator("#help-state[data-state='on_it']").wait_for(timeout=10_000)
+    await assert_accessible(jae, "student page (phone), teacher on it")
     await item.locator(".help-resolve").click()
     await jae.locator("#help-state[data-state='resolved']").wait_for(timeout=10_000)
     await teacher.locator("#help-empty").wait_for(timeout=10_000)
@@ -358,11 +387,13 @@ async def lesson(browser, server: ServerProcess, base: str) -> None:
     await mina.click("#ask-send")
     inbox_item = teacher.locator("#inbox li:has-text('Do plants breathe at night?')")
     await inbox_item.wait_for(timeout=10_000)
+    await assert_accessible(teacher, "teacher console, inbox with a message")
     await inbox_item.locator(".reply-text").fill("Yes — they respire all the time.")
     await inbox_item.locator(".reply-one").click()
     reply = mina.locator("#messages .message.mine .thread .reply")
     await reply.wait_for(timeout=10_000)
     assert "respire all the time" in await reply.inner_text()
+    await assert_accessible(mina, "student page, message with the teacher's reply")
     assert await jae.locator("#messages .reply").count() == 0  # a reply to Mina only
 
     # -- a breakout group gets its own question ---------------------------------------------------
@@ -386,6 +417,7 @@ async def lesson(browser, server: ServerProcess, base: str) -> None:
     for student in (mina, seoyeon):
         await student.locator("#question[data-state='open'] #question-text:has-text('Group g1')"
                               ).wait_for(timeout=10_000)
+    await assert_accessible(seoyeon, "student page (Korean), group free-text question")
     await mina.fill("#answer-text", "oxygen")
     await mina.click("#answer-send")
     await mina.locator("#receipt").wait_for(timeout=10_000)
@@ -446,6 +478,7 @@ async def lesson(browser, server: ServerProcess, base: str) -> None:
         "() => { const v = document.querySelector('#media-video');"
         " return v && v.videoWidth > 0 && v.currentTime > 0.5; }", timeout=30_000)
     await assert_fits_phone(hana, "student page (phone), joined late")
+    await assert_accessible(hana, "student page (phone), joined late")
     await screenshot(hana, "student-late-join-phone")
 
     # -- a bad link says so and what to do ---------------------------------------------------------

@@ -69,3 +69,20 @@ async def test_synthetic_load_switches_features_off_and_on_in_order(server: Harn
     assert caps[-2:] == ["medium", "high"]
     assert caps[-1] == "high"
     assert (await teacher.request(personal))["type"] == "content.accepted"
+
+
+async def test_staff_welcome_carries_the_current_load_status(server: Harness):
+    first = await server.client("teacher", "teacher")
+    assert first.welcome["server_load"]["step"] == 0
+    monitor = server.app[SERVICES].load
+    t = 0.0
+    while monitor.shedder.state.step == 0:  # a sustained load over 0.7: step 1
+        t += 500
+        await monitor.feed(t, 0.75)
+    # A page opened now shows the step from the start, not only after the next change.
+    again = await server.client("teacher", "teacher")
+    load = again.welcome["server_load"]
+    assert (load["step"], load["max_level"]) == (1, "medium")
+    assert isinstance(load["monitoring"], bool)
+    student = await server.client("ann", "student")
+    assert "server_load" not in student.welcome

@@ -74,9 +74,29 @@ async def test_reveal_tells_each_student_their_result(ix_server):
     (mine,) = await a_rec.wait("answer.result")
     assert mine["to"] == {"user": "ann"}
     assert mine["payload"]["correct"] is True and mine["payload"]["correct_choice"] == 1
+    # The feedback only restates the key: a page says it in its own language from these.
+    assert mine["payload"]["feedback_kind"] == "key"
     (theirs,) = await b_rec.wait("answer.result")
     assert theirs["payload"]["correct"] is False and theirs["payload"]["feedback"]
+    assert theirs["payload"]["feedback_kind"] == "key"
+    assert theirs["payload"]["correct_choice"] == 1
     assert len(a_rec.of("answer.result")) == 1  # each student only their own
+
+
+async def test_reveal_gives_keyword_feedback_as_keywords_a_page_can_phrase(ix_server):
+    teacher, t_rec = await join(ix_server, "teacher", "teacher")
+    ann, a_rec = await join(ix_server, "ann")
+    ack = await teacher.request({"type": "question.ask", "text": "What do plants make?",
+                                 "kind": "free", "correct": "sugar and oxygen"})
+    qid = ack["question"]["id"]
+    await ann.request({"type": "answer.submit", "question_id": qid, "text": "sugar mostly"})
+    await t_rec.wait("answer.evaluated")
+    await teacher.request({"type": "question.close", "question_id": qid})
+    await teacher.request({"type": "question.reveal", "question_id": qid})
+    (result,) = await a_rec.wait("answer.result")
+    p = result["payload"]
+    assert p["feedback_kind"] == "keywords" and p["reference"] == "sugar and oxygen"
+    assert (p["matched"], p["missing"]) == (["sugar"], ["oxygen"])
 
 
 async def test_teacher_snapshot_has_the_open_questions_answers_and_hints(ix_server):

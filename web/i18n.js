@@ -64,6 +64,7 @@ export function t(key, vars = {}) {
 
 export function formatNumber(n, options = {}) { return intl("NumberFormat", options).format(n); }
 export function formatPercent(fraction) { return intl("NumberFormat", { style: "percent", maximumFractionDigits: 0 }).format(fraction); }
+export function formatList(items) { return intl("ListFormat", { type: "conjunction" }).format(items.map(String)); }
 export function formatTime(ms) { return intl("DateTimeFormat", { hour: "numeric", minute: "2-digit" }).format(new Date(ms)); }
 export function formatDateTime(ms) { return intl("DateTimeFormat", { dateStyle: "medium", timeStyle: "short" }).format(new Date(ms)); }
 

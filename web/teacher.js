@@ -141,18 +141,22 @@ async function boot() {
     showClass();
     tickTimer();
     model.fromSession(w.session);
+    showLoad(w.server_load);
   });
   client.on("session.updated", (env) => { record = { ...record, ...env.payload.changes }; if ("current_topic" in env.payload.changes) record.current_topic = env.payload.changes.current_topic; showClass(); });
   client.on("presence", (env) => model.presence(env.payload));
   client.on("chat.muted", (env) => model.muted(env.payload.user, env.payload.muted));
   client.on("snapshot", (snap) => { for (const u of (snap.chat || {}).muted || []) model.muted(u, true); });
-  client.on("server.load", (env) => {
-    const p = env.payload;
+  // The load at join comes in the welcome (server_load), each change as server.load.
+  const showLoad = (p) => {
+    if (!p) return;
     load.hidden = false;
     load.dataset.step = String(p.step);
-    load.textContent = t("teacher.load", { load: formatPercent(p.load || 0), step: p.step });
+    load.dataset.monitoring = String(p.monitoring !== false);
+    load.textContent = p.monitoring === false ? t("teacher.load_off") : t("teacher.load", { load: formatPercent(p.load || 0), step: p.step });
     load.title = (p.changes || []).map((c) => c.reason).join("; ");
-  });
+  };
+  client.on("server.load", (env) => showLoad(env.payload));
   showClass();
   tickTimer();
 

@@ -13,6 +13,7 @@ import contextlib
 import copy
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rtc_server.base.access import require_staff
@@ -67,6 +68,9 @@ class Classroom:
         self.joins = 0
         self.resumes = 0
         self.closing = False  # shutting down: joins are refused
+        #: This process's load-shedding status (``LoadMonitor.status``), set by the services:
+        #: staff get it in their welcome so that it shows before the first change.
+        self.load_status: Callable[[], dict[str, Any]] | None = None
         #: Joins and WebRTC set-ups run a bounded number at a time; bursts queue.
         self.joins_admission = Admission("joins", concurrent=config.join_concurrency,
                                          queue_max=config.join_queue_max)
@@ -320,6 +324,8 @@ class Classroom:
         }
         if not who.is_staff:
             welcome["session"].pop("participants", None)
+        elif self.load_status is not None:
+            welcome["server_load"] = self.load_status()
         await self.features.joined(conn)
         return welcome
 

@@ -6,7 +6,8 @@ lag (how late a timer fires), combines them, and hands each new state to the
 installed features (:meth:`~.feature.Feature.degrade`): media caps the rungs it
 offers, content pauses visuals and the expensive AI features. Each change is
 sent to the teacher group of every session with connections here (event
-``server.load``) and is visible in the metrics.
+``server.load``) and is visible in the metrics; staff get the current status in
+their welcome (``server_load``), so that their page shows it before any change.
 """
 
 from __future__ import annotations
@@ -44,12 +45,15 @@ class LoadMonitor:
         self.loop_lag_ms = 0.0
         self._process = psutil.Process(os.getpid())
         self._task: asyncio.Task[None] | None = None
+        #: Whether this process measures its load at all (off with --no-load-shedding).
+        self.monitoring = False
 
     @property
     def max_level(self) -> QualityLevel:
         return self.shedder.state.max_level
 
     def start(self) -> None:
+        self.monitoring = True
         self._task = asyncio.ensure_future(self._run())
 
     async def stop(self) -> None:
@@ -97,7 +101,7 @@ class LoadMonitor:
 
     def status(self) -> dict[str, Any]:
         state = self.shedder.state
-        return {"step": state.step, "load": round(state.load, 3),
+        return {"monitoring": self.monitoring, "step": state.step, "load": round(state.load, 3),
                 "max_level": state.max_level.name, "visuals_allowed": state.visuals_allowed,
                 "expensive_ai_allowed": state.expensive_ai_allowed,
                 "cpu_fraction": round(self.cpu_fraction, 3),

@@ -61,6 +61,7 @@ class Services:
         classroom = Classroom(config, storage.bus, storage.store, features)
         dispatcher = Dispatcher(classroom)
         load = LoadMonitor(classroom, features)
+        classroom.load_status = load.status
         text_model, image_model = make_model(config)
         registry = make_registry(classroom, dispatcher, features, load)
         services = cls(config=config, storage=storage, classroom=classroom,

@@ -206,13 +206,14 @@ def evaluate_choice(question: Question, answer: Answer, *, now_ms: int) -> Evalu
     if question.correct is None:
         return Evaluation(
             answer_id=answer.id, question_id=question.id, user_id=answer.user_id, correct=None,
-            score=0.0, feedback=f"Chose {chosen!r}; the question has no answer key.",
+            score=0.0, feedback=f'Chose "{chosen}"; the question has no answer key.',
             evaluator="exact-match", evaluated_at_ms=now_ms,
         )
     right = answer.choice == question.correct
     key = question.choices[int(question.correct)]
-    feedback = (f"Correct: {key!r}." if right else
-                f"Not quite: chose {chosen!r}; the answer is {key!r}.")
+    # English for the teacher's logs; a student's page phrases it from `correct` and the key.
+    feedback = (f'Correct: "{key}".' if right else
+                f'Not quite: chose "{chosen}"; the answer is "{key}".')
     return Evaluation(
         answer_id=answer.id, question_id=question.id, user_id=answer.user_id, correct=right,
         score=1.0 if right else 0.0, feedback=feedback, evaluator="exact-match",

@@ -2,8 +2,16 @@
 
 Each student who answered gets one ``answer.result`` event, to them alone::
 
-    {question_id, answer_id, correct (true/false/null), score, feedback,
-     correct_choice (choice questions with a key) | reference (free questions with one)}
+    {question_id, answer_id, correct (true/false/null), score, feedback, feedback_kind,
+     correct_choice (choice questions with a key) | reference (free questions with one),
+     matched, missing (feedback_kind "keywords")}
+
+``feedback`` is the evaluator's sentence in English. ``feedback_kind`` says what it
+carries, so that a page in another language can say the same in its own words
+instead of showing English: ``key`` (an exact match against the answer key — it
+only restates ``correct`` and ``correct_choice``), ``keywords`` (keyword overlap
+with the reference — ``matched`` and ``missing`` hold the keywords), ``text``
+(prose from a model, to show as is) or ``none`` (not evaluated yet).
 
 Until then a student sees only the receipt; the evaluation goes to the teachers
 (``answer.evaluated``) as it is made. A student whose answer is not evaluated
@@ -20,11 +28,27 @@ from rtc_server.base.protocol import Audience
 
 from . import events as ev
 from .exceptions import InvalidRequest, NotFound
+from .questions import Evaluation
 
 if TYPE_CHECKING:
     from .service import Interactions
 
-__all__ = ["reveal_results"]
+__all__ = ["feedback_fields", "reveal_results"]
+
+# Evaluators whose feedback is a fixed English template over structured fields.
+_TEMPLATED = {"exact-match": "key", "keyword-overlap": "keywords"}
+
+
+def feedback_fields(evaluation: Evaluation | None) -> dict[str, Any]:
+    """``feedback`` with the structure a page needs to phrase it in its own language."""
+    if evaluation is None:
+        return {"feedback": "", "feedback_kind": "none"}
+    kind = _TEMPLATED.get(evaluation.evaluator, "text")
+    out: dict[str, Any] = {"feedback": evaluation.feedback, "feedback_kind": kind}
+    if kind == "keywords":
+        out["matched"] = list(evaluation.details.get("matched", []))
+        out["missing"] = list(evaluation.details.get("missing", []))
+    return out
 
 
 async def reveal_results(ix: Interactions, who: Identity, question_id: str) -> int:
@@ -48,7 +72,7 @@ async def reveal_results(ix: Interactions, who: Identity, question_id: str) -> i
         payload = {"question_id": question_id, "answer_id": answer.id,
                    "correct": evaluation.correct if evaluation else None,
                    "score": evaluation.score if evaluation else None,
-                   "feedback": evaluation.feedback if evaluation else "", **key}
+                   **feedback_fields(evaluation), **key}
         await ix.classroom.publish(sid, Audience.user(answer.user_id), ev.ANSWER_RESULT,
                                    payload)
     return len(answers)

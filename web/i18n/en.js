@@ -58,7 +58,7 @@ export default {
 
   "teacher.page_title": "Teacher console", "teacher.title_loading": "Loading the class…", "teacher.untitled_class": "Class",
   "teacher.timer_label": "Lesson time", "teacher.timer": "{elapsed} / {planned}", "teacher.invite": "Invite", "teacher.end_class": "End class",
-  "teacher.end_confirm": "Press again to end the class for everyone", "teacher.load": "Server load {load} · step {step}", "teacher.tools": "Class tools",
+  "teacher.end_confirm": "Press again to end the class for everyone", "teacher.load_off": "Server load not measured", "teacher.load": "Server load {load} · step {step}", "teacher.tools": "Class tools",
   "tabs.question": "Question", "tabs.poll": "Poll", "tabs.lesson": "AI lesson", "tabs.board": "Board", "tabs.groups": "Groups",
   "invite.title": "Invite students", "invite.no_code": "This class has no join code (it was created by an integration): send students their links.",
   "invite.link": "Link:", "invite.how": "Students open {origin}, choose \"Join a class\" and enter the code.",
@@ -98,6 +98,7 @@ export default {
   "q.closed_by_teacher": "The teacher closed the question", "q.time_up": "Time is up", "q.no_limit_student": "Take your time",
   "q.send_answer": "Send answer", "q.your_answer": "Your answer", "q.you_answered": "You answered:", "q.receipt": "Received by the teacher at {time}",
   "q.answer_received": "Your answer was received.", "q.right": "Right!", "q.wrong": "Not quite.", "q.reviewed": "Your teacher will look at your answer.",
+  "q.covered": "Your answer covers: {words}", "q.think_about": "Also think about: {words}",
   "q.the_answer_was": "The answer: {answer}", "q.ten_seconds": "10 seconds left", "q.announce_new": "New question: {text}",
 
   "poll.question": "Poll question", "poll.options": "Options", "poll.options_help": "One option a line", "poll.show_results": "Students see the results live",

@@ -58,7 +58,7 @@ export default {
 
   "teacher.page_title": "선생님 화면", "teacher.title_loading": "수업을 불러오는 중…", "teacher.untitled_class": "수업",
   "teacher.timer_label": "수업 시간", "teacher.timer": "{elapsed} / {planned}", "teacher.invite": "초대", "teacher.end_class": "수업 끝내기",
-  "teacher.end_confirm": "한 번 더 누르면 모두의 수업이 끝납니다", "teacher.load": "서버 부하 {load} · {step}단계", "teacher.tools": "수업 도구",
+  "teacher.end_confirm": "한 번 더 누르면 모두의 수업이 끝납니다", "teacher.load_off": "서버 부하 측정 안 함", "teacher.load": "서버 부하 {load} · {step}단계", "teacher.tools": "수업 도구",
   "tabs.question": "질문", "tabs.poll": "투표", "tabs.lesson": "AI 수업", "tabs.board": "칠판", "tabs.groups": "모둠",
   "invite.title": "학생 초대", "invite.no_code": "이 수업에는 참여 코드가 없습니다 (연동 시스템에서 만든 수업). 학생에게 각자의 링크를 보내세요.",
   "invite.link": "링크:", "invite.how": "학생은 {origin}에 들어가 \"수업 들어가기\"에서 코드를 입력합니다.",
@@ -98,6 +98,7 @@ export default {
   "q.closed_by_teacher": "선생님이 질문을 마감했습니다", "q.time_up": "시간이 끝났습니다", "q.no_limit_student": "천천히 생각해 보세요",
   "q.send_answer": "답 보내기", "q.your_answer": "내 답", "q.you_answered": "내 답:", "q.receipt": "{time}에 선생님이 받았습니다",
   "q.answer_received": "답이 전달되었습니다.", "q.right": "정답입니다!", "q.wrong": "아쉬워요.", "q.reviewed": "선생님이 답을 확인할 거예요.",
+  "q.covered": "답에 들어간 핵심어: {words}", "q.think_about": "더 생각해 볼 것: {words}",
   "q.the_answer_was": "정답: {answer}", "q.ten_seconds": "10초 남았습니다", "q.announce_new": "새 질문: {text}",
 
   "poll.question": "투표 질문", "poll.options": "항목", "poll.options_help": "한 줄에 한 항목", "poll.show_results": "학생도 결과를 실시간으로 봄",

@@ -4,7 +4,7 @@
 // help / "I'm confused" with their state. Everything new is announced to screen readers.
 
 import { announce, bars, el } from "/dom.js";
-import { formatClock, formatNumber, formatPercent, formatTime, humanError, t } from "/i18n.js";
+import { formatClock, formatList, formatNumber, formatPercent, formatTime, humanError, t } from "/i18n.js";
 
 export function mountNow(ctx, host) {
   const { client } = ctx;
@@ -79,11 +79,25 @@ export function mountNow(ctx, host) {
       parts.push(el("div", { class: `result ${right ? "result-right" : wrong ? "result-wrong" : "result-review"}`, id: "result", dataset: { correct: String(result.correct) } },
         el("p", {}, el("strong", {}, right ? t("q.right") : wrong ? t("q.wrong") : t("q.reviewed"))),
         wrong && answer ? el("p", {}, t("q.the_answer_was", { answer })) : null,
-        result.feedback ? el("p", {}, result.feedback) : null));
+        ...feedbackLines(q, result)));
     }
     parts.push(el("p", { class: "form-status", role: "status", id: "question-status" }));
     questionBox.replaceChildren(...parts);
     refreshIdle();
+  }
+
+  // The server's feedback is English; say what it says in the page's language when it is
+  // built from structured fields (docs/protocol.md, answer.result feedback_kind). A server
+  // without feedback_kind: a choice question's feedback only restates the key.
+  function feedbackLines(q, result) {
+    const kind = result.feedback_kind || (q.kind === "choice" ? "key" : "text");
+    if (kind === "keywords") {
+      const matched = result.matched || [];
+      const missing = (result.missing || []).slice(0, 3);
+      return [matched.length ? el("p", {}, t("q.covered", { words: formatList(matched) })) : null,
+        missing.length && result.correct !== true ? el("p", {}, t("q.think_about", { words: formatList(missing) })) : null];
+    }
+    return [kind === "text" && result.feedback ? el("p", { class: "result-feedback" }, result.feedback) : null];
   }
 
   async function submit(fields) {

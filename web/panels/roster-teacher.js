@@ -7,7 +7,8 @@
 import { el, frameScheduler, announce } from "/dom.js";
 import { compareText, formatAgo, formatNumber, humanError, t } from "/i18n.js";
 
-const ROW_PX = 60;
+// The row height comes from the stylesheet (--roster-row: taller on phones, where badges wrap).
+const DEFAULT_ROW_PX = 60;
 const OVERSCAN = 6;
 const RUNG_LABELS = { high: "1080p", medium: "720p", low: "480p" };
 
@@ -104,13 +105,20 @@ export function mount(ctx, host) {
         rung ? el("span", { class: `badge badge-video${quality ? ` q-${quality}` : ""}`, title: p.reason },
           rung, quality ? ` · ${t(`roster.link.${quality}`)}` : "") : null),
       actions);
-    item.style.top = `${index * ROW_PX}px`;
+    item.style.top = `${index * rowPx}px`;
     item.addEventListener("dragstart", (ev) => { ev.dataTransfer.setData("text/x-user", p.id); ev.dataTransfer.effectAllowed = "move"; });
     return item;
   }
 
+  let rowPx = DEFAULT_ROW_PX;
+  const readRowPx = () => {
+    const px = parseFloat(getComputedStyle(scroller).getPropertyValue("--roster-row"));
+    rowPx = px > 0 ? px : DEFAULT_ROW_PX;
+  };
+
   function render() {
     const started = performance.now();
+    readRowPx();
     visible = ordered();
     const s = model.summary();
     summary.textContent = [
@@ -125,11 +133,11 @@ export function mount(ctx, host) {
     host.dataset.answered = String(s.answered);
     host.dataset.shown = String(visible.length);
     empty.hidden = visible.length > 0;
-    spacer.style.height = `${visible.length * ROW_PX}px`;
+    spacer.style.height = `${visible.length * rowPx}px`;
     const top = scroller.scrollTop;
     const height = scroller.clientHeight || 600;
-    const first = Math.max(0, Math.floor(top / ROW_PX) - OVERSCAN);
-    const last = Math.min(visible.length, Math.ceil((top + height) / ROW_PX) + OVERSCAN);
+    const first = Math.max(0, Math.floor(top / rowPx) - OVERSCAN);
+    const last = Math.min(visible.length, Math.ceil((top + height) / rowPx) + OVERSCAN);
     // Keep the row that has focus (a keyboard user is on it).
     const focusedUser = document.activeElement && document.activeElement.closest && document.activeElement.closest(".roster-row")?.dataset.user;
     const nodes = [];
