@@ -3,8 +3,11 @@ the context budget, embeddings ranking with its BM25 fallback, and citations in 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import aiohttp
+import numpy as np
 import pytest
 from openai import AsyncOpenAI
 
@@ -33,7 +36,7 @@ from rtc_server.material import (
     extract_material,
     ground,
 )
-from tests.support.fake_openai import Behaviour, FakeOpenAI
+from tests.support.fake_openai import Behaviour, FakeOpenAI, fake_embedding
 from tests.support.material_pdfs import fixture_text
 
 SESSION = "s1"
@@ -244,3 +247,63 @@ async def test_embeddings_failure_falls_back_to_bm25(
     assert result.outcome == "done" and retriever.failures == 1
     grounding = rec.of("content.started")[0]["grounding"]
     assert grounding["ranker"] == "bm25" and grounding["passages"][0] == "p5"
+
+
+async def test_embeddings_failures_log_once_and_wait_before_retrying(
+    fake_openai: FakeOpenAI, water: Material, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_openai.embedding_script.extend([Behaviour(mode="status", status=404)] * 2)
+    now = [0.0]
+    client = AsyncOpenAI(api_key="sk-test", base_url=fake_openai.base_url, max_retries=0)
+    retriever = EmbeddingsRetriever(client, "fake-embed", timeout_s=5.0, retry_after_s=60.0,
+                                    clock=lambda: now[0])
+    rec = Recorder()
+    svc = service(rec, fake_openai, retriever=retriever)
+    with caplog.at_level("DEBUG", logger="rtc_server.material.embeddings"):
+        await svc.generate(SESSION, LESSON, ROOM, context=CONTEXT, material=[water])
+        now[0] = 30.0  # within the wait: BM25 without asking the endpoint
+        await svc.generate(SESSION, LESSON, ROOM, context=CONTEXT, material=[water])
+        now[0] = 61.0  # past it: asked again (fails, logged at debug level only)
+        await svc.generate(SESSION, LESSON, ROOM, context=CONTEXT, material=[water])
+        now[0] = 122.0  # the endpoint answers again
+        await svc.generate(SESSION, LESSON, ROOM, context=CONTEXT, material=[water])
+    await svc.close()
+    assert len(fake_openai.embedding_requests) == 1 + 1 + 2  # failed, failed, passages+query
+    assert [g["grounding"]["ranker"] for g in rec.of("content.started")] == [
+        "bm25", "bm25", "bm25", "embeddings:fake-embed"]
+    records = [r for r in caplog.records if r.name == "rtc_server.material.embeddings"]
+    assert [r.levelname for r in records] == ["WARNING", "DEBUG", "INFO"]
+    assert all(r.exc_info is None for r in records)
+
+
+async def test_a_server_with_an_embeddings_model_ranks_the_material_by_it(
+    make_server, fake_openai: FakeOpenAI, water: Material
+) -> None:
+    server = await make_server(openai_base_url=fake_openai.base_url, openai_api_key="k",
+                               openai_embeddings_model="fake-embed")
+    await server.classroom.create_session(session_id="s1", teacher_id="teacher")
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{server.url}/api/sessions/s1/materials?filename=water.md&title=Water",
+            data=fixture_text("water_cycle.md").encode(),
+            headers={"Authorization": f"Bearer {server.token('teacher', 'teacher')}",
+                     "Content-Type": "text/markdown"}) as resp:
+        assert resp.status == 201
+    teacher = await server.client("teacher", "teacher", webrtc=False)
+    await teacher.request({"type": "content.request",
+                           "request": {"kind": "lesson", "prompt": "what makes clouds"}})
+    started = (await teacher.next_event("content.started"))["payload"]
+    await teacher.next_event("content.done", timeout=20)
+
+    calls = fake_openai.embedding_requests
+    assert [c.body["model"] for c in calls] == ["fake-embed", "fake-embed"]
+    passages, (query,) = calls[0].body["input"], calls[1].body["input"]
+    assert query == "what makes clouds"
+    scores = np.array([fake_embedding(p) for p in passages]) @ np.array(fake_embedding(query))
+    by_embeddings = f"p{int(np.argmax(scores)) + 1}"
+    index = build_index([water])
+    by_bm25 = index.passages[ground(index, query).hits[0].index].label
+    assert by_embeddings != by_bm25  # the query tells the two rankers apart
+    assert started["grounding"]["ranker"] == "embeddings:fake-embed"
+    assert started["grounding"]["passages"][0] == by_embeddings
+    quoted = re.findall(r"^\[(p\d+)\]", user_message(fake_openai.chat_requests[-1].body), re.M)
+    assert quoted[0] == by_embeddings  # the model is sent the embeddings' best passage first
