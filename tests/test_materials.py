@@ -143,3 +143,25 @@ async def test_lesson_is_grounded_and_a_late_joiner_sees_it(mat_server: Harness)
     content = late.welcome["snapshot"]["content"]
     assert content["lessons"][-1]["text"] == done["payload"]["text"]
     assert content["materials"] == []  # nothing published: students see no material
+
+
+async def test_a_supplement_for_confused_students_is_grounded_in_the_material(
+        mat_server: Harness) -> None:
+    teacher_token = mat_server.token("teacher", "teacher")
+    status, _ = await _http(mat_server, "POST",
+                            "/api/sessions/s1/materials?filename=water.md&title=Water&publish=1",
+                            teacher_token, data=WATER.encode(),
+                            headers={"Content-Type": "text/markdown"})
+    assert status == 201
+    students = [await mat_server.client(f"q{i}", webrtc=False) for i in range(3)]
+    await students[0].request({"type": "content.confused", "detail": "what is condensation?"})
+    reply = await students[1].request({"type": "content.confused",
+                                       "detail": "how do clouds form"})
+    assert reply["supplement"] is True
+    started = (await students[0].next_event("content.started"))["payload"]
+    assert started["trigger"] == "confusion"
+    grounding = started["grounding"]
+    assert [m["title"] for m in grounding["material"]] == ["Water"] and grounding["passages"]
+    done = (await students[0].next_event("content.done", timeout=30))["payload"]
+    assert done["sources"] and "[p" in done["text"]
+    assert "condensation" in done["text"].lower()  # taught from the passage that explains it

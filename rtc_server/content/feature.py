@@ -286,7 +286,8 @@ class ContentFeature(Feature):
         generation_id = secrets.token_hex(8)
         self._spawn(self.service.generate(
             session_id, supplement, Destination.group(session_id, group),
-            context=await self._context(session_id), generation_id=generation_id),
+            context=await self._context(session_id), generation_id=generation_id,
+            material=await self.materials.for_generation(session_id)),
             "supplement")
         return {"type": "ack", "supplement": True, "generation_id": generation_id}
 
