@@ -168,11 +168,12 @@ def _passage_entry(passage: IndexedPassage, text: str | None = None) -> str:
 def passages_block(grounding: Grounding, budget_chars: int) -> str:
     """The passages as the prompt quotes them, most relevant first."""
     entries = [_passage_entry(p) for p in select_passages(grounding, budget_chars)]
-    title = grounding.index.title
-    intro = f"Reading passages from the teacher's material “{title}” (most relevant first):"
+    # Only a published material's title: the model's text goes to the class.
+    title = f" “{grounding.index.title}”" if grounding.index.title else ""
+    intro = f"Reading passages from the teacher's material{title} (most relevant first):"
     if not grounding.matched:
         intro = (
-            f"The teacher's material “{title}” does not mention the topic; these are its "
+            f"The teacher's material{title} does not mention the topic; these are its "
             "opening passages. Say so, and teach what the passages cover:"
         )
     return intro + "\n\n" + "\n\n".join(entries)
