@@ -3,6 +3,7 @@ the context budget, embeddings ranking with its BM25 fallback, and citations in 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -29,6 +30,9 @@ from rtc_server.content.prompts import (
     select_passages,
 )
 from rtc_server.content.requests import parse_context
+from rtc_server.interactions.evaluator import TextProviderEvaluator
+from rtc_server.interactions.hints import TextProviderHintProvider
+from rtc_server.interactions.questions import Answer, Question
 from rtc_server.material import (
     EmbeddingsRetriever,
     Material,
@@ -307,3 +311,40 @@ async def test_a_server_with_an_embeddings_model_ranks_the_material_by_it(
     assert started["grounding"]["passages"][0] == by_embeddings
     quoted = re.findall(r"^\[(p\d+)\]", user_message(fake_openai.chat_requests[-1].body), re.M)
     assert quoted[0] == by_embeddings  # the model is sent the embeddings' best passage first
+
+
+async def test_hints_and_judging_without_material_send_the_shared_templates(
+    fake_openai: FakeOpenAI,
+) -> None:
+    """The interactions feature's own model path (no material) sends the same templates
+    as the grounded one, without the passages and without imposing a language."""
+    model = OpenAITextProvider(OpenAISettings(model="gpt-test", api_key="sk-test",
+                                              base_url=fake_openai.base_url, max_retries=0))
+    choice = Question(id="q1", text="What falls from clouds?", kind="choice",
+                      choices=("rain", "fog"), correct=0, opened_at_ms=0, asked_by="t")
+    free = Question(id="q2", text="What is condensation?", kind="free",
+                    correct="vapour turning into droplets", opened_at_ms=0, asked_by="t")
+    fake_openai.then(Behaviour(tokens=['["Look up.", "It is wet."]']),
+                     Behaviour(tokens=['{"correct": true, "score": 1, "feedback": "Yes."}']))
+    assert await TextProviderHintProvider(model).hints(choice) == ["Look up.", "It is wet."]
+    answer = Answer(id="a1", question_id="q2", user_id="ada", name="Ada", text="droplets form",
+                    client_id="c1", submitted_at_ms=0)
+    verdict = await TextProviderEvaluator(model).evaluate(free, answer, now_ms=0)
+    await model.aclose()
+    assert verdict.correct is True and verdict.evaluator == "ai:openai"
+
+    hints_sent, verdict_sent = (r.body["messages"] for r in fake_openai.chat_requests)
+    expected_hints = build_hints_request("What falls from clouds?", ["rain", "fog"], "rain",
+                                         language=None)
+    assert hints_sent == [{"role": m.role, "content": m.content}
+                          for m in expected_hints.messages]
+    assert "Answer: 'rain'" in hints_sent[-1]["content"]  # the right choice, not its index
+    expected_verdict = build_evaluation_request("What is condensation?",
+                                                "vapour turning into droplets",
+                                                "droplets form", language=None)
+    assert verdict_sent == [{"role": m.role, "content": m.content}
+                            for m in expected_verdict.messages]
+    for sent in (hints_sent, verdict_sent):
+        text = json.dumps(sent)
+        assert "Write in" not in text and "[p" not in text and GROUNDED_RULES not in text
+    assert '"sources"' not in verdict_sent[0]["content"]  # no passages to name

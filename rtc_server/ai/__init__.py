@@ -7,7 +7,8 @@ vLLM, llama.cpp by base URL), or ``(None, None)`` when none is configured —
 each feature then uses its embedded fallback (the local lesson composer,
 keyword evaluation, template hints). :func:`make_retriever` returns the
 endpoint's embeddings ranker when ``openai_embeddings_model`` is set (else
-None: the material's passages are ranked by BM25).
+None: the material's passages are ranked by BM25). The prompt templates
+that more than one feature sends are in :mod:`.prompts`.
 """
 
 from __future__ import annotations
