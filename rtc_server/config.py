@@ -183,6 +183,12 @@ class Config:
     )
     openai_model: str = field(default="gpt-4o-mini", metadata={"help": "chat model name"})
     openai_image_model: str = field(default="gpt-image-1", metadata={"help": "image model name"})
+    openai_embeddings_model: str = field(
+        default="", metadata={"help": "embeddings model of the endpoint, e.g. "
+                              "text-embedding-3-small or nomic-embed-text; set, it ranks the "
+                              "passages of a class's material for each request (BM25 when "
+                              "empty or when the call fails) (env OPENAI_EMBEDDINGS_MODEL too)"}
+    )
     openai_timeout_s: float = field(
         default=30.0, metadata={"help": "longest wait for any bytes from the endpoint"}
     )
@@ -311,6 +317,7 @@ _CONVENTIONAL_ENV = {
     "redis_url": "REDIS_URL",
     "openai_api_key": "OPENAI_API_KEY",
     "openai_base_url": "OPENAI_BASE_URL",
+    "openai_embeddings_model": "OPENAI_EMBEDDINGS_MODEL",
 }
 
 

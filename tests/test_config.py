@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from rtc_server.ai import make_retriever
 from rtc_server.config import Config, load_config
 
 
@@ -61,3 +62,16 @@ def test_help_documents_every_option(capsys):
     for f in fields(Config):
         assert "--" + f.name.replace("_", "-") in out
         assert "CLASSROOM_" + f.name.upper() in out
+
+
+async def test_embeddings_model_from_flag_or_environment_needs_an_endpoint():
+    config, _ = load_config(["--openai-embeddings-model", "nomic-embed-text"], {})
+    assert config.openai_embeddings_model == "nomic-embed-text"
+    assert make_retriever(config) is None  # no endpoint configured: BM25
+    config, _ = load_config([], {"OPENAI_EMBEDDINGS_MODEL": "text-embedding-3-small",
+                                 "OPENAI_BASE_URL": "http://127.0.0.1:11434/v1"})
+    retriever = make_retriever(config)
+    assert retriever is not None and retriever.name == "embeddings:text-embedding-3-small"
+    await retriever.aclose()
+    config, _ = load_config([], {"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1"})
+    assert make_retriever(config) is None  # no embeddings model: BM25

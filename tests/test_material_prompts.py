@@ -3,8 +3,12 @@ the context budget, embeddings ranking with its BM25 fallback, and citations in 
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
+import aiohttp
+import numpy as np
 import pytest
 from openai import AsyncOpenAI
 
@@ -26,6 +30,9 @@ from rtc_server.content.prompts import (
     select_passages,
 )
 from rtc_server.content.requests import parse_context
+from rtc_server.interactions.evaluator import TextProviderEvaluator
+from rtc_server.interactions.hints import TextProviderHintProvider
+from rtc_server.interactions.questions import Answer, Question
 from rtc_server.material import (
     EmbeddingsRetriever,
     Material,
@@ -33,7 +40,7 @@ from rtc_server.material import (
     extract_material,
     ground,
 )
-from tests.support.fake_openai import Behaviour, FakeOpenAI
+from tests.support.fake_openai import Behaviour, FakeOpenAI, fake_embedding
 from tests.support.material_pdfs import fixture_text
 
 SESSION = "s1"
@@ -244,3 +251,100 @@ async def test_embeddings_failure_falls_back_to_bm25(
     assert result.outcome == "done" and retriever.failures == 1
     grounding = rec.of("content.started")[0]["grounding"]
     assert grounding["ranker"] == "bm25" and grounding["passages"][0] == "p5"
+
+
+async def test_embeddings_failures_log_once_and_wait_before_retrying(
+    fake_openai: FakeOpenAI, water: Material, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_openai.embedding_script.extend([Behaviour(mode="status", status=404)] * 2)
+    now = [0.0]
+    client = AsyncOpenAI(api_key="sk-test", base_url=fake_openai.base_url, max_retries=0)
+    retriever = EmbeddingsRetriever(client, "fake-embed", timeout_s=5.0, retry_after_s=60.0,
+                                    clock=lambda: now[0])
+    rec = Recorder()
+    svc = service(rec, fake_openai, retriever=retriever)
+    with caplog.at_level("DEBUG", logger="rtc_server.material.embeddings"):
+        await svc.generate(SESSION, LESSON, ROOM, context=CONTEXT, material=[water])
+        now[0] = 30.0  # within the wait: BM25 without asking the endpoint
+        await svc.generate(SESSION, LESSON, ROOM, context=CONTEXT, material=[water])
+        now[0] = 61.0  # past it: asked again (fails, logged at debug level only)
+        await svc.generate(SESSION, LESSON, ROOM, context=CONTEXT, material=[water])
+        now[0] = 122.0  # the endpoint answers again
+        await svc.generate(SESSION, LESSON, ROOM, context=CONTEXT, material=[water])
+    await svc.close()
+    assert len(fake_openai.embedding_requests) == 1 + 1 + 2  # failed, failed, passages+query
+    assert [g["grounding"]["ranker"] for g in rec.of("content.started")] == [
+        "bm25", "bm25", "bm25", "embeddings:fake-embed"]
+    records = [r for r in caplog.records if r.name == "rtc_server.material.embeddings"]
+    assert [r.levelname for r in records] == ["WARNING", "DEBUG", "INFO"]
+    assert all(r.exc_info is None for r in records)
+
+
+async def test_a_server_with_an_embeddings_model_ranks_the_material_by_it(
+    make_server, fake_openai: FakeOpenAI, water: Material
+) -> None:
+    server = await make_server(openai_base_url=fake_openai.base_url, openai_api_key="k",
+                               openai_embeddings_model="fake-embed")
+    await server.classroom.create_session(session_id="s1", teacher_id="teacher")
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{server.url}/api/sessions/s1/materials?filename=water.md&title=Water",
+            data=fixture_text("water_cycle.md").encode(),
+            headers={"Authorization": f"Bearer {server.token('teacher', 'teacher')}",
+                     "Content-Type": "text/markdown"}) as resp:
+        assert resp.status == 201
+    teacher = await server.client("teacher", "teacher", webrtc=False)
+    await teacher.request({"type": "content.request",
+                           "request": {"kind": "lesson", "prompt": "what makes clouds"}})
+    started = (await teacher.next_event("content.started"))["payload"]
+    await teacher.next_event("content.done", timeout=20)
+
+    calls = fake_openai.embedding_requests
+    assert [c.body["model"] for c in calls] == ["fake-embed", "fake-embed"]
+    passages, (query,) = calls[0].body["input"], calls[1].body["input"]
+    assert query == "what makes clouds"
+    scores = np.array([fake_embedding(p) for p in passages]) @ np.array(fake_embedding(query))
+    by_embeddings = f"p{int(np.argmax(scores)) + 1}"
+    index = build_index([water])
+    by_bm25 = index.passages[ground(index, query).hits[0].index].label
+    assert by_embeddings != by_bm25  # the query tells the two rankers apart
+    assert started["grounding"]["ranker"] == "embeddings:fake-embed"
+    assert started["grounding"]["passages"][0] == by_embeddings
+    quoted = re.findall(r"^\[(p\d+)\]", user_message(fake_openai.chat_requests[-1].body), re.M)
+    assert quoted[0] == by_embeddings  # the model is sent the embeddings' best passage first
+
+
+async def test_hints_and_judging_without_material_send_the_shared_templates(
+    fake_openai: FakeOpenAI,
+) -> None:
+    """The interactions feature's own model path (no material) sends the same templates
+    as the grounded one, without the passages and without imposing a language."""
+    model = OpenAITextProvider(OpenAISettings(model="gpt-test", api_key="sk-test",
+                                              base_url=fake_openai.base_url, max_retries=0))
+    choice = Question(id="q1", text="What falls from clouds?", kind="choice",
+                      choices=("rain", "fog"), correct=0, opened_at_ms=0, asked_by="t")
+    free = Question(id="q2", text="What is condensation?", kind="free",
+                    correct="vapour turning into droplets", opened_at_ms=0, asked_by="t")
+    fake_openai.then(Behaviour(tokens=['["Look up.", "It is wet."]']),
+                     Behaviour(tokens=['{"correct": true, "score": 1, "feedback": "Yes."}']))
+    assert await TextProviderHintProvider(model).hints(choice) == ["Look up.", "It is wet."]
+    answer = Answer(id="a1", question_id="q2", user_id="ada", name="Ada", text="droplets form",
+                    client_id="c1", submitted_at_ms=0)
+    verdict = await TextProviderEvaluator(model).evaluate(free, answer, now_ms=0)
+    await model.aclose()
+    assert verdict.correct is True and verdict.evaluator == "ai:openai"
+
+    hints_sent, verdict_sent = (r.body["messages"] for r in fake_openai.chat_requests)
+    expected_hints = build_hints_request("What falls from clouds?", ["rain", "fog"], "rain",
+                                         language=None)
+    assert hints_sent == [{"role": m.role, "content": m.content}
+                          for m in expected_hints.messages]
+    assert "Answer: 'rain'" in hints_sent[-1]["content"]  # the right choice, not its index
+    expected_verdict = build_evaluation_request("What is condensation?",
+                                                "vapour turning into droplets",
+                                                "droplets form", language=None)
+    assert verdict_sent == [{"role": m.role, "content": m.content}
+                            for m in expected_verdict.messages]
+    for sent in (hints_sent, verdict_sent):
+        text = json.dumps(sent)
+        assert "Write in" not in text and "[p" not in text and GROUNDED_RULES not in text
+    assert '"sources"' not in verdict_sent[0]["content"]  # no passages to name

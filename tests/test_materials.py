@@ -133,9 +133,14 @@ async def test_lesson_is_grounded_and_a_late_joiner_sees_it(mat_server: Harness)
     started = await early.next_event("content.started")
     assert started["payload"]["generation_id"] == accepted["generation_id"]
     grounding = started["payload"]["grounding"]
-    assert grounding["material"][0]["title"] == "Water" and grounding["passages"]
+    material_id = grounding["material"][0]["id"]
+    # Unpublished: used, cited by passage, but its title never reaches the class.
+    assert grounding["material"] == [{"id": material_id}] and grounding["passages"]
     done = await early.next_event("content.done", timeout=30)
     assert done["payload"]["sources"], "the lesson cites the passages it used"
+    assert all(s["material_id"] == material_id and "material_title" not in s
+               for s in done["payload"]["sources"])
+    assert "“Water”" not in done["payload"]["text"]  # nor into the composer's text
 
     late = ClassroomClient(mat_server.url, mat_server.token("late"), webrtc=False)
     await late.connect()
@@ -143,3 +148,40 @@ async def test_lesson_is_grounded_and_a_late_joiner_sees_it(mat_server: Harness)
     content = late.welcome["snapshot"]["content"]
     assert content["lessons"][-1]["text"] == done["payload"]["text"]
     assert content["materials"] == []  # nothing published: students see no material
+
+    # Published, the class sees its title in the lesson's grounding and sources.
+    status, _ = await _http(mat_server, "PATCH", f"/api/sessions/s1/materials/{material_id}",
+                            teacher_token, json={"published": True})
+    assert status == 200
+    accepted = await teacher.request({"type": "content.request", "request": {
+        "kind": "lesson", "prompt": "the water cycle", "topic": "the water cycle"}})
+    while (started := await late.next_event("content.started"))["payload"][
+            "generation_id"] != accepted["generation_id"]:
+        pass
+    assert started["payload"]["grounding"]["material"] == [{"id": material_id,
+                                                            "title": "Water"}]
+    done = await late.next_event("content.done", timeout=30)
+    assert {s["material_title"] for s in done["payload"]["sources"]} == {"Water"}
+    assert "“Water”" in done["payload"]["text"]  # the composer names its source
+
+
+async def test_a_supplement_for_confused_students_is_grounded_in_the_material(
+        mat_server: Harness) -> None:
+    teacher_token = mat_server.token("teacher", "teacher")
+    status, _ = await _http(mat_server, "POST",
+                            "/api/sessions/s1/materials?filename=water.md&title=Water&publish=1",
+                            teacher_token, data=WATER.encode(),
+                            headers={"Content-Type": "text/markdown"})
+    assert status == 201
+    students = [await mat_server.client(f"q{i}", webrtc=False) for i in range(3)]
+    await students[0].request({"type": "content.confused", "detail": "what is condensation?"})
+    reply = await students[1].request({"type": "content.confused",
+                                       "detail": "how do clouds form"})
+    assert reply["supplement"] is True
+    started = (await students[0].next_event("content.started"))["payload"]
+    assert started["trigger"] == "confusion"
+    grounding = started["grounding"]
+    assert [m["title"] for m in grounding["material"]] == ["Water"] and grounding["passages"]
+    done = (await students[0].next_event("content.done", timeout=30))["payload"]
+    assert done["sources"] and "[p" in done["text"]
+    assert "condensation" in done["text"].lower()  # taught from the passage that explains it

@@ -18,6 +18,7 @@ import openai
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 
 from .exceptions import GenerationFailed, GenerationTimeout
+from .prompts import build_image_prompt
 from .provider import ImageRequest, ImageResult, TextDelta, TextRequest, Usage
 
 __all__ = ["OpenAIImageProvider", "OpenAISettings", "OpenAITextProvider"]
@@ -212,7 +213,7 @@ class OpenAIImageProvider:
         await self._client.close()
 
     async def generate(self, request: ImageRequest) -> ImageResult:
-        prompt = _image_prompt(request)
+        prompt = build_image_prompt(request)
         kwargs: dict[str, Any] = {
             "model": self._settings.model,
             "prompt": prompt,
@@ -246,11 +247,3 @@ class OpenAIImageProvider:
         raise GenerationFailed(
             "image has neither url nor b64_json", provider=self.name, stage="stream"
         )
-
-
-def _image_prompt(request: ImageRequest) -> str:
-    """The prompt for an image model: the requested subject, labelled with the material's terms."""
-    prompt = f"Educational {request.style} for a classroom: {request.description}"
-    if request.key_terms:
-        prompt += ". Label these parts: " + ", ".join(request.key_terms)
-    return prompt

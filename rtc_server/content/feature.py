@@ -7,10 +7,11 @@ gets a supplementary explanation); degrading under load (no visuals, no
 personalised or supplementary generations); its metrics.
 
 Glue only: it builds the :class:`ContentService` on the configured model (or
-the embedded local composer), reads the session's context from the store,
-keeps the content history, and turns confusion signals into supplementary
-explanations. Generations run as tasks owned here; the request is answered at
-once with the ``generation_id`` so that the teacher can stop it.
+the embedded local composer) and material ranker (embeddings, or BM25), reads
+the session's context from the store, keeps the content history, and turns
+confusion signals into supplementary explanations. Generations run as tasks
+owned here; the request is answered at once with the ``generation_id`` so that
+the teacher can stop it.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class ContentFeature(Feature):
             coalescing_ms=self._coalescing_ms,
             max_prompt_chars=config.content_max_prompt_chars,
             history=self._history,
+            retriever=services.retriever,
         )
         self._supplements: dict[str, SupplementPolicy] = {}
         self.materials = ClassMaterials(self.classroom, materials,
@@ -284,7 +286,8 @@ class ContentFeature(Feature):
         generation_id = secrets.token_hex(8)
         self._spawn(self.service.generate(
             session_id, supplement, Destination.group(session_id, group),
-            context=await self._context(session_id), generation_id=generation_id),
+            context=await self._context(session_id), generation_id=generation_id,
+            material=await self.materials.for_generation(session_id)),
             "supplement")
         return {"type": "ack", "supplement": True, "generation_id": generation_id}
 

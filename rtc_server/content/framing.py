@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from rtc_server.material.tokens import has_batchim, is_hangul
 
-__all__ = ["LANGUAGES", "framing_language", "josa", "level_line", "phrase"]
+__all__ = ["LANGUAGES", "framing_language", "josa", "level_line", "material_source", "phrase"]
 
 LANGUAGES = ("en", "ko")
 
 _PHRASES: dict[str, dict[str, str]] = {
     "en": {
         "disclosure": "_Composed by the local composer (no AI model was used)._",
-        "disclosure_material": "_Composed by the local composer from “{title}” (no AI model "
+        "disclosure_material": "_Composed by the local composer from {source} (no AI model "
         "was used). Every sentence in quotation marks or in a list below is taken word for word "
         "from the material; [p3] names the passage it comes from._",
         "no_material": "No reading has been added to this class yet, so this text states no "
@@ -102,7 +102,7 @@ _PHRASES: dict[str, dict[str, str]] = {
     "ko": {
         "disclosure": "_로컬 작성기(local composer)로 만든 글입니다 (AI 모델을 쓰지 않았습니다; "
         "no AI model was used)._",
-        "disclosure_material": "_로컬 작성기(local composer)가 “{title}” 자료로 만든 글입니다 "
+        "disclosure_material": "_로컬 작성기(local composer)가 {source}로 만든 글입니다 "
         "(AI 모델을 쓰지 않았습니다; no AI model was used). 따옴표 안이나 목록에 있는 문장은 "
         "자료에서 그대로 가져왔고, [p3]은 그 문장이 있는 문단을 가리킵니다._",
         "no_material": "이 수업에 아직 읽기 자료가 없어서 {topic}에 관한 사실은 쓰지 않았습니다.",
@@ -206,6 +206,14 @@ def josa(word: str, with_batchim: str, without: str) -> str:
     if not last or not is_hangul(last):
         return f"{with_batchim}({without})"
     return with_batchim if has_batchim(last) else without
+
+
+def material_source(language: str, title: str) -> str:
+    """The material a text comes from, as the disclosure names it: its title in quotes, or
+    "the teacher's material" when it has none the class may see (unpublished material)."""
+    if language == "ko":
+        return f"“{title}” 자료" if title else "선생님 자료"
+    return f"“{title}”" if title else "the teacher's material"
 
 
 def phrase(language: str, key: str, **values: str) -> str:

@@ -17,7 +17,7 @@ from rtc_server.material.grounding import Grounding, cite
 from rtc_server.material.index import MaterialIndex
 from rtc_server.material.questions import Question, hint_plan
 
-from .framing import level_line, phrase, section_title
+from .framing import level_line, material_source, phrase, section_title
 from .grounded_parts import (
     answer_lines,
     link_question,
@@ -46,7 +46,7 @@ def _opening(brief: LessonBrief, grounding: Grounding, title: str) -> list[str]:
     lines = [
         f"# {title}",
         "",
-        phrase(lang, "disclosure_material", title=grounding.index.title),
+        phrase(lang, "disclosure_material", source=material_source(lang, grounding.index.title)),
         "",
         level_line(lang, brief.difficulty, brief.grade),
     ]
@@ -157,7 +157,7 @@ def grounded_supplement(brief: LessonBrief, grounding: Grounding) -> list[str]:
     lines = [
         f"## {phrase(lang, 'h_another_way', topic=brief.topic)}",
         "",
-        phrase(lang, "disclosure_material", title=index.title),
+        phrase(lang, "disclosure_material", source=material_source(lang, index.title)),
         "",
         phrase(lang, "why", why=why, details=brief.details),
         "",

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from rtc_server.ai.provider import ImageRequest, ImageResult, TextDelta, TextRequest, Usage
 
 from .diagram import HEIGHT, WIDTH, concept_map_svg, cooccurrence, matching_sequence, sequence_svg
+from .framing import material_source
 from .local_composer import compose, key_terms
 
 __all__ = ["LOCAL_PROVIDER_NAME", "LocalImageProvider", "LocalTextProvider", "word_pieces"]
@@ -97,7 +98,9 @@ class LocalImageProvider:
     def render_svg(self, request: ImageRequest) -> str:
         subject = request.topic or request.description
         grounding = request.grounding
-        source = f" from “{grounding.index.title}”" if grounding is not None else ""
+        source = ""
+        if grounding is not None:
+            source = " from " + material_source("en", grounding.index.title)
         footer = f"Drawn by the local composer{source} (not AI-generated)"
         if grounding is not None:
             sequence = matching_sequence(grounding, request.description)

@@ -1,13 +1,17 @@
 """The teacher's material of a class: add, list, publish, remove, and ground generations in it.
 
 Rules: staff add, publish and remove material; every generation of the class
-grounds in all of it (published or not); students and observers list and read
-only what the teacher published. Each change is told to the teachers (all
+grounds in all of it (published or not), but names only the published
+material: what a generation writes and its events go to the class, which must
+not learn the titles of what the teacher keeps to themselves (staff match the
+``material_id`` of an untitled source against their list); students and
+observers list and read only what the teacher published. Each change is told to the teachers (all
 material) and to the class (the published list) with a ``materials`` event.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from typing import Any
@@ -108,8 +112,10 @@ class ClassMaterials:
         await self._announce(who.session_id)
 
     async def for_generation(self, session_id: str) -> list[Material]:
-        """All of the class's material, in the order it was added."""
-        return [i.material for i in await self.store.all(session_id)]
+        """All of the class's material, in the order it was added; unpublished material
+        without its title (see the module's rules)."""
+        return [i.material if i.published else dataclasses.replace(i.material, title="")
+                for i in await self.store.all(session_id)]
 
     async def _announce(self, session_id: str) -> None:
         items = await self.store.all(session_id)

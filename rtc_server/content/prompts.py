@@ -1,13 +1,17 @@
-"""Every prompt sent to a model, and the briefs for the local composer (pure).
+"""The lesson prompts sent to a model, and the briefs for the local composer (pure).
 
-:func:`build_text_request` turns a validated request plus session context
-(and, when the session has material, a :class:`Grounding`: the passages
-ranked for the request) into a :class:`TextRequest`.  Grounded prompts quote
-the passages with their ids, ask the model to teach only from them and to
-cite the id after each sentence that uses one, and keep the passages within
-a context budget (lowest-ranked passages are dropped first).  Hints, answer
-evaluation and image prompts are built here too, so that every template the
-server sends lives in this one module.
+:func:`build_text_request` turns a validated request (lesson, plan,
+adaptation, supplement, personalised lesson) plus session context (and,
+when the session has material, a :class:`Grounding`: the passages ranked
+for the request) into a :class:`TextRequest`.  Grounded prompts quote the
+passages with their ids, ask the model to teach only from them and to cite
+the id after each sentence that uses one, and keep the passages within a
+context budget (lowest-ranked passages are dropped first).
+
+The templates more than one feature uses — the passage quoting, the hints
+and answer-evaluation prompts, the image prompt — live one layer down in
+:mod:`rtc_server.ai.prompts` (features may not import each other) and are
+re-exported here; every other prompt the server sends is in this module.
 
 Pure: the same request, context and grounding always give the same brief and
 the same chat messages, which is also what makes cache keys stable.
@@ -15,10 +19,17 @@ the same chat messages, which is also what makes cache keys stable.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
+from rtc_server.ai.prompts import (
+    DEFAULT_CONTEXT_BUDGET_CHARS,
+    GROUNDED_RULES,
+    build_evaluation_request,
+    build_hints_request,
+    language_line,
+    passages_block,
+    select_passages,
+)
 from rtc_server.ai.provider import (
     ChatMessage,
     Difficulty,
@@ -27,9 +38,7 @@ from rtc_server.ai.provider import (
     TextRequest,
 )
 from rtc_server.material.grounding import Grounding
-from rtc_server.material.index import IndexedPassage
 from rtc_server.material.material import detect_language
-from rtc_server.material.passages import split_sentences
 
 from .framing import framing_language, section_title
 from .planner import plan_sections, understanding_from_responses
@@ -66,18 +75,6 @@ SYSTEM_PROMPT = (
     "Use Markdown with short paragraphs and '## ' section headings. Be accurate, concrete "
     "and age-appropriate; do not invent facts you are unsure of."
 )
-
-#: Characters of material quoted in one prompt (about 3,000 tokens of English).
-DEFAULT_CONTEXT_BUDGET_CHARS = 12_000
-
-GROUNDED_RULES = (
-    "Teach only from the reading passages the user gives, each marked with its id in square "
-    "brackets, e.g. [p3]. Every factual sentence you write must come from a passage; end it "
-    "with the id of that passage in square brackets, e.g. [p3] or [p3, p7]. If the passages "
-    "do not cover something, say that the reading does not cover it instead of adding facts."
-)
-
-_LANGUAGE_NAMES = {"en": "English", "ko": "Korean"}
 
 _GROUNDED_LESSON = (
     "Use these '## ' sections: Summary; Key terms (each with the sentence that defines it); "
@@ -133,55 +130,6 @@ def retrieval_query(request: TextContentRequest, context: LessonContext) -> str:
     return request.text[:500]
 
 
-def select_passages(grounding: Grounding, budget_chars: int) -> list[IndexedPassage]:
-    """The ranked passages that fit ``budget_chars``, best first.
-
-    The lowest-ranked passages are dropped first; if even the best passage
-    is longer than the budget it is cut at a sentence boundary.
-    """
-    chosen: list[IndexedPassage] = []
-    used = 0
-    for passage in grounding.passages:
-        cost = len(_passage_entry(passage))
-        if used + cost <= budget_chars:
-            chosen.append(passage)
-            used += cost
-    if not chosen and grounding.passages and budget_chars > 0:
-        best = grounding.passages[0]
-        kept: list[str] = []
-        room = budget_chars - len(_passage_entry(best, ""))
-        for sentence in split_sentences(best.text):
-            if len(" ".join([*kept, sentence])) > room:
-                break
-            kept.append(sentence)
-        if kept:
-            chosen.append(replace(best, passage=replace(best.passage, text=" ".join(kept))))
-    return chosen
-
-
-def _passage_entry(passage: IndexedPassage, text: str | None = None) -> str:
-    where = [w for w in (passage.heading, f"page {passage.page}" if passage.page else "") if w]
-    head = f"[{passage.label}]" + (f" ({'; '.join(where)})" if where else "")
-    return f"{head}\n{passage.text if text is None else text}"
-
-
-def passages_block(grounding: Grounding, budget_chars: int) -> str:
-    """The passages as the prompt quotes them, most relevant first."""
-    entries = [_passage_entry(p) for p in select_passages(grounding, budget_chars)]
-    title = grounding.index.title
-    intro = f"Reading passages from the teacher's material “{title}” (most relevant first):"
-    if not grounding.matched:
-        intro = (
-            f"The teacher's material “{title}” does not mention the topic; these are its "
-            "opening passages. Say so, and teach what the passages cover:"
-        )
-    return intro + "\n\n" + "\n\n".join(entries)
-
-
-def _language_line(language: str) -> str:
-    return f"Write in {_LANGUAGE_NAMES.get(language, language)}."
-
-
 def build_text_request(
     request: TextContentRequest,
     context: LessonContext,
@@ -225,7 +173,7 @@ def build_text_request(
                     "use them.")
     if grounding is not None or context.language:
         # Only a language someone decided (session or material), never a default.
-        user.append(_language_line(context.language or brief.language))
+        user.append(language_line(context.language or brief.language))
     system = SYSTEM_PROMPT if grounding is None else f"{SYSTEM_PROMPT} {GROUNDED_RULES}"
     messages = (
         ChatMessage("system", system),
@@ -233,80 +181,6 @@ def build_text_request(
     )
     max_tokens = request.max_tokens if isinstance(request, LessonRequest) else None
     return TextRequest(brief=brief, messages=messages, max_tokens=max_tokens)
-
-
-def _grounded_task(
-    system: str, user: list[str], grounding: Grounding | None, budget_chars: int, language: str
-) -> tuple[ChatMessage, ChatMessage]:
-    if grounding is not None:
-        system = f"{system} {GROUNDED_RULES}"
-        user = [passages_block(grounding, budget_chars), *user]
-    user.append(_language_line(language))
-    return ChatMessage("system", system), ChatMessage("user", "\n\n".join(user))
-
-
-def build_hints_request(
-    question: str,
-    choices: Sequence[str],
-    answer: str,
-    *,
-    grounding: Grounding | None = None,
-    language: str = "en",
-    budget_chars: int = DEFAULT_CONTEXT_BUDGET_CHARS,
-) -> TextRequest:
-    """Progressive hints as a JSON list; grounded hints quote and cite the passage."""
-    task = [
-        f"Question: {question}\nChoices: {list(choices)}\nAnswer: {answer!r}",
-        "Write three progressive hints that do not give the answer away at once. Reply with a "
-        "JSON list of strings only.",
-    ]
-    if grounding is not None:
-        task.append("Each hint points to or quotes the passage that holds the answer, with its "
-                    "id in square brackets, e.g. [p3].")
-    system, user = _grounded_task(
-        "You write hints for a student's question.", task, grounding, budget_chars, language
-    )
-    return TextRequest(
-        brief=LessonBrief(kind="hints", topic=question, prompt=user.content, grounding=grounding,
-                          language=language),
-        messages=(system, user),
-        max_tokens=300,
-        temperature=0.3,
-    )
-
-
-EVALUATION_SYSTEM = (
-    "You grade a student's short answer for their teacher. Reply with one JSON object only: "
-    '{"correct": true|false, "score": number 0..1, "feedback": "one or two sentences the '
-    'teacher can pass on to the student", "sources": ["ids of the passages the answer needs"]}.'
-)
-
-
-def build_evaluation_request(
-    question: str,
-    reference: str,
-    student_answer: str,
-    *,
-    grounding: Grounding | None = None,
-    language: str = "en",
-    budget_chars: int = DEFAULT_CONTEXT_BUDGET_CHARS,
-) -> TextRequest:
-    """A JSON verdict on a free-text answer, judged against the passages when grounded."""
-    task = [
-        f"Question: {question}\nReference answer: {reference or '(none)'}\n"
-        f"Student answer: {student_answer}"
-    ]
-    if grounding is not None:
-        task.append("Judge the answer against the passages; in the feedback, name the passage "
-                    "that holds the answer, e.g. [p3].")
-    system, user = _grounded_task(EVALUATION_SYSTEM, task, grounding, budget_chars, language)
-    return TextRequest(
-        brief=LessonBrief(kind="evaluation", topic=question, prompt=user.content,
-                          grounding=grounding, language=language),
-        messages=(system, user),
-        max_tokens=300,
-        temperature=0.0,
-    )
 
 
 def _brief(

@@ -184,8 +184,11 @@ class ContentService:
     ) -> GenerationResult:
         """Stream one generation; ``generation_id`` lets the caller name it in advance.
 
-        ``material`` is the session's material the class works from (the
-        published materials, in the order the teacher added them).
+        ``material`` is the session's material the class works from: all of
+        it, published or not, in the order the teacher added them
+        (:meth:`ClassMaterials.for_generation <.materials.ClassMaterials.for_generation>`).
+        The text and the events name a material by the title it carries, so
+        the caller leaves the title off material the audience may not see.
         """
         req = self.validate(request)
         return await self._generate(session_id, req, audience, context or {}, None,

@@ -3,7 +3,9 @@
 :meth:`Services.open` builds the core in a fixed order — storage (memory or
 Redis, :class:`~rtc_server.state.Storage`), the installed-feature list, the
 classroom, the dispatcher, the model (an OpenAI-compatible endpoint when one is
-configured, else None: each feature then uses its embedded fallback) — then
+configured, else None: each feature then uses its embedded fallback) and the
+endpoint's embeddings ranker for material (when an embeddings model is
+configured, else None: BM25) — then
 builds each feature from the factories it is given, installs its messages and
 starts it. :meth:`Services.close` tears down in the reverse order: load
 monitoring, features (newest first), connections, storage.
@@ -17,9 +19,10 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry
 
-from rtc_server.ai import ImageProvider, TextProvider, make_model
+from rtc_server.ai import ImageProvider, TextProvider, make_model, make_retriever
 from rtc_server.base.background import BackgroundTasks
 from rtc_server.config import Config
+from rtc_server.material.grounding import Retriever
 from rtc_server.state import Storage
 
 from .classroom import Classroom
@@ -51,6 +54,8 @@ class Services:
     #: The configured model, or None (features fall back to their embedded versions).
     text_model: TextProvider | None = None
     image_model: ImageProvider | None = None
+    #: Ranks a class's material by embeddings, or None (features rank it by BM25).
+    retriever: Retriever | None = None
     tasks: BackgroundTasks = field(default_factory=lambda: BackgroundTasks("Services"))
 
     @classmethod
@@ -63,12 +68,13 @@ class Services:
         load = LoadMonitor(classroom, features)
         classroom.load_status = load.status
         text_model, image_model = make_model(config)
+        retriever = make_retriever(config)
         registry = make_registry(classroom, dispatcher, features, load)
         services = cls(config=config, storage=storage, classroom=classroom,
                        dispatcher=dispatcher, features=features, load=load,
                        registry=registry, history=MetricsHistory(registry),
                        liveness=LivenessMonitor(classroom),
-                       text_model=text_model, image_model=image_model)
+                       text_model=text_model, image_model=image_model, retriever=retriever)
         try:
             for build in factories:
                 feature = build(services)
@@ -105,7 +111,7 @@ class Services:
         try:
             await self.classroom.close()
         finally:
-            for model in (self.text_model, self.image_model):
+            for model in (self.text_model, self.image_model, self.retriever):
                 aclose = getattr(model, "aclose", None)
                 if aclose is not None:
                     await aclose()

@@ -16,7 +16,8 @@ import logging
 import re
 from typing import Any, Protocol, runtime_checkable
 
-from rtc_server.ai.provider import ChatMessage, LessonBrief, TextProvider, TextRequest
+from rtc_server.ai.prompts import build_evaluation_request
+from rtc_server.ai.provider import TextProvider
 
 from .questions import Answer, Evaluation, Question, evaluate_choice
 
@@ -88,13 +89,6 @@ class LocalEvaluator:
         )
 
 
-_SYSTEM = (
-    "You grade a student's short answer for their teacher. Reply with one JSON object only: "
-    '{"correct": true|false, "score": number 0..1, "feedback": "one or two sentences the '
-    'teacher can pass on to the student"}.'
-)
-
-
 class TextProviderEvaluator:
     """Free text through a model (the content pipeline's TextProvider); choices stay exact."""
 
@@ -129,13 +123,8 @@ class TextProviderEvaluator:
         )
 
     async def _complete(self, question: Question, answer: Answer) -> str:
-        user = (f"Question: {question.text}\nReference answer: {question.correct or '(none)'}\n"
-                f"Student answer: {answer.text}")
-        request = TextRequest(
-            brief=LessonBrief(kind="evaluation", topic=question.text, prompt=user),
-            messages=(ChatMessage("system", _SYSTEM), ChatMessage("user", user)),
-            max_tokens=300, temperature=0.0,
-        )
+        request = build_evaluation_request(question.text, question.answer_text,
+                                           answer.text or "", language=None)
         parts: list[str] = []
         async for delta in self.provider.stream(request):
             parts.append(delta.text)

@@ -13,7 +13,8 @@ import json
 import logging
 from typing import Protocol, runtime_checkable
 
-from rtc_server.ai.provider import ChatMessage, LessonBrief, TextProvider, TextRequest
+from rtc_server.ai.prompts import build_hints_request
+from rtc_server.ai.provider import TextProvider
 
 from .evaluator import keywords
 from .questions import Question
@@ -75,13 +76,9 @@ class TextProviderHintProvider:
         self.timeout_s = timeout_s
 
     async def hints(self, question: Question) -> list[str]:
-        prompt = (f"Question: {question.text}\nChoices: {list(question.choices)}\n"
-                  f"Answer: {question.correct!r}\nWrite three progressive hints that do not "
-                  "give the answer away at once. Reply with a JSON list of strings only.")
-        request = TextRequest(
-            brief=LessonBrief(kind="hints", topic=question.text, prompt=prompt),
-            messages=(ChatMessage("user", prompt),), max_tokens=300, temperature=0.3,
-        )
+        # No language line: the question's own language is the one to answer in.
+        request = build_hints_request(question.text, question.choices, question.answer_text,
+                                      language=None)
         try:
             async with asyncio.timeout(self.timeout_s):
                 text = "".join([d.text async for d in self.provider.stream(request)])

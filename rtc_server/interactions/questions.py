@@ -63,6 +63,16 @@ class Question:
     # A breakout group the question is for (None: the whole class).
     group: str | None = None
 
+    @property
+    def answer_text(self) -> str:
+        """The right answer as text: the right choice, or the reference answer ("" for none)."""
+        correct = self.correct
+        if isinstance(correct, bool) or correct is None:
+            return ""
+        if isinstance(correct, int):
+            return self.choices[correct] if 0 <= correct < len(self.choices) else ""
+        return correct
+
     def to_json(self, *, full: bool) -> dict[str, Any]:
         """The question as sent; ``full=False`` (students, observers) leaves out ``correct``.
         ``to`` is the audience in the protocol's target form."""

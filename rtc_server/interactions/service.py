@@ -276,11 +276,8 @@ class Interactions:
         """Hints grounded in the class's material when a feature offers them; else ours."""
         aid = self._features.service(TEACHING_AID)
         if aid is not None:
-            correct = question.correct
-            answer = (question.choices[correct] if isinstance(correct, int)
-                      and not isinstance(correct, bool) and 0 <= correct < len(question.choices)
-                      else str(correct or ""))
-            grounded = await aid.hints(session_id, question.text, question.choices, answer)
+            grounded = await aid.hints(session_id, question.text, question.choices,
+                                       question.answer_text)
             if grounded:
                 return grounded
         return await self.hint_provider.hints(question)

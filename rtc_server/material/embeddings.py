@@ -3,15 +3,20 @@
 Used when the endpoint has an embeddings model.  Each material's passage
 vectors are computed once (batched) and kept in a small LRU keyed by the
 index digest, so a request only embeds its query.  Any failure (no such
-model, a timeout, a malformed reply) falls back to BM25 for that request and
-is logged: the lesson never waits on a ranker that does not answer.
+model, a timeout, a malformed reply) falls back to BM25 for that request, and
+for the next ``retry_after_s`` without asking again: an endpoint without the
+model (or down) would otherwise cost every request a failed call, or the
+timeout.  The first failure of a run is logged as a warning (one line, no
+traceback), the others at debug level, and recovery at info level.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -44,6 +49,8 @@ class EmbeddingsRetriever:
         fallback: Retriever | None = None,
         timeout_s: float = 10.0,
         cache_size: int = 32,
+        retry_after_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self.model = model
@@ -51,6 +58,10 @@ class EmbeddingsRetriever:
         self.timeout_s = timeout_s
         self.cache_size = cache_size
         self.failures = 0
+        self.retry_after_s = retry_after_s
+        self._clock = clock
+        #: While failing: when embeddings are next tried (clock seconds), else None.
+        self._retry_at: float | None = None
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._pending: dict[str, asyncio.Task[np.ndarray]] = {}
 
@@ -102,6 +113,8 @@ class EmbeddingsRetriever:
     async def ground(self, index: MaterialIndex, query: str, k: int) -> Grounding:
         if not query.strip() or not len(index):
             return await self.fallback.ground(index, query, k)
+        if self._retry_at is not None and self._clock() < self._retry_at:
+            return await self.fallback.ground(index, query, k)
         try:
             async with asyncio.timeout(self.timeout_s):
                 passages = await self._passage_vectors(index)
@@ -110,13 +123,19 @@ class EmbeddingsRetriever:
                 raise ValueError("query and passage embeddings differ in length")
         except (openai.OpenAIError, ValueError, TimeoutError) as exc:
             self.failures += 1
-            logger.warning(
-                "EmbeddingsRetriever(%s) falling back to %s: %s",
+            log = logger.debug if self._retry_at is not None else logger.warning
+            log(
+                "EmbeddingsRetriever(%s) failed (%s); ranking by %s, next try in %.0f s",
                 self.model,
+                str(exc) or type(exc).__name__,
                 self.fallback.name,
-                exc,
+                self.retry_after_s,
             )
+            self._retry_at = self._clock() + self.retry_after_s
             return await self.fallback.ground(index, query, k)
+        if self._retry_at is not None:
+            logger.info("EmbeddingsRetriever(%s) answers again", self.model)
+            self._retry_at = None
         scores = passages @ question[0]
         order = np.lexsort((np.arange(len(scores)), -scores))
         hits = tuple(Hit(int(i), float(scores[i])) for i in order[:k] if scores[i] > MIN_COSINE)

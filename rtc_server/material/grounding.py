@@ -64,13 +64,19 @@ class Grounding:
         """What changes the generated text: the material and the passages chosen."""
         return {
             "material": self.index.digest,
+            # The titles are written into the text (the local composer's disclosure).
+            "titles": [m.title for m in self.index.materials],
             "passages": [self.index.passages[h.index].label for h in self.hits],
         }
 
     def event_fields(self) -> dict[str, Any]:
-        """For ``content.started``: which material and which passages were used."""
+        """For ``content.started``: which material and which passages were used.
+
+        An untitled material (the class's unpublished material has its title
+        removed before it is indexed) is named by its id only."""
         return {
-            "material": [{"id": m.id, "title": m.title} for m in self.index.materials],
+            "material": [{"id": m.id, "title": m.title} if m.title else {"id": m.id}
+                         for m in self.index.materials],
             "passages": [self.index.passages[h.index].label for h in self.hits],
             "ranker": self.ranker,
             "matched": self.matched,

@@ -190,7 +190,8 @@ class MaterialIndex:
 
     @property
     def title(self) -> str:
-        return " / ".join(m.title for m in self.materials)
+        """The materials' titles ("" for none: untitled materials are left out)."""
+        return " / ".join(m.title for m in self.materials if m.title)
 
     def search(self, query: str, k: int) -> list[Hit]:
         """The ``k`` passages BM25 ranks highest for ``query`` (only matching ones)."""
@@ -206,14 +207,16 @@ class MaterialIndex:
         p = self.passage(label)
         if p is None:
             return None
-        return {
+        out: dict[str, Any] = {
             "id": p.label,
             "material_id": p.material_id,
-            "material_title": p.material_title,
             "passage": p.passage.id,
             "page": p.page,
             "heading": p.heading,
         }
+        if p.material_title:  # an untitled (unpublished) material is named by its id only
+            out["material_title"] = p.material_title
+        return out
 
     def terms_in(self, passages: Sequence[int], limit: int = 12) -> list[KeyTerm]:
         """Key terms that occur in the given passages, best first."""

@@ -1,7 +1,9 @@
 """An LRU of built :class:`MaterialIndex` es, so material is analysed once.
 
-Keyed by the materials' ids and digests: the same material list gives the
-same index object back; a changed, added or removed material builds anew.
+Keyed by the materials' ids, digests and titles: the same material list
+gives the same index object back; a changed, renamed, added or removed
+material (or one whose title is hidden or shown as it is unpublished or
+published) builds anew.
 Building runs in a worker thread (a 20-page PDF takes tens of milliseconds,
 which should not stall the event loop that streams to students).
 """
@@ -24,14 +26,15 @@ class MaterialIndexCache:
             raise ValueError("max_entries must be >= 1")
         self.max_entries = max_entries
         self.builds = 0
-        self._entries: OrderedDict[tuple[tuple[str, str], ...], MaterialIndex] = OrderedDict()
+        self._entries: OrderedDict[tuple[tuple[str, str, str], ...], MaterialIndex] = (
+            OrderedDict())
 
     def __len__(self) -> int:
         return len(self._entries)
 
     @staticmethod
-    def key(materials: Sequence[Material]) -> tuple[tuple[str, str], ...]:
-        return tuple((m.id, m.digest) for m in materials)
+    def key(materials: Sequence[Material]) -> tuple[tuple[str, str, str], ...]:
+        return tuple((m.id, m.digest, m.title) for m in materials)
 
     def get(self, materials: Sequence[Material]) -> MaterialIndex | None:
         key = self.key(materials)

@@ -99,7 +99,9 @@ class GenerationView {
     if (p.provider) this.provider.textContent = providerLabel(p);
     this.setState(state, state === "failed" ? t("content.state.failed") : null);
     if (Array.isArray(p.sources) && p.sources.length) {
-      this.sources.textContent = t("content.sources", { list: [...new Set(p.sources.map((s) => s.material_title + (s.page ? ` p.${s.page}` : "")))].join("; ") });
+      // Unpublished material comes without its title: it is cited by passage, as in the text.
+      const label = (s) => (s.material_title ? s.material_title + (s.page ? ` p.${s.page}` : "") : `[${s.id}]`);
+      this.sources.textContent = t("content.sources", { list: [...new Set(p.sources.map(label))].join("; ") });
     }
     this.render();
     if (this.stopButton) this.stopButton.remove();
