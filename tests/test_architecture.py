@@ -305,3 +305,14 @@ def test_two_features_cannot_post_the_same_event_type() -> None:
         assert "'message'" in str(exc)
     else:
         raise AssertionError("a second feature posting 'message' events was accepted")
+
+
+def test_only_the_state_layer_opens_redis_connections() -> None:
+    """``state/storage.py`` builds every Redis pool (the shared one and the relay's bytes
+    one); the rest of the server is handed a client."""
+    root = Path(__file__).resolve().parent.parent
+    opening = re.compile(r"ConnectionPool|from_url\(|Redis\(\s*(host|url|unix)")
+    found = sorted(str(path.relative_to(root)) for package in ("rtc_server", "signaling")
+                   for path in (root / package).rglob("*.py")
+                   if opening.search(path.read_text()))
+    assert found == ["rtc_server/state/storage.py"]
