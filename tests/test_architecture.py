@@ -316,3 +316,17 @@ def test_only_the_state_layer_opens_redis_connections() -> None:
                    for path in (root / package).rglob("*.py")
                    if opening.search(path.read_text()))
     assert found == ["rtc_server/state/storage.py"]
+
+
+def test_test_modules_share_helpers_only_through_tests_support() -> None:
+    """A test module imports no other test module (importing one runs its fixtures' module
+    and ties two suites together); shared helpers live in ``tests/support/``."""
+    here = Path(__file__).resolve().parent
+    crossing = []
+    for path in sorted(here.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            crossing += [f"{path.name}: {name}" for name in names
+                         if re.match(r"(tests\.)?test_", name)]
+    assert crossing == []
