@@ -5,6 +5,7 @@ Layers, each importing only those below it (``docs/architecture.md``)::
     chat | content | interactions | media     features (one folder, one contract)
     core                                      classroom, rooms, connections, dispatcher
     state | ai                                bus + stores; model access
+    material                                  the teacher's material: extraction, ranking
     base | patches                            vocabulary; aiortc/aioice workarounds
     config                                    the one configuration object
 

@@ -30,9 +30,11 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from rtc_server.config import Config
 from rtc_server.media.encoder import VIDEO_TIME_BASE, EncodedPacket
 from rtc_server.media.relay import MediaRelay, _Tap
 from rtc_server.media.relayed_ladder import RelayedLadder, RemoteRung
+from rtc_server.state import Storage
 from scripts.bench_common import ROOT, pct
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -53,8 +55,16 @@ class _Counter:
         self.frames += 1
 
 
+def _relay(args: argparse.Namespace, node: str) -> tuple[Storage, MediaRelay]:
+    """A relay on the bytes client a server's storage gives it (the storage owns the pool)."""
+    storage = Storage(Config(redis_url=REDIS_URL, redis_key_prefix=args.prefix))
+    assert storage.redis_bytes is not None
+    return storage, MediaRelay(storage.redis_bytes, key_prefix=args.prefix, node=node,
+                               hub=_NoSessions())
+
+
 async def origin(args: argparse.Namespace) -> None:
-    relay = MediaRelay(REDIS_URL, key_prefix=args.prefix, node="origin", hub=_NoSessions())
+    storage, relay = _relay(args, "origin")
     await relay.start()
     taps = [_Tap(relay._keys.frames("bench", "L", f"r{i}")) for i in range(args.streams)]
     tasks = [asyncio.create_task(relay._send(tap)) for tap in taps]
@@ -83,11 +93,12 @@ async def origin(args: argparse.Namespace) -> None:
     for task in tasks:
         task.cancel()
     await relay.close()
+    await storage.close()
     print(json.dumps({"role": "origin", "buckets": buckets}), flush=True)
 
 
 async def edge(args: argparse.Namespace) -> None:
-    relay = MediaRelay(REDIS_URL, key_prefix=args.prefix, node="edge", hub=_NoSessions())
+    storage, relay = _relay(args, "edge")
     await relay.start()
     ladder = RelayedLadder("bench", {"node": "origin", "ladder": "L", "kind": "video",
                                      "width": 1280, "height": 720}, relay)
@@ -121,6 +132,7 @@ async def edge(args: argparse.Namespace) -> None:
                       "hop_ms_max": round(max(r.relay_delay_ms_max for r in rungs), 2)}),
           flush=True)
     await relay.close()
+    await storage.close()
 
 
 def _cost(buckets: list[dict], active: bool, key: str = "frames") -> float | None:

@@ -16,7 +16,6 @@ from typing import TypeVar
 from aiohttp import web
 
 from rtc_server import chat, content, interactions, media, patches
-from rtc_server.chat import ChatFeature
 from rtc_server.config import Config
 from rtc_server.content import ContentFeature
 from rtc_server.core.feature import Feature
@@ -26,7 +25,7 @@ from rtc_server.media import MediaFeature
 
 from . import admin_api, http_api, http_errors, materials_api, media_api, process_metrics, websocket
 from .classes_api import setup_classes
-from .keys import CHAT, CLASSROOM, CONFIG, CONTENT, INTERACTIONS, MEDIA, SERVICES
+from .keys import CLASSROOM, CONFIG, CONTENT, INTERACTIONS, MEDIA, SERVICES
 from .whep_api import setup_whep
 from .whip_api import setup_whip
 
@@ -59,7 +58,6 @@ def create_app(config: Config, *, features: Sequence[FeatureFactory] = FEATURES
         process_metrics.register(services.registry, config.worker_id)
         # The edge's endpoints reach the features they serve by type (a feature left out
         # of the list leaves its key unset, and its endpoints answer 404/500 plainly).
-        _expose(app, services, CHAT, ChatFeature)
         _expose(app, services, CONTENT, ContentFeature)
         _expose(app, services, INTERACTIONS, InteractionsFeature)
         _expose(app, services, MEDIA, MediaFeature)

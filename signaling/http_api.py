@@ -20,7 +20,7 @@ from rtc_server.core.metrics import render
 
 from .auth import authorize, principal
 from .http_errors import errors_middleware, json_error, json_response
-from .keys import CHAT, CLASSROOM, CONFIG, SERVICES
+from .keys import CLASSROOM, CONFIG, SERVICES
 from .tokens import ROLES, mint_token
 
 routes = web.RouteTableDef()
@@ -28,6 +28,8 @@ M = TypeVar("M", bound=BaseModel)
 MAX_BODY_BYTES = 256 * 1024
 #: A request body that has not fully arrived by then is refused (slow senders hold sockets).
 BODY_TIMEOUT_S = 30.0
+#: The event type ``POST /api/sessions/{id}/events`` publishes (docs/protocol.md).
+POSTED_EVENT = "message"
 
 
 class _Body(BaseModel):
@@ -277,14 +279,18 @@ async def put_group(request: web.Request) -> web.Response:
 
 @routes.post("/api/sessions/{session_id}/events")
 async def post_event(request: web.Request) -> web.Response:
-    """Send a ``message`` event into the session (a backend or the teacher's tools)."""
+    """Send a ``message`` event into the session (a backend or the teacher's tools), through
+    the installed feature that posts ``message`` events (``Feature.posts``)."""
     session_id = request.match_info["session_id"]
+    post = request.app[SERVICES].features.poster(POSTED_EVENT)
+    if post is None:
+        raise web.HTTPNotFound(text=f"no installed feature posts {POSTED_EVENT!r} events")
     who = await authorize(request, session_id, staff=True, action="broadcast")
     # The limit of the same message sent over the WebSocket (docs/protocol.md, section 8).
     body = await read_body(request, EventPost, max_bytes=request.app[CONFIG].max_message_bytes)
     classroom: Classroom = request.app[CLASSROOM]
     await classroom.require_active(session_id)
-    event = await request.app[CHAT].chat.send(who, body.to.audience(), body.text, body.data)
+    event = await post(who, body.to.audience(), body.text, body.data)
     return json_response({"seq": event.seq, "ts": event.ts_ms}, status=202)
 
 

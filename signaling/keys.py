@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from rtc_server.chat import ChatFeature
 from rtc_server.config import Config
 from rtc_server.content import ContentFeature
 from rtc_server.core.classroom import Classroom
@@ -15,7 +14,6 @@ from rtc_server.media import MediaFeature
 CONFIG = web.AppKey("config", Config)
 SERVICES = web.AppKey("services", Services)
 CLASSROOM = web.AppKey("classroom", Classroom)
-CHAT = web.AppKey("chat", ChatFeature)
 CONTENT = web.AppKey("content", ContentFeature)
 INTERACTIONS = web.AppKey("interactions", InteractionsFeature)
 MEDIA = web.AppKey("media", MediaFeature)

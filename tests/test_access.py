@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rtc_server.base.access import (
+    require_admin,
     require_board_writer,
     require_sender,
     require_staff,
@@ -27,6 +28,18 @@ def test_staff_rule(role: str, allowed: bool) -> None:
         with pytest.raises(PermissionDenied, match=f"only a teacher or admin may end the "
                                                    f"session; you are '{role}'"):
             require_staff(who(role), "end the session")
+
+
+@pytest.mark.parametrize("role,allowed", [("admin", True), ("teacher", False),
+                                          ("student", False), ("observer", False)])
+def test_admin_rule(role: str, allowed: bool) -> None:
+    if allowed:
+        require_admin(who(role), "reopen a class")
+    else:
+        with pytest.raises(PermissionDenied, match=f"only an admin may reopen a class; "
+                                                   f"you are '{role}'"):
+            require_admin(who(role), "reopen a class")
+    require_admin(Identity.system("s1", "api"), "reopen a class")
 
 
 def test_student_and_sender_rules() -> None:

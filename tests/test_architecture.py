@@ -6,22 +6,27 @@ import-linter in ``scripts/test.sh`` (``[tool.importlinter]`` in pyproject.toml)
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import functools
 import re
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+import aiohttp
 import grimp
 
+from rtc_server import chat
 from rtc_server.base.identity import Identity
 from rtc_server.base.messages import CORE_MESSAGES, ClientMessageBase, message_type
 from rtc_server.base.protocol import CORE_EVENTS, Audience, EventCatalogue, EventType
 from rtc_server.core.connection import Connection
-from rtc_server.core.feature import Feature, Route
+from rtc_server.core.feature import Feature, Post, Route
 from rtc_server.core.services import Services
+from signaling import app as app_module
 from signaling.app import FEATURES, create_app
 from signaling.keys import SERVICES
-from tests.support.server import Harness, server_config
+from tests.support.server import SECRET, Harness, server_config
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text()
 
@@ -64,8 +69,13 @@ def _cycles(graph: Any) -> list[list[str]]:
     return found
 
 
+@functools.cache
+def _graph() -> Any:
+    return grimp.build_graph("rtc_server", "signaling", "adaptive")
+
+
 def test_no_import_cycle_type_checking_imports_included() -> None:
-    graph = grimp.build_graph("rtc_server", "signaling", "adaptive")
+    graph = _graph()
     assert len(graph.modules) > 100  # the whole code base was read
     assert _cycles(graph) == []
 
@@ -191,3 +201,132 @@ def test_a_feature_cannot_be_installed_twice() -> None:
         assert "installed twice" in str(exc)
     else:
         raise AssertionError("a second 'echo' feature was accepted")
+
+
+# -- chat, the feature added only through the contract ----------------------------------------
+
+
+def test_the_edge_names_chat_only_in_the_feature_list() -> None:
+    """``chat/`` is one folder plus one line: no other module of signaling/ imports it, and
+    ``signaling/app.py`` names it only in ``FEATURES`` (no app key, no endpoint of its own)."""
+    graph = _graph()
+    chat_modules = {m for m in graph.modules if m == "rtc_server.chat"
+                    or m.startswith("rtc_server.chat.")}
+    importers = {m for c in chat_modules for m in graph.find_modules_that_directly_import(c)
+                 if m.split(".")[0] == "signaling"}
+    assert importers == {"signaling.app"}
+    tree = ast.parse(Path(app_module.__file__).read_text())
+    features = next(node for node in ast.walk(tree) if isinstance(node, ast.AnnAssign)
+                    and isinstance(node.target, ast.Name) and node.target.id == "FEATURES")
+    in_features = {id(node) for node in ast.walk(features)}
+    named = [node.lineno for node in ast.walk(tree)
+             if isinstance(node, ast.Name) and node.id == "chat" and id(node) not in in_features]
+    assert named == []
+    imports = [(node.module, [a.name for a in node.names]) for node in ast.walk(tree)
+               if isinstance(node, ast.ImportFrom) and node.module is not None
+               and (node.module.startswith("rtc_server.chat") or (
+                   node.module == "rtc_server" and "chat" in [a.name for a in node.names]))]
+    assert [module for module, _ in imports] == ["rtc_server"]  # `from rtc_server import chat`
+
+
+NOTICE = EventType("message", "as sent", "a notice posted by a backend")
+
+
+class NoticeFeature(Feature):
+    """Stands in for chat: the one feature that posts ``message`` events over HTTP."""
+
+    name = "notice"
+    events: ClassVar[EventCatalogue] = EventCatalogue("notice", (NOTICE,))
+
+    def __init__(self, services: Services) -> None:
+        self.classroom = services.classroom
+        self.posted: list[tuple[str, str]] = []
+
+    def posts(self) -> list[Post]:
+        async def notice(who: Identity, to: Audience, text: str,
+                         data: dict[str, Any] | None) -> Any:
+            self.posted.append((who.role, text))
+            return await self.classroom.publish(who.session_id, to, NOTICE,
+                                                {"notice": text.upper(), "data": data})
+
+        return [Post(NOTICE, notice)]
+
+
+async def _post_event(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{url}/api/sessions/s1/events", json=body,
+            headers={"Authorization": f"Bearer {SECRET}"}) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_the_http_events_endpoint_reaches_the_feature_that_posts_messages(
+        aiohttp_server) -> None:
+    without_chat = tuple(f for f in FEATURES if f is not chat.build)
+    app = create_app(server_config(), features=(*without_chat, NoticeFeature))
+    harness = Harness(await aiohttp_server(app))
+    try:
+        await harness.classroom.create_session(session_id="s1", teacher_id="teacher")
+        student = await harness.client("ada", webrtc=False)
+        status, reply = await _post_event(harness.url, {"text": "fire drill", "data": {"n": 1}})
+        assert status == 202
+        event = await student.next_event("message")
+        assert event["seq"] == reply["seq"]
+        assert event["payload"] == {"notice": "FIRE DRILL", "data": {"n": 1}}
+        notice = next(f for f in app[SERVICES].features if isinstance(f, NoticeFeature))
+        assert notice.posted == [("system", "fire drill")]
+        await student.close()
+    finally:
+        await harness.close()
+
+
+async def test_the_http_events_endpoint_is_not_found_when_no_feature_posts_messages(
+        aiohttp_server) -> None:
+    without_chat = tuple(f for f in FEATURES if f is not chat.build)
+    harness = Harness(await aiohttp_server(create_app(server_config(), features=without_chat)))
+    try:
+        await harness.classroom.create_session(session_id="s1", teacher_id="teacher")
+        status, reply = await _post_event(harness.url, {"text": "anyone?"})
+        assert status == 404
+        assert "message" in reply["error"]["message"]
+    finally:
+        await harness.close()
+
+
+def test_two_features_cannot_post_the_same_event_type() -> None:
+    from rtc_server.core.feature import Features
+
+    features = Features()
+    features.add(Feature.__new__(NoticeFeature))
+    second = Feature.__new__(NoticeFeature)
+    second.name = "notice2"  # type: ignore[misc]
+    try:
+        features.add(second)
+    except ValueError as exc:
+        assert "'message'" in str(exc)
+    else:
+        raise AssertionError("a second feature posting 'message' events was accepted")
+
+
+def test_only_the_state_layer_opens_redis_connections() -> None:
+    """``state/storage.py`` builds every Redis pool (the shared one and the relay's bytes
+    one); the rest of the server is handed a client."""
+    root = Path(__file__).resolve().parent.parent
+    opening = re.compile(r"ConnectionPool|from_url\(|Redis\(\s*(host|url|unix)")
+    found = sorted(str(path.relative_to(root)) for package in ("rtc_server", "signaling")
+                   for path in (root / package).rglob("*.py")
+                   if opening.search(path.read_text()))
+    assert found == ["rtc_server/state/storage.py"]
+
+
+def test_test_modules_share_helpers_only_through_tests_support() -> None:
+    """A test module imports no other test module (importing one runs its fixtures' module
+    and ties two suites together); shared helpers live in ``tests/support/``."""
+    here = Path(__file__).resolve().parent
+    crossing = []
+    for path in sorted(here.glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            crossing += [f"{path.name}: {name}" for name in names
+                         if re.match(r"(tests\.)?test_", name)]
+    assert crossing == []

@@ -145,6 +145,9 @@ async def test_admin_overview_shows_sessions_and_recent_metrics(server: Harness)
                             headers={"Authorization": f"Bearer {server.token('t', 'teacher')}"}
                             ) as resp:
             assert resp.status == 403
+            # The admin rule of base/access.py (admins and the API secret), as worded there.
+            assert (await resp.json())["error"]["message"] == (
+                "only an admin may open the admin page; you are 'teacher'")
     (session,) = body["sessions"]
     assert (session["id"], session["students"], session["teachers"]) == ("s1", 1, 1)
     assert body["history"] and body["interval_s"] == 5.0

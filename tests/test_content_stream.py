@@ -137,6 +137,19 @@ async def test_students_cannot_trigger_class_wide_generation(fast_server: Harnes
     assert info.value.code == "forbidden"
 
 
+@pytest.mark.parametrize("role,refusal", [
+    ("teacher", "only students signal confusion; you are 'teacher'"),
+    ("observer", "observers only receive; they cannot signal confusion"),
+])
+async def test_only_students_signal_confusion(fast_server: Harness, role, refusal):
+    # The student rule of base/access.py, worded as every other refusal of it.
+    someone = await fast_server.client(f"{role}-1", role, webrtc=False)
+    with pytest.raises(ClientError) as info:
+        await someone.request({"type": "content.confused", "detail": "lost"})
+    assert info.value.code == "forbidden"
+    assert info.value.message == refusal
+
+
 async def test_confusion_from_enough_students_triggers_a_supplement(fast_server: Harness):
     teacher = await fast_server.client("teacher", "teacher")
     students = [await fast_server.client(f"q{i}") for i in range(3)]

@@ -19,6 +19,7 @@ from signaling.app import create_app
 from signaling.keys import MEDIA
 from tests.support.redis_util import delete_prefix, require_redis, unique_prefix
 from tests.support.server import Harness, server_config
+from tests.support.whep_player import WhepPlayer, delete
 
 pytestmark = pytest.mark.redis
 
@@ -179,8 +180,6 @@ async def test_the_edge_drops_the_relayed_ladder_when_the_publisher_leaves(two_w
 
 
 async def test_a_whep_player_on_the_edge_plays_the_relayed_rung(two_workers, lesson):
-    from tests.test_whep import WhepPlayer
-
     a, b = two_workers
     player = WhepPlayer()
     try:
@@ -195,8 +194,6 @@ async def test_a_whep_player_on_the_edge_plays_the_relayed_rung(two_workers, les
 
 
 async def test_a_delete_reaching_another_worker_ends_the_whep_playback(two_workers, lesson):
-    from tests.test_whep import WhepPlayer, delete
-
     a, b = two_workers
     player = WhepPlayer()
     try:

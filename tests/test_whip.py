@@ -17,6 +17,7 @@ from rtc_server.media import SyntheticAudioTrack, SyntheticVideoTrack
 from signaling.app import create_app
 from signaling.keys import CLASSROOM, MEDIA
 from signaling.tokens import mint_token
+from tests.support.cluster import start_cluster, stop_cluster
 from tests.support.server import SECRET, Harness, server_config
 
 SDP = "application/sdp"
@@ -219,8 +220,6 @@ async def test_whip_live_publisher_survives_a_server_starved_of_cpu(tmp_path):
     # The server as deployed (its own process, on uvloop), stopped for longer than the
     # silence limit, as a process starved of CPU is: the publisher's packets wait in the
     # socket meanwhile, and must not be taken for a publisher that went away.
-    from tests.test_workers import start_cluster, stop_cluster
-
     cluster = await start_cluster(tmp_path, "--log-level", "info", workers=None)
     publisher = None
     try:

@@ -1,4 +1,5 @@
-"""The chat feature's contract with the core: messages, events, snapshot part."""
+"""The chat feature's contract with the core: messages, events, snapshot part, and the
+``message`` event a backend posts over HTTP."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from rtc_server.base.identity import Identity
 from rtc_server.core.connection import Connection
-from rtc_server.core.feature import Feature, Route
+from rtc_server.core.feature import Feature, Post, Route
 from rtc_server.core.services import Services
 
 from . import events as ev
@@ -42,6 +43,10 @@ class ChatFeature(Feature):
             return {"type": "ack", "id": msg.id, "user": msg.user, "muted": msg.muted}
 
         return (Route(ChatSend, send), Route(ChatMute, mute))
+
+    def posts(self) -> Sequence[Post]:
+        # A backend or the teacher's tools post a message (``POST /api/sessions/{id}/events``).
+        return (Post(ev.MESSAGE, self.chat.send),)
 
     async def snapshot(self, who: Identity) -> dict[str, Any] | None:
         return await self.chat.snapshot(who)

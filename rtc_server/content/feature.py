@@ -27,9 +27,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from adaptive.load import LoadState
-from rtc_server.base.access import require_staff
+from rtc_server.base.access import require_staff, require_student
 from rtc_server.base.background import BackgroundTasks
-from rtc_server.base.exceptions import InvalidRequest, PermissionDenied
+from rtc_server.base.exceptions import InvalidRequest
 from rtc_server.base.identity import Identity
 from rtc_server.base.protocol import Audience, EventType
 from rtc_server.core.connection import Connection
@@ -242,8 +242,7 @@ class ContentFeature(Feature):
 
     async def confused(self, who: Identity, detail: str) -> dict[str, Any]:
         """A student signals confusion; act now if enough of the class is lost."""
-        if who.role != "student":
-            raise PermissionDenied("only students signal confusion")
+        require_student(who, "signal confusion")
         now_ms = time.monotonic() * 1000
         policy = self._policy(who.session_id)
         policy.record_confusion(who.user_id, now_ms, detail)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from rtc_server.base.access import require_staff
+from rtc_server.base.access import require_admin, require_staff
 from rtc_server.base.exceptions import (
     CredentialRevoked,
     InvalidRequest,
@@ -144,8 +144,7 @@ class Classroom:
 
     async def reopen_session(self, who: Identity) -> SessionRecord:
         """Admin (or the API): an ended class is active again; earlier tokens stop working."""
-        if who.role not in ("admin", "system"):
-            raise PermissionDenied(f"only an admin may reopen a class; you are {who.role!r}")
+        require_admin(who, "reopen a class")
         record = await self.get_session(who.session_id, history=False)
         if record.status != "ended":
             raise InvalidRequest(f"session {who.session_id!r} is not ended")

@@ -14,6 +14,9 @@ What a feature declares:
   feature's ``events.py``); ``docs/protocol.md`` documents every one (a test
   checks);
 * its part of the snapshot a reconnecting client gets (:meth:`Feature.snapshot`);
+* the events a backend may post over HTTP and who publishes them (:meth:`Feature.posts`:
+  the edge's ``POST /api/sessions/{id}/events`` finds the feature by event type, so
+  the edge names no feature);
 * its reactions to core events: a connection joined or left, a peer offered or
   sent a track, a ping measured a round trip, an answer was evaluated, the load
   level changed (the ``on_*`` methods and :meth:`Feature.degrade`);
@@ -39,13 +42,14 @@ from prometheus_client.metrics_core import Metric
 from adaptive.load import LoadState
 from rtc_server.base.identity import Identity
 from rtc_server.base.messages import ClientMessageBase
-from rtc_server.base.protocol import EventCatalogue
+from rtc_server.base.protocol import Audience, Event, EventCatalogue, EventType
 
 if TYPE_CHECKING:
     from .connection import Connection
     from .peer import Peer
 
-__all__ = ["AnswerEvaluated", "Feature", "Features", "Handler", "Route", "ServiceKey"]
+__all__ = ["AnswerEvaluated", "Feature", "Features", "Handler", "Post", "PostHandler", "Route",
+           "ServiceKey"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +66,22 @@ class Route(Generic[M]):
 
     model: type[M]
     handler: Handler[M]
+
+
+#: ``handler(who, to, text, data)`` publishes an event posted over HTTP by ``who`` (staff or
+#: the API secret's system actor, already authorised for the session, whose class is active)
+#: and returns it (the edge answers its ``seq`` and ``ts``). Domain errors it raises become
+#: HTTP errors at the edge.
+PostHandler = Callable[[Identity, Audience, str, dict[str, Any] | None], Awaitable[Event]]
+
+
+@dataclass(frozen=True)
+class Post:
+    """One event type a backend may post over HTTP (``POST /api/sessions/{id}/events``), and
+    the handler that publishes it."""
+
+    event: EventType
+    handler: PostHandler
 
 
 class ServiceKey(Generic[S]):
@@ -138,6 +158,10 @@ class Feature:
         """Services this feature offers the others, by key (e.g. ``TEACHING_AID``)."""
         return {}
 
+    def posts(self) -> Sequence[Post]:
+        """Event types of this feature a backend may post over HTTP, and their handlers."""
+        return ()
+
 
 class Features:
     """The installed features, in installation order; fans core events out to them."""
@@ -154,6 +178,10 @@ class Features:
     def add(self, feature: Feature) -> None:
         if any(f.name == feature.name for f in self._features):
             raise ValueError(f"feature {feature.name!r} is installed twice")
+        for post in feature.posts():
+            if self.poster(post.event.name) is not None:
+                raise ValueError(f"feature {feature.name!r} posts {post.event.name!r} events, "
+                                 "which an installed feature already posts")
         self._features.append(feature)
 
     def get(self, name: str) -> Feature:
@@ -201,6 +229,14 @@ class Features:
     def collect(self) -> Iterator[Metric]:
         for feature in self._features:
             yield from feature.collect()
+
+    def poster(self, event_type: str) -> PostHandler | None:
+        """The handler of the installed feature that posts ``event_type`` events, or None."""
+        for feature in self._features:
+            for post in feature.posts():
+                if post.event.name == event_type:
+                    return post.handler
+        return None
 
     def service(self, key: ServiceKey[S]) -> S | None:
         """The first installed feature's service under ``key``, or None (nobody offers it)."""

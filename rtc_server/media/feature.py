@@ -52,9 +52,9 @@ class MediaFeature(Feature):
         self.whip = WhipResources()
         self.whep = WhepResources()
         # With Redis (the deployment may have several processes), media crosses them.
-        redis_url = self.config.redis_url if services.storage.redis is not None else None
-        self.relay = (MediaRelay(redis_url, key_prefix=self.config.redis_key_prefix,
-                                 node=node, hub=self.hub) if redis_url else None)
+        redis = services.storage.redis_bytes
+        self.relay = (MediaRelay(redis, key_prefix=services.storage.key_prefix,
+                                 node=node, hub=self.hub) if redis is not None else None)
 
     def routes(self) -> Sequence[Route[Any]]:
         return routes(self.hub)

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
@@ -123,16 +123,16 @@ class _Origin:
 class MediaRelay:
     """This process's side of the relay (origin for its publishers, edge for its viewers).
 
-    :param redis_url: the deployment's Redis (a client of its own: frames are bytes).
+    :param redis: the deployment's Redis, a client that answers bytes (frames are bytes):
+        ``Storage.redis_bytes``, whose pool the storage owns and closes.
     :param node: this process's name, unique in the deployment (shown to teachers).
     """
 
-    def __init__(self, redis_url: str, *, key_prefix: str, node: str, hub: RelayHost) -> None:
+    def __init__(self, redis: Redis, *, key_prefix: str, node: str, hub: RelayHost) -> None:
         self.node = node
         self._keys = RelayKeys(key_prefix)
         self._hub = hub
-        pool = BlockingConnectionPool.from_url(redis_url, max_connections=32, timeout=5.0)
-        self._redis = Redis(connection_pool=pool)
+        self._redis = redis
         self._announce_script = self._redis.register_script(ANNOUNCE_LUA)
         self._withdraw_script = self._redis.register_script(WITHDRAW_LUA)
         self._pubsub: PubSub | None = None
@@ -180,8 +180,6 @@ class MediaRelay:
         await self._tasks.close()
         if self._pubsub is not None:
             await self._pubsub.aclose()
-        await self._redis.aclose()
-        await self._redis.connection_pool.disconnect()
 
     # -- pub/sub -----------------------------------------------------------------------------
 

@@ -1,11 +1,14 @@
-"""The state this process uses, chosen once: in memory, or Redis with one connection pool.
+"""The state this process uses, chosen once: in memory, or Redis; the one owner of the
+Redis connections.
 
 Embedded default (no Redis URL): an :class:`~.memory_bus.InProcessBus` and a
 :class:`~.memory_store.MemoryStore`; one process holds the class. With a Redis
 URL: the Redis bus and store, and one shared client over one
 ``BlockingConnectionPool`` — a caller that finds every connection busy waits
 (up to ``redis_pool_timeout_s``) instead of failing, which is what a burst of
-joins or leaves needs.
+joins or leaves needs. The media relay's encoded frames are bytes, so it gets
+a second, bytes client (:attr:`Storage.redis_bytes`) on a pool of its own,
+built and closed here too (see there why it cannot share the first).
 
 Features that keep state of their own ask :meth:`Storage.choose` for it, so
 the memory-or-Redis decision is made here and nowhere else::
@@ -39,12 +42,20 @@ __all__ = ["Storage"]
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
+#: The bytes pool's size and wait: the relay's pub/sub reader holds one connection for
+#: good, frame publishes and demand refreshes share the rest.
+BYTES_POOL_CONNECTIONS = 32
+BYTES_POOL_TIMEOUT_S = 5.0
+
 
 class Storage:
-    """The bus, the session store and (with Redis) the one client they share."""
+    """The bus, the session store and (with Redis) the clients they and the features share."""
 
     def __init__(self, config: Config) -> None:
+        #: The shared client (text replies): bus, session store, features' stores.
         self.redis: Redis | None = None
+        #: The bytes client (binary replies: the media relay), on its own pool.
+        self.redis_bytes: Redis | None = None
         self.key_prefix = config.redis_key_prefix
         if config.redis_url:
             pool = BlockingConnectionPool.from_url(
@@ -53,6 +64,13 @@ class Storage:
                 timeout=config.redis_pool_timeout_s,
             )
             self.redis = Redis(connection_pool=pool)
+            # A second pool, not a second client on the first: redis-py decodes replies per
+            # connection (``decode_responses`` is the pool's; a client on the pool cannot
+            # turn it off), and the relay's frames are not text. Its own size also keeps a
+            # video burst from taking the connections events wait for.
+            self.redis_bytes = Redis(connection_pool=BlockingConnectionPool.from_url(
+                config.redis_url, decode_responses=False,
+                max_connections=BYTES_POOL_CONNECTIONS, timeout=BYTES_POOL_TIMEOUT_S))
             self.bus: EventBus = RedisBus(self.redis, max_events=config.event_log_max,
                                           key_prefix=self.key_prefix)
             self.store: SessionStore = RedisStore(self.redis, key_prefix=self.key_prefix)
@@ -103,6 +121,7 @@ class Storage:
     async def close(self) -> None:
         await self.bus.close()
         await self.store.close()
-        if self.redis is not None:
-            await self.redis.aclose()
-            await self.redis.connection_pool.disconnect()
+        for client in (self.redis, self.redis_bytes):
+            if client is not None:
+                await client.aclose()
+                await client.connection_pool.disconnect()
