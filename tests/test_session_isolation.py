@@ -22,6 +22,8 @@ from tests.support.server import Harness
 
 #: Events a leaked command would have published in class A (A closed ``closed_q`` itself).
 LEAKS = {"content.stopped", "answer.result", "poll.closed", "help.resolved", "hint"}
+#: The fields that name something of class A (the error says which one it did not find).
+ID_FIELDS = {"generation_id", "question_id", "poll_id", "help_id", "reply_to", "item_id"}
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -67,13 +69,14 @@ async def test_ids_of_another_session_are_refused_and_change_nothing(two_classes
     help_id = (await sa.request({"type": "help.request", "text": "stuck"}))["help_id"]
     message = (await sa.request({"type": "message", "to": {"group": "teacher"},
                                  "text": "why?"}))["message_id"]
+    await ta.request({"type": "board.op", "op": {"kind": "add", "item": {
+        "id": "note-1", "x": 0.1, "y": 0.2, "text": "A's note"}}})
 
     # Class B names each of them.
     attempts = [
         (tb, {"type": "content.stop", "generation_id": generation}, "invalid_request"),
         (tb, {"type": "question.close", "question_id": open_q}, "not_found"),
         (tb, {"type": "question.reveal", "question_id": closed_q}, "not_found"),
-        (tb, {"type": "hint.send", "user": "sa", "text": "psst"}, "invalid_request"),
         (tb, {"type": "hint.send", "user": "sb", "question_id": open_q}, "not_found"),
         (tb, {"type": "poll.close", "poll_id": poll}, "not_found"),
         (tb, {"type": "help.resolve", "help_id": help_id}, "not_found"),
@@ -82,11 +85,20 @@ async def test_ids_of_another_session_are_refused_and_change_nothing(two_classes
         (sb, {"type": "answer.submit", "question_id": open_q, "choice": 0}, "not_found"),
         (sb, {"type": "poll.vote", "poll_id": poll, "option": 0}, "not_found"),
         (sb, {"type": "help.request", "text": "me too", "question_id": open_q}, "not_found"),
+        (tb, {"type": "board.op", "op": {"kind": "delete", "item_id": "note-1"}},
+         "invalid_board_op"),
+        (tb, {"type": "board.op", "op": {"kind": "move", "item_id": "note-1", "x": 0.5,
+                                         "y": 0.5}}, "invalid_board_op"),
     ]
+    # A user of class A is no user of class B.
+    error = await _refused(tb, {"type": "hint.send", "user": "sa", "text": "psst"})
+    assert error.code == "invalid_request" and "'sa'" in error.message
     for client, attempt, code in attempts:
         error = await _refused(client, attempt)
         assert error.code == code, (attempt, error)
-        assert "this session" in error.message or "this class" in error.message, error
+        named = {**attempt, **attempt.get("op", {})}
+        foreign = [v for k, v in named.items() if k in ID_FIELDS]
+        assert foreign and all(repr(v) in error.message for v in foreign), error
 
     # Class A saw none of it: everything A's student receives before the teacher's marker
     # was published before it, so a leaked close, reveal or stop would be among it.
@@ -109,6 +121,8 @@ async def test_ids_of_another_session_are_refused_and_change_nothing(two_classes
     assert (await ta.request({"type": "question.reveal", "question_id": closed_q}))[
         "students"] == 1
     await ta.request({"type": "poll.close", "poll_id": poll})
+    board = await ta.request({"type": "board.sync"})
+    assert [(i["id"], i["x"]) for i in board["items"]] == [("note-1", 0.1)]
     await ta.request({"type": "help.resolve", "help_id": help_id})
     reply = await ta.request({"type": "message", "to": {"user": "sa"}, "text": "because",
                               "reply_to": message})
