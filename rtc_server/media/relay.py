@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from .ladder import Ladder
     from .rung import Rung
 
-__all__ = ["MediaRelay", "RelayHost", "RelaySession"]
+__all__ = ["RELAY_REDIS_CONNECTIONS", "MediaRelay", "RelayHost", "RelaySession"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,9 @@ DEMAND_TTL_MS = 10_000
 TAP_QUEUE_FRAMES = 60
 #: A failed Redis read or write is retried after this pause.
 RETRY_S = 0.5
+#: The relay's own Redis pool (frames are bytes); like the state's pool it keeps the
+#: connections a burst opened, up to this many, for reuse.
+RELAY_REDIS_CONNECTIONS = 32
 
 class RelaySession(ServedSession, Protocol):
     """What the relay needs of a session's media here (:class:`~.hub.SessionMedia`)."""
@@ -131,7 +134,8 @@ class MediaRelay:
         self.node = node
         self._keys = RelayKeys(key_prefix)
         self._hub = hub
-        pool = BlockingConnectionPool.from_url(redis_url, max_connections=32, timeout=5.0)
+        pool = BlockingConnectionPool.from_url(redis_url, max_connections=RELAY_REDIS_CONNECTIONS,
+                                               timeout=5.0)
         self._redis = Redis(connection_pool=pool)
         self._announce_script = self._redis.register_script(ANNOUNCE_LUA)
         self._withdraw_script = self._redis.register_script(WITHDRAW_LUA)
