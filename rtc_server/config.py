@@ -149,9 +149,11 @@ class Config:
         default=64 * 1024, metadata={"help": "largest client message accepted"}
     )
     rate_messages_per_s: float = field(
-        default=20.0, metadata={"help": "sustained client messages per second per connection"}
+        default=20.0, metadata={"help": "sustained client messages per second per user (all of "
+                                "their connections and transports, pings included)"}
     )
-    rate_burst: int = field(default=40, metadata={"help": "client message burst allowance"})
+    rate_burst: int = field(default=40, metadata={"help": "client message burst allowance "
+                                                  "per user"})
     student_log_per_s: float = field(
         default=2.0, metadata={"help": "messages per second a student may add to the session "
                                        "log (answers, votes, board ops, messages, ...)"}
