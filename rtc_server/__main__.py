@@ -59,7 +59,7 @@ async def serve(config: Config, *, demo_session: str | None = None) -> None:
     # Our own signal handling (not aiohttp's, which raises out of the event loop and
     # leaves asyncio to cancel every task at once): a signal starts the ordered shutdown.
     runner = web.AppRunner(app, handle_signals=False,
-                           shutdown_timeout=config.shutdown_timeout_s)
+                           shutdown_timeout=config.shutdown_handlers_s)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -95,30 +95,40 @@ async def serve(config: Config, *, demo_session: str | None = None) -> None:
 
 
 async def shutdown(runner: web.AppRunner, timeout_s: float) -> None:
-    """Stop accepting, tell every client 1001, close peers, flush, then stop what is left.
+    """Stop accepting, tell every client 1001, close peers, flush, then stop what is left;
+    all of it within ``timeout_s``.
 
     aiohttp stops the listening sockets, our on_shutdown hook closes every connection
-    with 1001 "server restarting: reconnect" (peers get a bounded wait), the handlers
-    return, the app's cleanup stops features and storage. Anything still running after
-    that (a library task that ignores cancellation) is cancelled and given one second;
-    the process then exits anyway.
+    with 1001 "server restarting: reconnect" (peers get a bounded wait: half the
+    timeout), the handlers return (a fifth), the app's cleanup stops features and
+    storage. What is not done by the deadline less a reserve is cancelled; anything still
+    running then (a library task that ignores cancellation) gets the reserve, and the
+    process exits anyway at the deadline (:class:`_StuckTasks`).
     """
-    logger.info("shutting down (within %.0f s)", timeout_s)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    reserve = min(STRAGGLERS_S, timeout_s / 4)
+    logger.info("shutting down (within %.1f s)", timeout_s)
     try:
-        await asyncio.wait_for(runner.cleanup(), timeout_s * 2 + 2)
+        await asyncio.wait_for(runner.cleanup(), max(0.0, deadline - reserve - loop.time()))
     except TimeoutError:
-        logger.warning("shutdown did not finish in %.0f s; stopping anyway", timeout_s * 2 + 2)
+        logger.warning("shutdown did not finish in %.1f s; stopping anyway", timeout_s - reserve)
     current = asyncio.current_task()
     left = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
     for task in left:
         task.cancel()
     if left:
-        done, pending = await asyncio.wait(left, timeout=1.0)
+        done, pending = await asyncio.wait(left, timeout=max(0.05, deadline - loop.time()))
         if pending:
             logger.warning("%d tasks ignored cancellation: %s", len(pending),
                            ", ".join(sorted(t.get_name() for t in pending)[:5]))
             raise _StuckTasks
     logger.info("stopped")
+
+
+#: At most this long of the shutdown timeout is kept for cancelling what outlived the
+#: cleanup (a quarter of it when the timeout is short).
+STRAGGLERS_S = 1.0
 
 
 class _StuckTasks(Exception):

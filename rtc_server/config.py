@@ -123,8 +123,9 @@ class Config:
                                      "costly part of a join); more wait their turn"}
     )
     shutdown_timeout_s: float = field(
-        default=5.0, metadata={"help": "how long a shutdown waits for clients and peers to "
-                                       "close before it stops anyway"}
+        default=5.0, metadata={"help": "how long a shutdown (SIGTERM, SIGINT) may take in "
+                                       "all: clients told 1001, peers closed, state flushed; "
+                                       "then the process exits anyway"}
     )
     # State
     redis_url: str | None = field(
@@ -149,9 +150,11 @@ class Config:
         default=64 * 1024, metadata={"help": "largest client message accepted"}
     )
     rate_messages_per_s: float = field(
-        default=20.0, metadata={"help": "sustained client messages per second per connection"}
+        default=20.0, metadata={"help": "sustained client messages per second per user (all of "
+                                "their connections and transports, pings included)"}
     )
-    rate_burst: int = field(default=40, metadata={"help": "client message burst allowance"})
+    rate_burst: int = field(default=40, metadata={"help": "client message burst allowance "
+                                                  "per user"})
     student_log_per_s: float = field(
         default=2.0, metadata={"help": "messages per second a student may add to the session "
                                        "log (answers, votes, board ops, messages, ...)"}
@@ -291,6 +294,19 @@ class Config:
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def shutdown_clients_s(self) -> float:
+        """The share of ``shutdown_timeout_s`` for telling clients 1001 and closing peers."""
+        return self.shutdown_timeout_s * 0.5
+
+    @property
+    def shutdown_handlers_s(self) -> float:
+        """The share aiohttp then waits for request handlers to return (it cancels the rest).
+
+        With these two, the features' and the storage's cleanup and a last cancellation
+        of stragglers, a shutdown fits in ``shutdown_timeout_s`` (rtc_server.__main__)."""
+        return self.shutdown_timeout_s * 0.2
 
     @property
     def is_worker(self) -> bool:

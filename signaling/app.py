@@ -68,7 +68,7 @@ def create_app(config: Config, *, features: Sequence[FeatureFactory] = FEATURES
         # on_shutdown runs after the listening sockets closed and before aiohttp waits for
         # (then cancels) the handlers: every client hears 1001 "reconnect" from us first.
         if SERVICES in app:
-            await app[SERVICES].classroom.close(config.shutdown_timeout_s)
+            await app[SERVICES].classroom.close(config.shutdown_clients_s)
 
     app.cleanup_ctx.append(lifecycle)
     app.on_shutdown.append(tell_clients)

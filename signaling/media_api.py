@@ -33,7 +33,9 @@ async def media_state(request: web.Request) -> web.Response:
     workers = await feature.hub.workers(session_id)
     publisher = next((w["worker"] for w in workers if w["publisher"]), None)
     if media is None:
-        return json_response({"video": False, "audio": False, "ladders": [], "viewers": [],
+        # Nothing published here: the documented shape, empty (docs/protocol.md).
+        return json_response({"video": False, "audio": False, "screen_share": False,
+                              "offered": [], "sources": [], "ladders": [], "viewers": [],
                               "worker": feature.hub.node, "workers": workers,
                               "publisher_worker": publisher})
     stats = media.stats() | {"workers": workers, "publisher_worker": publisher}

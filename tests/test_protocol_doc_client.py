@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import aiohttp
 import aioice.ice
@@ -259,3 +260,38 @@ async def test_errors_limits_and_board_rules_as_the_document_states(make_server,
         assert limited["payload"]["retry_after_ms"] > 0 and limited["re"].startswith("h")
         await teacher.close()
         await student.close()
+
+
+def _documented_fields(doc: str, heading: str) -> list[str]:
+    """The top-level field names of the JSON object a section of docs/protocol.md shows
+    first (``{video, audio, offered: [...], viewers: [{...}], worker}``)."""
+    section = doc.split(f"### `{heading}`", 1)[1]
+    shape = section[section.index("`{") + 1:]
+    names, part, depth = [], "", 0
+    for char in shape:
+        depth += char in "{["
+        depth -= char in "}]"
+        if depth == 0:
+            break
+        if depth == 1 and char not in "{,":
+            part += char
+        elif depth == 1 and char == ",":
+            names.append(part)
+            part = ""
+    names.append(part)
+    return [name.split(":")[0].strip() for name in names if name.strip()]
+
+
+async def test_media_state_has_every_documented_field_before_anything_is_published(
+        server: Harness):
+    doc = (Path(__file__).parent.parent / "docs" / "protocol.md").read_text()
+    fields = _documented_fields(doc, "GET /api/sessions/{id}/media")
+    assert {"video", "screen_share", "offered", "sources", "workers"} <= set(fields)
+    teacher = {"Authorization": f"Bearer {server.token('teacher', 'teacher')}"}
+    async with aiohttp.ClientSession() as http, http.get(
+            f"{server.url}/api/sessions/s1/media", headers=teacher) as resp:
+        assert resp.status == 200
+        state = await resp.json()
+    assert [f for f in fields if f not in state] == []
+    assert (state["video"], state["audio"], state["screen_share"]) == (False, False, False)
+    assert (state["offered"], state["sources"], state["ladders"]) == ([], [], [])

@@ -4,9 +4,11 @@ clients that follow the protocol come back to the restarted server with nothing 
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 
 import aiohttp
+import pytest
 
 from signaling.client import ClassroomClient
 from signaling.tokens import mint_token
@@ -35,25 +37,64 @@ async def _create(url: str) -> None:
         assert resp.status in (201, 422)
 
 
-async def test_sigterm_tells_everyone_1001_and_exits_0_in_time() -> None:
-    server = await ServerProcess("--shutdown-timeout", "5").start()
+#: What the process may take beyond its --shutdown-timeout-s: the interpreter's own exit
+#: (and the test's polling) on a busy machine. The shutdown itself is bounded by the timeout.
+EXIT_MARGIN_S = 2.0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_a_signal_tells_everyone_1001_and_exits_0_within_the_timeout(sig) -> None:
+    timeout_s = 5.0
+    server = await ServerProcess("--shutdown-timeout-s", str(timeout_s)).start()
     await _create(server.url)
     clients = await _students(server.url, 20, auto_reconnect=False)
     try:
         started = time.monotonic()
-        status = await server.stop()
+        status = await server.stop(sig)
         took = time.monotonic() - started
         async with asyncio.timeout(5):
             while any(c.close_code is None for c in clients):
                 await asyncio.sleep(0.05)
-        assert status == 0
-        assert took < 12, took  # its deadline (5 s for peers, twice that in all), not a hang
+        assert status == 0, server.log()[-2000:]
+        # The deadline is the configured timeout in all (not twice it, not a hang).
+        assert took < timeout_s + EXIT_MARGIN_S, (took, server.log()[-2000:])
         assert {c.close_code for c in clients} == {1001}  # WebSocket and data-channel ones
         log = server.log()
         assert "Task was destroyed" not in log and "Traceback" not in log
+        assert f"shutting down (within {timeout_s:.1f} s)" in log and "stopped" in log
     finally:
         for client in clients:
             await client.close()
+
+
+def test_shutdown_is_bounded_by_its_timeout_when_the_cleanup_hangs() -> None:
+    """A cleanup step that never returns (a feature waiting on a stuck upstream) is cut at
+    the deadline: the whole shutdown takes its timeout, not twice it plus the step's wait.
+    Run in an event loop of its own, as in the server: shutdown() cancels every task."""
+    from aiohttp import web
+
+    from rtc_server.__main__ import shutdown
+
+    timeout_s = 1.5
+
+    async def scenario() -> float:
+        app = web.Application()
+        never = asyncio.Event()
+
+        async def stuck(app: web.Application) -> None:
+            await never.wait()
+
+        app.on_cleanup.append(stuck)
+        runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.2)
+        await runner.setup()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await shutdown(runner, timeout_s)
+        return loop.time() - started
+
+    took = asyncio.run(scenario())
+    # Most of the timeout went to the cleanup; the deadline cut it (the old bound: 5 s).
+    assert timeout_s * 0.7 <= took < timeout_s + 1.0, took
 
 
 async def test_clients_come_back_after_a_restart_with_nothing_lost() -> None:

@@ -4,6 +4,7 @@ Keys (the ``{session}`` hash tag keeps them in one cluster slot), each expiring
 ``ttl_s`` after the last write::
 
     <prefix>chat:{<session>}:log     list: message payloads as JSON, newest last
+    <prefix>chat:{<session>}:ids     sorted set: the last REPLY_WINDOW message ids (by seq)
     <prefix>chat:{<session>}:muted   set: muted user ids
 """
 
@@ -18,7 +19,7 @@ from rtc_server.base.protocol import dumps
 from rtc_server.state.store import SESSION_TTL_S
 from rtc_server.state.unavailable import redis_errors_as_unavailable
 
-from .store import HISTORY_MAX, ChatStore
+from .store import HISTORY_MAX, REPLY_WINDOW, ChatStore
 
 __all__ = ["RedisChatStore"]
 
@@ -36,11 +37,18 @@ class RedisChatStore(ChatStore):
 
     async def append(self, session_id: str, message: dict[str, Any]) -> None:
         key = self._key(session_id, "log")
+        ids = self._key(session_id, "ids")
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.rpush(key, dumps(message))
             pipe.ltrim(key, -HISTORY_MAX, -1)
             pipe.expire(key, self._ttl_s)
+            pipe.zadd(ids, {str(message.get("message_id")): int(message.get("seq") or 0)})
+            pipe.zremrangebyrank(ids, 0, -REPLY_WINDOW - 1)
+            pipe.expire(ids, self._ttl_s)
             await pipe.execute()
+
+    async def has_message(self, session_id: str, message_id: str) -> bool:
+        return await self._redis.zscore(self._key(session_id, "ids"), message_id) is not None
 
     async def recent(self, session_id: str) -> list[dict[str, Any]]:
         raw = await self._redis.lrange(self._key(session_id, "log"), 0, -1)

@@ -25,15 +25,21 @@ from rtc_server.base.protocol import BUILTIN_GROUPS, Audience, Event
 from rtc_server.core.classroom import Classroom
 
 from .events import CHAT_MUTED, MESSAGE
-from .store import ChatStore
+from .store import REPLY_WINDOW, ChatStore
 
-__all__ = ["Chat", "ChatMuted"]
+__all__ = ["Chat", "ChatMuted", "MessageNotFound"]
 
 logger = logging.getLogger(__name__)
 
 
 class ChatMuted(PermissionDenied):
     code = "chat_muted"
+
+
+class MessageNotFound(InvalidRequest):
+    """``reply_to`` names no message of this session (another class's, or unknown)."""
+
+    code = "not_found"
 
 
 class Chat:
@@ -59,6 +65,9 @@ class Chat:
                 raise ChatMuted("the teacher has paused your messages for now")
         if to.kind == "group" and not await self.classroom.group_exists(sid, to.name or ""):
             raise InvalidRequest(f"group {to.name!r} does not exist")
+        if reply_to is not None and not await self.store.has_message(sid, reply_to):
+            raise MessageNotFound(f"field 'reply_to': no message {reply_to!r} in this session "
+                                  f"(a reply names one of its last {REPLY_WINDOW} messages)")
         payload: dict[str, Any] = {
             "message_id": message_id or new_message_id(),
             "from": {"user": who.user_id, "name": who.name, "role": who.role},

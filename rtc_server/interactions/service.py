@@ -335,6 +335,9 @@ class Interactions:
     ) -> tuple[HelpRequest, bool]:
         require_student(who, "ask for help")
         await self._active(who)
+        if question_id is not None and \
+                await self.store.get_question(who.session_id, question_id) is None:
+            raise NotFound(f"field 'question_id': no question {question_id!r} in this session")
         request = new_help_request(help_id=_new_id("h"), user_id=who.user_id, name=who.name,
                                    kind=kind, text=text, question_id=question_id,
                                    now_ms=self.clock())
@@ -349,7 +352,7 @@ class Interactions:
         await self._active(who)
         resolved = await self.store.resolve_help(who.session_id, help_id)
         if resolved is None:
-            raise NotFound(f"no open help request {help_id!r}")
+            raise NotFound(f"no open help request {help_id!r} in this session")
         await self._publish_queue(who.session_id, {"resolved": help_id, "by": who.user_id})
         await self._publish(who.session_id, Audience.user(resolved.user_id), ev.HELP_RESOLVED,
                             {"help_id": help_id, "by": {"user": who.user_id, "name": who.name}})

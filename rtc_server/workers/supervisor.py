@@ -45,8 +45,9 @@ __all__ = ["Supervisor", "WorkerFailed"]
 
 logger = logging.getLogger(__name__)
 
-#: Beyond the workers' own bounded shutdown (``--shutdown-timeout-s``, twice, see
-#: ``rtc_server/__main__.py`` ``shutdown``), before the supervisor kills them.
+#: Beyond the workers' own bounded shutdown (``--shutdown-timeout-s`` in all, see
+#: ``rtc_server/__main__.py`` ``shutdown``; the grace covers the interpreter's exit on a
+#: busy machine), before the supervisor kills them.
 STOP_GRACE_S = 5.0
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 30.0
@@ -193,7 +194,7 @@ class Supervisor:
     @property
     def stop_timeout_s(self) -> float:
         """How long the workers get to stop: their own shutdown bound plus a grace."""
-        return self.config.shutdown_timeout_s * 2 + 2 + STOP_GRACE_S
+        return self.config.shutdown_timeout_s + STOP_GRACE_S
 
     def _on_signal(self, signum: int) -> None:
         name = signal.Signals(signum).name
