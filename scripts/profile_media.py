@@ -387,7 +387,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["parts", "path", "server"])
     parser.add_argument("--mode", default="forwarder",
-                        choices=["forwarder", "forwarder-nogso", "ladder", "plain"])
+                        choices=["forwarder", "forwarder-paced", "forwarder-nogso", "ladder",
+                                 "plain"])
     parser.add_argument("--n", type=int, default=60)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--fps", type=float, nargs="+", default=[15.0, 30.0])
