@@ -6,7 +6,12 @@ SDP over HTTP on 127.0.0.1, uvloop as in production) and ``--client-procs``
 same invocation, interleaved (mode after mode for each fps and N), so they share
 the machine's state:
 
-* ``forwarder``        the default: payloads cut once per rung, ForwardingSender, UDP GSO
+* ``forwarder``        payloads cut once per rung, ForwardingSender, UDP GSO, fed by a
+                       RungTrack, unpaced (adaptive quality off)
+* ``forwarder-paced``  the production path with adaptive quality on (the default): each
+                       viewer's ViewerTrack (layer gate, re-stamping), and its datagrams
+                       released through ``PacedOutput`` on a ``Pacer`` at the rung's step
+                       rate × ``PACING_FACTOR``, as ``QualityController`` sets it up
 * ``forwarder-nogso``  the same, one ``sendto`` per packet (GSO's own gain)
 * ``ladder``           main before issue 10: the ladder with aiortc's RTCRtpSender per viewer
 * ``plain``            plain aiortc: MediaRelay + a per-viewer scaler and Vp8Encoder
@@ -51,14 +56,18 @@ from aiortc.mediastreams import MediaStreamTrack
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from adaptive.levels import level_by_name
+from adaptive.pacer import Pacer
 from rtc_server.media import Ladder, SyntheticVideoTrack, add_counting_transceiver, add_rung_track
 from rtc_server.media.encoding import VIDEO_RUNGS
+from rtc_server.media.sender_controls import pace
+from rtc_server.media.viewer_track import ViewerTrack
 from rtc_server.patches.ice import restrict_host_addresses
 
 SCRIPT = os.path.abspath(__file__)
 RUNGS = {r.name: r for r in VIDEO_RUNGS}
 SOURCES = {"high": (1920, 1080), "medium": (1280, 720), "low": (1280, 720)}
-MODES = ("forwarder", "forwarder-nogso", "ladder", "plain")
+MODES = ("forwarder", "forwarder-paced", "forwarder-nogso", "ladder", "plain")
 
 
 # -- server process ---------------------------------------------------------------------------
@@ -85,6 +94,21 @@ class ScaledTrack(MediaStreamTrack):
         return scaled
 
 
+async def subscribe_paced(pc: RTCPeerConnection, ladder: Ladder, rung: str) -> None:
+    """A viewer as the server subscribes one with adaptive quality on (``MediaHub`` and
+    ``QualityController``): a ViewerTrack on the ladder at the rung's step, its keyframes
+    reported (to a no-op here, to the estimator there), the sender paced at the step's
+    total rate (``Pacer``'s default factor, as ``QualityController.link`` makes it)."""
+    track = ViewerTrack("video", rung, name=f"bench/{id(pc)}")
+    sender = add_rung_track(pc, track)
+    await track.attach(ladder)
+    level = level_by_name(rung)
+    track.set_level(level)
+    track.on_keyframe = lambda packet: None
+    if not pace(sender, Pacer(rate_bps=level.total_bps)):
+        raise RuntimeError("the sender could not be paced")
+
+
 async def serve(mode: str, port: int, fps: float, rung: str) -> None:
     restrict_host_addresses(["127.0.0.1"])
     source = SyntheticVideoTrack(*SOURCES[rung], fps)
@@ -98,7 +122,10 @@ async def serve(mode: str, port: int, fps: float, rung: str) -> None:
         body = await request.json()
         pc = RTCPeerConnection()
         pcs.append(pc)
-        if ladder is not None:
+        if mode == "forwarder-paced":
+            assert ladder is not None
+            await subscribe_paced(pc, ladder, rung)
+        elif ladder is not None:
             add_rung_track(pc, await ladder.subscribe(rung), forward=mode != "ladder",
                            gso=mode == "forwarder")
         else:

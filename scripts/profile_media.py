@@ -9,7 +9,11 @@ packetise once) and per viewer, for aiortc's path (packetise per viewer,
 ``RtpPacket`` + header extensions + serialise, ``current_ntp_time`` twice,
 pylibsrtp ``protect``, ``sendto``) and for the forwarder's (template header +
 payload copy + PictureID + RTX history entry, in-place ``srtp_protect``,
-``sendto`` per packet or one GSO ``sendmsg`` per frame).
+``sendto`` per packet or one GSO ``sendmsg`` per frame), and the forwarder's RTCP:
+one sender report built, serialised, SRTCP-protected and sent, and one receiver report
+unprotected, parsed and handled (RTT, ``remote-inbound-rtp``), each once per second
+per viewer (RFC 3550's nominal interval, aiortc's and the forwarder's), so per packet
+that is their cost ÷ the rung's packets per second.
 
 ``path``: the whole per-viewer path of a frame through a real connected
 ``ForwardingSender`` (``_on_frame``: route, template, protect, send) against a real
@@ -104,6 +108,66 @@ def srtp_session() -> Session:
                     srtp_profile=Policy.SRTP_PROFILE_AES128_CM_SHA1_80)
     policy.allow_repeat_tx = True
     return Session(policy)
+
+
+async def rtcp_parts(repeat: int = 2000) -> dict[str, float]:
+    """µs per sender report out and per receiver report in, of a real ForwardingSender
+    (made as ``add_rung_track`` makes it, not connected: the SR goes to a plain socket)."""
+    from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+    from aiortc.rtp import RtcpPacket, RtcpReceiverInfo, RtcpRrPacket
+
+    from rtc_server.media.forwarder import forward
+    from rtc_server.media.synthetic import SyntheticVideoTrack as Track
+
+    pc = RTCPeerConnection()
+    track = Track(1280, 720, 15)
+    sender = forward(pc.addTrack(track))
+    sender._codec = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000,
+                                          payloadType=96)
+    sender._cname = "{0123456789abcdef-0123-4567-89ab-cdef01234567}"
+    sender.frames_sent, sender.packets_sent, sender.octets_sent = 1000, 14000, 17_000_000
+    session = srtp_session()
+    tx, rx, addr = udp_pair()
+    counter = [0]
+
+    def sender_report() -> None:
+        payload = b"".join(bytes(p) for p in sender._sender_report())
+        tx.sendto(session.protect_rtcp(payload), addr)
+        counter[0] += 1
+        if counter[0] % 64 == 0:
+            drain(rx)
+
+    sr_us = per_call_us(sender_report, repeat)
+    sender._sender_report()
+    lsr = sender._lsr or 0
+    rr = bytes(RtcpRrPacket(ssrc=1234, reports=[RtcpReceiverInfo(
+        ssrc=sender._ssrc, fraction_lost=0, packets_lost=3, highest_sequence=14000,
+        jitter=90, lsr=lsr, dlsr=6554)]))
+    # SRTCP's replay check refuses a packet twice: one protected copy per call timed.
+    session_key = os.urandom(30)
+    inbound = Policy(key=session_key, ssrc_type=Policy.SSRC_ANY_INBOUND,
+                     srtp_profile=Policy.SRTP_PROFILE_AES128_CM_SHA1_80)
+    rx_session, tx_session = Session(inbound), Session(Policy(
+        key=session_key, ssrc_type=Policy.SSRC_ANY_OUTBOUND,
+        srtp_profile=Policy.SRTP_PROFILE_AES128_CM_SHA1_80))
+    protected = iter([tx_session.protect_rtcp(rr) for _ in range(5 * repeat)])
+
+    def receiver_report() -> None:
+        for packet in RtcpPacket.parse(rx_session.unprotect_rtcp(next(protected))):
+            step = sender._handle_rtcp_packet(packet)
+            try:
+                step.send(None)  # never suspends for a report
+            except StopIteration:
+                pass
+
+    rr_us = per_call_us(receiver_report, repeat)
+    assert sender.rtt_s is not None, "the receiver report was not handled"
+    tx.close()
+    rx.close()
+    track.stop()
+    await pc.close()
+    return {"sr": sr_us, "rr": rr_us}
+
 
 
 def parts(fps: float) -> dict[str, Any]:
@@ -205,6 +269,9 @@ def parts(fps: float) -> dict[str, Any]:
     gso_frame_us = per_call_us(gso_frame, 500) if gso.gso_available() else None
     tx.close()
     rx.close()
+    rtcp = asyncio.run(rtcp_parts())
+    pkts_per_s = pkts * fps  # a typical frame's packets at the rung's frame rate
+    rtcp_us = (rtcp["sr"] + rtcp["rr"]) / pkts_per_s
     aiortc_viewer = {"packetise per viewer (Vp8Encoder.pack)": pack_us / pkts,
                      "RtpPacket + header extensions + serialize": rtp_us,
                      "current_ntp_time x2 (ext + SR bookkeeping)": 2 * ntp_us,
@@ -214,20 +281,26 @@ def parts(fps: float) -> dict[str, Any]:
                         "SRTP protect in place (no allocation)": protect_in_place_us,
                         "sendto (one per packet)": sendto_us,
                         "GSO sendmsg (per packet share of one call per frame)":
-                            gso_frame_us / pkts if gso_frame_us else None}
+                            gso_frame_us / pkts if gso_frame_us else None,
+                        "RTCP: one SR out + one RR in a second, per packet": rtcp_us}
     return {
         "fps": fps, "frame_bytes_median": size_bytes, "packets_per_frame_median": pkts,
         "packets_per_frame_max": len(sample.payloads),
         "per_rung_us_per_packet": {"encode (libvpx, rung thread)": 1000 * encode_ms / pkts,
                                    "packetise once (vp8.fragment)": fragment_us / pkts},
+        "rtcp_us_per_report": {"sender report: build + serialise + protect_rtcp + sendto":
+                               round(rtcp["sr"], 2),
+                               "receiver report: unprotect_rtcp + parse + handle":
+                               round(rtcp["rr"], 2), "packets_per_s": round(pkts_per_s)},
         "per_viewer_us_per_packet": {
             "aiortc": {k: round(v, 2) for k, v in aiortc_viewer.items()},
             "aiortc_sum": round(sum(aiortc_viewer.values()), 2),
             "forwarder": {k: round(v, 2) if v is not None else None
                           for k, v in forwarder_viewer.items()},
-            "forwarder_sum_gso": round(template_us + protect_in_place_us
+            "forwarder_sum_gso": round(template_us + protect_in_place_us + rtcp_us
                                        + (gso_frame_us / pkts if gso_frame_us else sendto_us), 2),
-            "forwarder_sum_sendto": round(template_us + protect_in_place_us + sendto_us, 2)},
+            "forwarder_sum_sendto": round(template_us + protect_in_place_us + rtcp_us
+                                          + sendto_us, 2)},
     }
 
 
@@ -387,7 +460,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["parts", "path", "server"])
     parser.add_argument("--mode", default="forwarder",
-                        choices=["forwarder", "forwarder-nogso", "ladder", "plain"])
+                        choices=["forwarder", "forwarder-paced", "forwarder-nogso", "ladder",
+                                 "plain"])
     parser.add_argument("--n", type=int, default=60)
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--fps", type=float, nargs="+", default=[15.0, 30.0])

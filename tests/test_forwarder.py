@@ -208,6 +208,12 @@ async def test_sender_reports_let_the_server_measure_rtt(ladder, viewers):
     assert outbound[0].packetsSent == sender.packets_sent > 0
 
 
+async def until_frame_size(counter: CountingReceiver, size: tuple[int, int]) -> None:
+    async with asyncio.timeout(10):
+        while counter.frame_size != size:
+            await counter.wait_frames(counter.frames + 1, 10)
+
+
 async def test_ladder_change_keeps_one_continuous_stream(viewers):
     first = Ladder(SyntheticVideoTrack(1280, 720, FPS), "video", video_rungs=RUNGS)
     second = Ladder(SyntheticVideoTrack(640, 480, FPS), "video", video_rungs=RUNGS)
@@ -219,13 +225,16 @@ async def test_ladder_change_keeps_one_continuous_stream(viewers):
         await viewer.counter.wait_frames(FPS, timeout_s=15)
         assert viewer.counter.frame_size == SIZE_480P
 
-        await track.attach(second)  # e.g. the teacher starts a screen share
-        async with asyncio.timeout(10):
-            while viewer.counter.frame_size != (640, 480):
-                await viewer.counter.wait_frames(viewer.counter.frames + 1, 10)
+        # A rung switch within the ladder (on the medium rung's first keyframe) ...
+        assert track.set_rung("medium") == "medium"
+        await until_frame_size(viewer.counter, (1280, 720))
+        assert track.rung == "medium"
         await viewer.counter.wait_frames(viewer.counter.frames + FPS, timeout_s=10)
-        # and a rung switch within the new ladder
-        track.set_rung("low")
+
+        # ... then another ladder (e.g. the teacher starts a screen share; 480p: one rung)
+        await track.attach(second)
+        await until_frame_size(viewer.counter, (640, 480))
+        await viewer.counter.wait_frames(viewer.counter.frames + FPS, timeout_s=10)
     finally:
         track.stop()
         await first.stop()

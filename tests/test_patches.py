@@ -1,4 +1,4 @@
-"""The aiortc/aioice workarounds: the version gate, and each patch doing what it says."""
+"""The aiortc/aioice/pylibsrtp workarounds: the version gate, each patch doing what it says."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ from aiortc.sdp import SessionDescription
 from pylibsrtp import Policy, Session
 
 from rtc_server import patches
+from rtc_server.media import add_rung_track
+from rtc_server.media.forwarder import ForwardingSender
+from rtc_server.media.viewer_track import ViewerTrack
 from rtc_server.patches import (
     advertise_address,
     can_pad,
@@ -51,6 +54,7 @@ from rtc_server.patches.rtp_forwarding import (
     SRTP_TRAILER_BYTES,
     SrtpWriter,
     buffer_pointer,
+    forwarding_supported,
     install_sender,
     loop_events,
     udp_route,
@@ -84,6 +88,24 @@ async def test_an_untested_version_turns_every_patch_off(monkeypatch, caplog) ->
         sender = pc.addTrack(track)
         route_keyframe_requests(sender, track)
         assert sender._send_keyframe != track.request_keyframe  # left alone
+    finally:
+        await pc.close()
+
+
+async def test_an_untested_pylibsrtp_gives_viewers_aiortcs_sender(monkeypatch, caplog) -> None:
+    # The forwarder protects through pylibsrtp's private binding and Session._srtp.
+    real = versions.installed
+    monkeypatch.setattr(versions, "installed",
+                        lambda dist: "1.1.0" if dist == "pylibsrtp" else real(dist))
+    caplog.set_level(logging.WARNING)
+    assert versions.untested() == ["pylibsrtp 1.1.0"]
+    assert not forwarding_supported()
+    assert "pylibsrtp 1.1.0" in caplog.text
+
+    pc = RTCPeerConnection()
+    try:
+        sender = add_rung_track(pc, ViewerTrack("video", "low"))
+        assert not isinstance(sender, ForwardingSender)
     finally:
         await pc.close()
 

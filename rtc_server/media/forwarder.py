@@ -13,7 +13,10 @@ only what differs is written into a prebuilt header template (sequence number,
 timestamp, marker, abs-send-time; the VP8 PictureID, kept continuous per viewer),
 protected in place and sent, synchronously, as the rung fans the frame out
 (no task wake-up per viewer): one ``sendmsg`` with UDP GSO per frame
-(:mod:`.gso`), or one ``sendto`` per packet.
+(:mod:`.gso`), or one ``sendto`` per packet. Paced (a :attr:`ForwardingSender.pacer`,
+adaptive quality's default), the frame's protected datagrams go to the pacer instead
+and leave later in short runs (GSO per run); abs-send-time then reads when the frame
+was protected, not when each packet left.
 
 It keeps what the plain sender does: an RTX history (NACK → RTX), PLI/FIR to the
 track (the rung rate-limits keyframes), sender reports with SDES, RTT from
@@ -24,7 +27,7 @@ Hook points for a per-viewer pacer, padding probes and temporal-layer frame
 dropping (issue 14): :attr:`ForwardingSender.frame_filter` (drop a frame before it
 takes sequence numbers, so the receiver sees no gap), :attr:`ForwardingSender.pacer`
 (takes the protected datagrams of a frame instead of sending them now) and
-:meth:`ForwardingSender.send_datagrams` (the one way out, for paced packets and
+:meth:`ForwardingSender.send_packed` (the one way out, for paced packets and
 padding).
 """
 
@@ -108,10 +111,11 @@ class FrameSource(Protocol):
 
 
 class Pacer(Protocol):
-    """Issue 14's hook: takes a frame's protected datagrams and sends them later through
-    :meth:`ForwardingSender.send_datagrams`."""
+    """Issue 14's hook: takes a frame's protected datagrams, back to back in ``data``
+    (``sizes`` bytes each, one copy per frame rather than one object per datagram), and
+    sends them later through :meth:`ForwardingSender.send_packed`."""
 
-    def push(self, sender: ForwardingSender, datagrams: list[bytes],
+    def push(self, sender: ForwardingSender, data: bytes, sizes: list[int],
              frame: EncodedPacket | None) -> None:
         ...
 
@@ -423,11 +427,11 @@ class ForwardingSender(RTCRtpSender):
         self.frames_sent += 1
         self._last_ts, self._last_sent_s = ts, now
         if self.pacer is not None:
-            datagrams, at = [], 0
-            for size in sizes:
-                datagrams.append(bytes(buf[at:at + size]))
-                at += size
-            self.pacer.push(self, datagrams, frame)
+            # One copy of the frame's datagrams (the scratch buffer serves the next viewer
+            # at once); the pacer sends runs of it from there, without a copy per datagram.
+            with memoryview(buf) as view:
+                data = view[:offset].tobytes()
+            self.pacer.push(self, data, sizes, frame)
             return
         self._emit(route, buf, sizes)
 
@@ -478,7 +482,7 @@ class ForwardingSender(RTCRtpSender):
             return 0
         self.padding_sent += len(datagrams)
         if self.pacer is not None:
-            self.pacer.push(self, datagrams, None)
+            self.pacer.push(self, b"".join(datagrams), [len(d) for d in datagrams], None)
         else:
             self.send_datagrams(datagrams)
         return sent
@@ -509,15 +513,21 @@ class ForwardingSender(RTCRtpSender):
         return buf
 
     def send_datagrams(self, datagrams: list[bytes]) -> None:
-        """Send already protected datagrams now (the pacer's and padding's way out)."""
+        """Send already protected datagrams now (padding's way out without a pacer)."""
+        self.send_packed(b"".join(datagrams), [len(d) for d in datagrams])
+
+    def send_packed(self, data: bytes | memoryview, sizes: list[int]) -> None:
+        """Send already protected datagrams, back to back in ``data``, now (the pacer's
+        way out)."""
         ready = self._ready()
         if ready is None:
             return
         # The same way out as an unpaced frame: the viewer's own socket, GSO for runs of
         # equal-sized packets, a vanished route counted (pacing is on by default).
-        self._emit(ready[0], bytearray(b"".join(datagrams)), [len(d) for d in datagrams])
+        self._emit(ready[0], data, sizes)
 
-    def _emit(self, route: UdpRoute, buf: bytearray, sizes: list[int]) -> None:
+    def _emit(self, route: UdpRoute, buf: bytes | bytearray | memoryview,
+              sizes: list[int]) -> None:
         """Send the datagrams laid out back to back in ``buf``: GSO, else one by one."""
         sock = route.sock
         addr = route.addr

@@ -35,11 +35,16 @@ MIN_WAIT_MS = 1.0
 
 class PacedOutput:
     """A forwarder's datagrams released on the viewer's :class:`~adaptive.pacer.Pacer`
-    schedule: one timer for the head of the queue, never one per packet."""
+    schedule: one timer for the head of the queue, never one per packet.
+
+    A frame's datagrams stay in the one ``bytes`` the forwarder made of them; the queue
+    holds (release time, that frame's bytes, start, size), and what is due is sent as
+    runs of consecutive datagrams straight out of it (GSO for a run of equal sizes).
+    """
 
     def __init__(self, pacer: Pacer) -> None:
         self._pacer = pacer
-        self._queue: deque[tuple[float, bytes]] = deque()
+        self._queue: deque[tuple[float, bytes, int, int]] = deque()
         self._sender: ForwardingSender | None = None
         self._timer: asyncio.TimerHandle | None = None
         #: Bytes released to the sender (what has left, not what waits in the queue).
@@ -49,12 +54,16 @@ class PacedOutput:
     def queued(self) -> int:
         return len(self._queue)
 
-    def push(self, sender: ForwardingSender, datagrams: list[bytes],
+    def push(self, sender: ForwardingSender, data: bytes, sizes: list[int],
              frame: EncodedPacket | None) -> None:
         self._sender = sender
         now = time.monotonic() * 1000
-        releases = self._pacer.schedule(now, [len(d) for d in datagrams])
-        self._queue.extend(zip(releases, datagrams, strict=True))
+        releases = self._pacer.schedule(now, sizes)
+        queue = self._queue
+        start = 0
+        for release, size in zip(releases, sizes, strict=True):
+            queue.append((release, data, start, size))
+            start += size
         if self._timer is None:
             self._drain()
 
@@ -65,13 +74,20 @@ class PacedOutput:
             self._queue.clear()
             return
         now = time.monotonic() * 1000
-        due: list[bytes] = []
         queue = self._queue
-        while queue and queue[0][0] <= now + MIN_WAIT_MS:
-            due.append(queue.popleft()[1])
-        if due:
-            sender.send_datagrams(due)
-            self.sent_bytes += sum(len(d) for d in due)
+        limit = now + MIN_WAIT_MS
+        while queue and queue[0][0] <= limit:
+            # One run: the due datagrams of one frame (or one padding burst), contiguous.
+            _, data, start, size = queue.popleft()
+            sizes = [size]
+            end = start + size
+            while queue and queue[0][0] <= limit and queue[0][1] is data:
+                size = queue.popleft()[3]
+                sizes.append(size)
+                end += size
+            with memoryview(data) as view:
+                sender.send_packed(view[start:end], sizes)
+            self.sent_bytes += end - start
         if queue:
             self._timer = asyncio.get_running_loop().call_later(
                 (queue[0][0] - now) / 1000, self._drain)

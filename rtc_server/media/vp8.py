@@ -5,7 +5,7 @@ RTP payloads every viewer of the rung sends: a 4-byte payload descriptor
 (X=1, I=1 with a 15-bit PictureID, S=1 on the first fragment) followed by the
 frame's bytes. All fragments but the last have the same size, so one viewer's
 packets of a frame can leave in one UDP GSO call (see
-:mod:`rtc_server.patches.udp_gso`). The PictureID is written per viewer at
+:mod:`rtc_server.media.gso`). The PictureID is written per viewer at
 :data:`PICTURE_ID_OFFSET` (viewers keep their own continuous count across rung
 and ladder changes); the value cut here is the rung's own.
 

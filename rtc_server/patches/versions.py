@@ -1,4 +1,4 @@
-"""The one version gate for every aiortc/aioice workaround in this package.
+"""The one version gate for every aiortc/aioice/pylibsrtp workaround in this package.
 
 Each patch reaches into private code of the versions below. On any other
 version :func:`supported` logs which patch was skipped and returns False, so
@@ -15,7 +15,10 @@ from importlib.metadata import version
 logger = logging.getLogger(__name__)
 
 #: Versions every patch here was checked against.
-TESTED: dict[str, tuple[str, ...]] = {"aiortc": ("1.16.",), "aioice": ("0.13.",)}
+#: pylibsrtp: the media forwarder (:mod:`.rtp_forwarding`) calls ``pylibsrtp._binding`` and
+#: reads ``Session._srtp``, neither of them public.
+TESTED: dict[str, tuple[str, ...]] = {"aiortc": ("1.16.",), "aioice": ("0.13.",),
+                                      "pylibsrtp": ("1.0.",)}
 
 
 @cache
