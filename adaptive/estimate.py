@@ -90,6 +90,9 @@ class Estimate:
     remb_congested: bool = False
     #: The latest probe verdict, if any.
     probe: ProbeOutcome | None = None
+    #: Lowest RTT sample of the last 30 s (the path without a queue); ``None`` without
+    #: a fresh RTT.
+    rtt_base_ms: float | None = None
 
     @property
     def available_kbps(self) -> float:

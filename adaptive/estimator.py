@@ -108,6 +108,8 @@ CARRIED_WINDOW_MS = 3_000
 DEFAULT_REPORT_INTERVAL_MS = 1_000
 
 RTT_WEIGHT = 0.25
+#: ``rtt_base_ms`` is the lowest RTT sample of this window: the path without a queue.
+RTT_BASE_WINDOW_MS = 30_000
 JITTER_WEIGHT = 0.25
 LOSS_WEIGHT = 0.5
 
@@ -140,6 +142,7 @@ class BandwidthEstimator:
         self._jitter_ms: float | None = None
         self._rtt_ms: float | None = None
         self._rtt_sample_ms: float | None = None
+        self._rtt_samples: deque[tuple[float, float]] = deque()
         self._sent_bps: float | None = None
         self._sent_ms: float | None = None
         self._sent_history: deque[tuple[float, float]] = deque()
@@ -276,6 +279,8 @@ class BandwidthEstimator:
             at_ms=now_ms,
             available_bps=available,
             rtt_ms=self._rtt_ms if rtt_fresh else None,
+            rtt_base_ms=(min(rtt for _, rtt in self._rtt_samples)
+                         if rtt_fresh and self._rtt_samples else None),
             loss_fraction=self._last_loss if report_fresh else 0.0,
             smoothed_loss_fraction=(self._loss or 0.0) if report_fresh else 0.0,
             jitter_ms=self._jitter_ms if report_fresh else None,
@@ -324,6 +329,10 @@ class BandwidthEstimator:
             self._rtt_ms = None  # an old average says nothing about the path now
         self._rtt_ms = _ewma(self._rtt_ms, float(rtt_ms), RTT_WEIGHT)
         self._rtt_sample_ms = now_ms
+        samples = self._rtt_samples
+        samples.append((now_ms, float(rtt_ms)))
+        while samples and samples[0][0] < now_ms - RTT_BASE_WINDOW_MS:
+            samples.popleft()
 
     def _trim_deliveries(self, now_ms: float) -> None:
         while self._delivered and self._delivered[0][0] <= now_ms - GOODPUT_WINDOW_MS:

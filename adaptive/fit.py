@@ -18,6 +18,8 @@ CARRY_FACTOR = 1.0
 SEVERE_FACTOR = 0.6
 HEAVY_LOSS_FRACTION = 0.10
 SEVERE_LOSS_FRACTION = 0.20
+#: An RTT within this of the path's lowest shows no standing queue.
+QUEUE_FREE_MS = 10.0
 
 
 def sender_limited(estimate: Estimate) -> bool:
@@ -84,21 +86,27 @@ def fits_for_down(level: QualityLevel, estimate: Estimate) -> bool:
         estimate.rtt_ms is None or estimate.rtt_ms < level.max_rtt_ms
     )
 
-def headroom_bps(estimate: Estimate) -> float:
-    """The rate a padding probe's start is judged against: the estimate, or the
-    loss-based one when only an unconfirmed REMB dip holds the estimate down.
+def headroom_bps(level: QualityLevel, estimate: Estimate) -> float:
+    """The rate a padding probe's start from ``level`` is judged against: the estimate,
+    or, on a floor step, the loss-based one when only a REMB dip that neither loss nor a
+    queue confirms holds the estimate down.
 
-    At the floor (a few hundred kbps, a keyframe every 3 s) Chromium's REMB follows
-    what arrives (it never climbs past 1.5x of it), so it dips below its recent peak
-    with no loss and no queue, and read as a bound it kept a restored link from ever
-    showing room for a probe (issue 14: 30 s on a quarter of the frames after the
-    link came back). The probe itself is the safe test: it fails on a REMB cut, a
-    queue or loss during its window, and failed probes back off.
+    At the floor (a few hundred kbps, a keyframe every 3 s) Chromium's REMB follows what
+    arrives (it never climbs past 1.5x of it), so it dips below its recent peak with no
+    loss and no queue, and read as a bound it kept a restored link from ever showing
+    room for a probe (issue 14: 30 s on a quarter of the frames after the link came
+    back). On the rungs the REMB stays a bound: at 480p on 1,800 kbit it reads ~1 Mbps
+    with a standing queue (RTT 25-50 ms over a 2 ms path), and probing past it cost a
+    hard REMB cut. The probe itself is the safe test: it fails on a REMB cut, a queue or
+    loss during its window, and failed probes back off.
     """
-    if (estimate.source == "remb"
+    if (not level.is_rung
+            and estimate.source == "remb"
             and estimate.loss_fraction < CLEAN_LOSS_FRACTION
             and estimate.smoothed_loss_fraction < CLEAN_LOSS_FRACTION
-            and estimate.loss_based_bps is not None):
+            and estimate.loss_based_bps is not None
+            and estimate.rtt_ms is not None and estimate.rtt_base_ms is not None
+            and estimate.rtt_ms <= estimate.rtt_base_ms + QUEUE_FREE_MS):
         return max(estimate.available_bps, estimate.loss_based_bps)
     return estimate.available_bps
 

@@ -347,7 +347,7 @@ class QualityPolicy:
         if not self._probes.settings.by_trial and estimate.sent_bps is not None:
             base = min(base, estimate.sent_bps)
         room = (estimate.available_bps if self._probes.settings.by_trial
-                else headroom_bps(estimate))
+                else headroom_bps(self._level, estimate))
         comfortable = (
             nxt is not None
             and room >= base * COMFORT_FACTOR

@@ -356,3 +356,16 @@ def test_a_lumpy_floor_stream_on_a_clean_link_earns_headroom_to_probe() -> None:
         ratios.append(estimator.estimate(t).available_bps / sent)
     assert min(ratios[-5:]) >= 1.25, ratios  # comfortable every second, not every third
     assert estimator.estimate(15_000).available_bps <= 1.5 * 460_000 + 1
+
+
+def test_rtt_base_is_the_lowest_sample_of_the_last_30_s() -> None:
+    est = BandwidthEstimator()
+    est.on_probe_rtt(0, 2.0)
+    for t in range(1000, 20_000, 1000):
+        est.on_probe_rtt(t, 40.0)  # a standing queue
+    e = est.estimate(19_000)
+    assert e.rtt_base_ms == 2.0 and e.rtt_ms is not None and e.rtt_ms > 30
+    for t in range(20_000, 32_000, 1000):
+        est.on_probe_rtt(t, 40.0)
+    # The 2 ms sample has left the window: the queue is all this path has shown lately.
+    assert est.estimate(31_000).rtt_base_ms == 40.0

@@ -597,7 +597,7 @@ def test_a_remb_dip_without_loss_at_the_floor_does_not_hold_back_a_probe() -> No
 
     def floor_report(t: int, sent: float) -> Estimate:
         return _estimate(t, 0.28e6, source="remb", remb_bps=0.28e6, remb_congested=True,
-                         loss_based_bps=0.65e6, sent_bps=0.25e6, rtt_ms=1.5)
+                         loss_based_bps=0.65e6, sent_bps=0.25e6, rtt_ms=1.5, rtt_base_ms=1.0)
 
     started = _drive(policy, 0, 12_000, floor_report, carried=lambda level: False)
 
@@ -607,8 +607,19 @@ def test_a_remb_dip_without_loss_at_the_floor_does_not_hold_back_a_probe() -> No
     lossy = QualityPolicy(initial_level=LOW_QUARTER)
     assert _drive(lossy, 0, 12_000, lambda t, sent: _estimate(
         t, 0.28e6, source="remb", remb_bps=0.28e6, loss_based_bps=0.65e6, sent_bps=0.25e6,
-        rtt_ms=1.5, loss_fraction=0.03, smoothed_loss_fraction=0.03),
+        rtt_ms=1.5, rtt_base_ms=1.0, loss_fraction=0.03, smoothed_loss_fraction=0.03),
         carried=lambda level: False) == []
+    # So is it with a standing queue (the RTT well above the path's lowest) ...
+    queued = QualityPolicy(initial_level=LOW_QUARTER)
+    assert _drive(queued, 0, 12_000, lambda t, sent: _estimate(
+        t, 0.28e6, source="remb", remb_bps=0.28e6, loss_based_bps=0.65e6, sent_bps=0.25e6,
+        rtt_ms=35.0, rtt_base_ms=2.0), carried=lambda level: False) == []
+    # ... and on a rung: 480p on 1,800 kbit reads ~1 Mbps of REMB with a queue, and a
+    # probe past it cost a hard REMB cut (Chromium, 2026-12-07).
+    rung = QualityPolicy(initial_level=LOW)
+    assert _drive(rung, 0, 12_000, lambda t, sent: _estimate(
+        t, 0.98e6, source="remb", remb_bps=0.98e6, loss_based_bps=1.6e6, sent_bps=0.95e6,
+        rtt_ms=3.0, rtt_base_ms=2.0), carried=lambda level: False) == []
 
 
 def test_after_a_verified_up_step_the_next_probe_follows_within_seconds() -> None:
