@@ -253,6 +253,8 @@ async def lesson(browser, server: ServerProcess, base: str) -> None:
         await teacher.locator(".q-choice").nth(i).fill(choice)
     await teacher.locator(".q-correct").nth(1).check()
     await teacher.select_option("#q-limit", "120")
+    # The teacher's own hints, one per line: these are what "send hint" sends.
+    await teacher.fill("#q-hints-input", "Think about what we breathe out.\n\nIt is not oxygen.")
     await teacher.click("#q-ask")
     for student in (mina, jae, seoyeon):
         await student.locator("#question[data-state='open'] .choice[data-index='2']").wait_for(
@@ -299,13 +301,16 @@ async def lesson(browser, server: ServerProcess, base: str) -> None:
     assert "plants take in" in await reloaded.inner_text()
     await seoyeon.locator(f"#panel-content [data-generation-id='{gid}']").wait_for()
 
-    # -- a hint to the student who got it wrong --------------------------------------------------
+    # -- the teacher's hint to the student who got it wrong -------------------------------------
     jae_row = teacher.locator(".roster-row:has-text('Jae')")
     jae_id = await jae_row.get_attribute("data-user")
     await teacher.click(f".roster-actions[data-user='{jae_id}']")
     await assert_accessible(teacher, "teacher console, a student's actions")
     await screenshot(teacher, "teacher-actions-desktop")
-    await teacher.fill("#act-hint-text", "Think about what we breathe out.")
+    # The hint box left empty: the question's first prepared hint, the one the teacher wrote.
+    prepared = teacher.locator("#q-hints li")
+    assert [t.strip() for t in await prepared.locator("span").all_inner_texts()] == [
+        "Think about what we breathe out.", "It is not oxygen."]
     await teacher.click("#act-hint-send")
     await teacher.locator("#actions-status:text('Hint sent')").wait_for(timeout=10_000)
     await teacher.click("#act-close")

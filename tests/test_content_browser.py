@@ -110,11 +110,13 @@ async def test_content_panels_stream_stop_visual_plan_and_confusion(netns, aioht
         # The plan is drawn as a timeline against the lesson clock.
         await teacher.locator("#plan-timeline .timeline-seg").first.wait_for(timeout=10_000)
 
-        # 4. "I'm confused" reaches the teacher, beside the content it refers to.
+        # 4. "I'm confused" reaches the teacher, beside the content the student has in view:
+        # the first lesson, scrolled back to at the bottom of the feed, not the latest (plan).
+        await student.locator("#content-feed").evaluate("f => { f.scrollTop = f.scrollHeight; }")
         await student.fill("#confused-detail", "what is magma?")
         await student.click("#confused")
         await student.locator("#confused-state[data-sent='true']").wait_for(timeout=5_000)
-        confusion = teacher.locator("#panel-tools .content-confusions li[data-user='stu1']")
+        confusion = card(teacher, gid).locator(".content-confusions li[data-user='stu1']")
         await confusion.wait_for(timeout=5_000)
         assert "what is magma?" in await confusion.inner_text()
 

@@ -169,6 +169,35 @@ async def test_confusion_from_enough_students_triggers_a_supplement(fast_server:
     assert confusion["payload"]["user"] == "q0"
 
 
+async def test_confusion_names_the_generation_it_is_about(make_server):
+    # Slow: the second lesson is stopped while it streams (the history keeps only finished
+    # ones), and one student's signal sets off no supplement (one of two is not enough).
+    server = await make_server(local_tokens_per_s=40)
+    await server.classroom.create_session(session_id="s1", teacher_id="teacher")
+    teacher = await server.client("teacher", "teacher", webrtc=False)
+    student = await server.client("stu", webrtc=False)
+    await server.client("other", webrtc=False)
+    first = (await teacher.request({"type": "content.request", "request": {
+        "kind": "lesson", "prompt": "Why is the sky blue", "max_tokens": 16}}))["generation_id"]
+    assert (await content_events(student, first, timeout=30))[-1]["type"] == "content.done"
+    second = (await teacher.request({"type": "content.request", "request": {
+        "kind": "lesson", "prompt": "A long lesson about volcanoes"}}))["generation_id"]
+    await student.next_event("content.chunk")
+    await teacher.request({"type": "content.stop", "generation_id": second})
+    # About the earlier, finished lesson, not the latest one; then the stopped one; then none.
+    for named in (first, second, None):
+        message = {"type": "content.confused", "detail": "lost"}
+        if named:
+            message["generation_id"] = named
+        assert (await student.request(message))["supplement"] is False
+        confusion = await teacher.next_event("content.confusion")
+        assert confusion["payload"]["generation_id"] == named
+        assert confusion["payload"]["user"] == "stu"
+    with pytest.raises(ClientError) as info:  # request() matches the error by its `re`
+        await student.request({"type": "content.confused", "generation_id": "0123abcd"})
+    assert info.value.code == "not_found" and "'0123abcd'" in info.value.message
+
+
 async def test_openai_compatible_endpoint_is_used_without_code_change(make_server, fake_openai):
     fake_openai.then(Behaviour(tokens=["Leaves ", "use ", "light. ", "Then ", "sugar."]))
     server = await make_server(openai_base_url=fake_openai.base_url, openai_api_key="sk-test",

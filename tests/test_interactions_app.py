@@ -128,3 +128,52 @@ async def test_student_message_ack_names_its_message_for_threading_replies(ix_se
                            "reply_to": ack["message_id"]})
     (reply,) = await a_rec.wait("message")
     assert reply["payload"]["reply_to"] == ack["message_id"]
+
+
+async def test_teacher_written_hints_are_the_questions_prepared_hints(ix_server):
+    teacher, t_rec = await join(ix_server, "teacher", "teacher")
+    (_ann, a_rec), (bob, b_rec) = await join(ix_server, "ann"), await join(ix_server, "bob")
+    mine = ["  Think of what leaves breathe in. ", "We breathe it out.", "식물은 이것을 흡수해요."]
+    ack = await teacher.request({"type": "question.ask", "text": "Which gas do plants take in?",
+                                 "choices": ["Oxygen", "Carbon dioxide"], "correct": 1,
+                                 "auto_hint": True, "hints": mine})
+    qid = ack["question"]["id"]
+    expected = [h.strip() for h in mine]
+    (ready,) = await t_rec.wait("hints.ready", where=lambda p: p["question_id"] == qid)
+    assert ready["payload"]["hints"] == expected
+    # "Send hint": the teacher's hints, in order.
+    first = await teacher.request({"type": "hint.send", "user": "ann", "question_id": qid})
+    assert (first["text"], first["level"]) == (expected[0], 0)
+    (got,) = await a_rec.wait("hint")
+    assert got["payload"]["text"] == expected[0]
+    second = await teacher.request({"type": "hint.send", "user": "ann", "question_id": qid})
+    assert (second["text"], second["level"]) == (expected[1], 1)
+    # The automatic rule on a wrong answer: the teacher's first hint.
+    await bob.request({"type": "answer.submit", "question_id": qid, "choice": 0})
+    (auto,) = await b_rec.wait("hint")
+    assert auto["payload"]["text"] == expected[0]
+    assert auto["payload"]["from"]["name"] == "automatic hint"
+    # No generated hints replace them (a reloaded teacher page sees the teacher's).
+    again = await ix_server.client("teacher", "teacher", webrtc=False)
+    assert again.welcome["snapshot"]["interactions"]["hints"][qid] == expected
+    assert len(t_rec.of("hints.ready")) == 1
+
+
+@pytest.mark.parametrize(("hints", "code", "names"), [
+    (["one", "two", "three", "four", "five", "six"], "malformed_message", "at most 5"),
+    (["x" * 501], "malformed_message", "hints.0"),
+    (["fine", 7], "malformed_message", "hints.1"),
+    ("just one", "malformed_message", "hints"),
+    (["fine", "   "], "invalid_request", "'hints.1'"),
+    ([""], "malformed_message", "hints.0"),
+])
+async def test_bad_teacher_hints_are_refused_naming_the_request(ix_server, hints, code,
+                                                                names):
+    teacher, _ = await join(ix_server, "teacher", "teacher")
+    with pytest.raises(ClientError) as info:  # request() matches the error by its `re`
+        await teacher.request({"id": "ask-1", "type": "question.ask", "text": "Q?",
+                               "choices": ["a", "b"], "hints": hints})
+    assert info.value.code == code and names in info.value.message, info.value
+    (error,) = [r for r in teacher.replies if r["type"] == "error"]
+    assert error["re"] == "ask-1"
+    assert await ix_server.interactions.store.questions("s1") == []

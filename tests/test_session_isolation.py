@@ -85,6 +85,7 @@ async def test_ids_of_another_session_are_refused_and_change_nothing(two_classes
         (sb, {"type": "answer.submit", "question_id": open_q, "choice": 0}, "not_found"),
         (sb, {"type": "poll.vote", "poll_id": poll, "option": 0}, "not_found"),
         (sb, {"type": "help.request", "text": "me too", "question_id": open_q}, "not_found"),
+        (sb, {"type": "content.confused", "generation_id": generation}, "not_found"),
         (tb, {"type": "board.op", "op": {"kind": "delete", "item_id": "note-1"}},
          "invalid_board_op"),
         (tb, {"type": "board.op", "op": {"kind": "move", "item_id": "note-1", "x": 0.5,

@@ -66,7 +66,7 @@ async function boot() {
   const feed = el("div", { id: "content-feed", class: "content-feed", role: "region", tabindex: "0", "aria-label": t("content.feed_label") });
   const noContent = el("p", { class: "muted", id: "content-empty" }, t("content.nothing_yet"));
   contentCard.append(el("h2", { id: "content-title" }, t("content.title")), noContent, feed);
-  new ContentFeed(client, feed, { announceNew: true, onChange: () => { noContent.hidden = feed.children.length > 0; } });
+  ctx.feed = new ContentFeed(client, feed, { announceNew: true, onChange: () => { noContent.hidden = feed.children.length > 0; } });
   ix.mountNow(ctx, nowCard);
   nowCard.querySelector("h2").id = "now-title";
   ix.mountHints(ctx, hintsCard);

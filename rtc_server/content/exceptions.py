@@ -6,6 +6,9 @@
     ├── InvalidContentRequest     a request failed validation (names the field)
     └── GenerationNotFound        cancel() for an unknown or finished generation
 
+    InvalidRequest                (rtc_server.base.exceptions: an ``error`` reply)
+    └── UnknownGeneration         not_found: a message names no generation of its session
+
 A teacher's file that cannot be used raises
 :class:`rtc_server.material.exceptions.MaterialError` (re-exported here).
 
@@ -17,6 +20,7 @@ turns those into HTTP statuses or error replies.
 from __future__ import annotations
 
 from rtc_server.ai.exceptions import GenerationFailed, GenerationTimeout
+from rtc_server.base.exceptions import InvalidRequest
 from rtc_server.material.exceptions import (
     MaterialEncrypted,
     MaterialError,
@@ -40,6 +44,7 @@ __all__ = [
     "MaterialNotUtf8",
     "MaterialTooLarge",
     "MaterialUnsupported",
+    "UnknownGeneration",
 ]
 
 
@@ -54,6 +59,13 @@ class InvalidContentRequest(ContentError):
         super().__init__(f"invalid content request: {field}: {message}")
         self.field = field
         self.message = message
+
+
+class UnknownGeneration(InvalidRequest):
+    """A client message names a generation its session does not have (another class's,
+    or none)."""
+
+    code = "not_found"
 
 
 class GenerationNotFound(ContentError):

@@ -20,6 +20,7 @@ import asyncio
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -36,11 +37,12 @@ from rtc_server.core.connection import Connection
 from rtc_server.core.feature import AnswerEvaluated, Feature, Route, ServiceKey
 from rtc_server.core.services import Services
 from rtc_server.core.teaching_aid import TEACHING_AID
+from rtc_server.state.store import HISTORY_MAX
 
 from . import events as ev
 from .cache import ContentCache
 from .destination import Destination
-from .exceptions import GenerationNotFound, InvalidContentRequest
+from .exceptions import GenerationNotFound, InvalidContentRequest, UnknownGeneration
 from .local_provider import LocalImageProvider, LocalTextProvider
 from .material_store import MaterialStore, MemoryMaterialStore, RedisMaterialStore
 from .materials import ClassMaterials
@@ -80,6 +82,9 @@ class ContentFeature(Feature):
             retriever=services.retriever,
         )
         self._supplements: dict[str, SupplementPolicy] = {}
+        # Generations started by this process, per session (also the stopped and failed ones,
+        # which the content history does not keep): what a confusion signal may name.
+        self._started: dict[str, deque[str]] = {}
         self.materials = ClassMaterials(self.classroom, materials,
                                         max_bytes=config.material_max_bytes,
                                         max_pages=config.material_max_pages)
@@ -100,7 +105,7 @@ class ContentFeature(Feature):
             self.stop(conn.identity, msg.generation_id)
 
         async def on_confused(conn: Connection, msg: Confused, via: str) -> dict[str, Any]:
-            return await self.confused(conn.identity, msg.detail)
+            return await self.confused(conn.identity, msg.detail, msg.generation_id)
 
         return (Route(ContentRequestMessage, on_request), Route(ContentStop, on_stop),
                 Route(Confused, on_confused))
@@ -146,6 +151,9 @@ class ContentFeature(Feature):
     # -- plumbing ----------------------------------------------------------------------------
 
     async def _publish(self, to: Destination, type: EventType, payload: dict[str, Any]) -> None:
+        if type == ev.STARTED:
+            started = self._started.setdefault(to.session_id, deque(maxlen=STARTED_KEPT))
+            started.append(str(payload.get("generation_id")))
         await self.classroom.publish(to.session_id, to.audience, type, payload)
         if type in ev.MIRRORED_TO_TEACHER and to.kind != "session" and (
                 to.audience != Audience.teachers()):
@@ -240,15 +248,31 @@ class ContentFeature(Feature):
             raise InvalidRequest(f"no running generation {generation_id!r} in this class"
                                  ) from exc
 
-    async def confused(self, who: Identity, detail: str) -> dict[str, Any]:
-        """A student signals confusion; act now if enough of the class is lost."""
+    async def confused(self, who: Identity, detail: str,
+                       generation_id: str | None = None) -> dict[str, Any]:
+        """A student signals confusion, about ``generation_id`` (a generation of their
+        session) if given; act now if enough of the class is lost."""
         require_student(who, "signal confusion")
+        if generation_id is not None and not await self._has_generation(who.session_id,
+                                                                         generation_id):
+            raise UnknownGeneration(f"field 'generation_id': no generation {generation_id!r} "
+                                    "in this class")
         now_ms = time.monotonic() * 1000
         policy = self._policy(who.session_id)
         policy.record_confusion(who.user_id, now_ms, detail)
         await self.classroom.publish(who.session_id, Audience.teachers(), ev.CONFUSION,
-                                     {"user": who.user_id, "name": who.name, "detail": detail})
+                                     {"user": who.user_id, "name": who.name, "detail": detail,
+                                      "generation_id": generation_id})
         return await self._maybe_supplement(who.session_id, now_ms)
+
+    async def _has_generation(self, session_id: str, generation_id: str) -> bool:
+        """Whether ``session_id`` has that generation: started here (streaming, stopped or
+        failed), or finished anywhere (its content history)."""
+        if generation_id in self._started.get(session_id, ()):
+            return True
+        history = await self.classroom.store.recent_history(session_id, "content",
+                                                            HISTORY_MAX)
+        return any(e.get("generation_id") == generation_id for e in history)
 
     async def answer_evaluated(self, session_id: str, user_id: str, correct: bool,
                                detail: str = "") -> None:
@@ -298,6 +322,8 @@ class ContentFeature(Feature):
 #: Coalescing window per recipient in this process, and its cap (see _coalescing_ms).
 COALESCE_MS_PER_RECIPIENT = 0.12
 COALESCE_MAX_MS = 250.0
+#: Generations a process remembers per session for confusion signals (beyond: the history).
+STARTED_KEPT = 200
 #: Finished generations a (re)joining client gets in its snapshot.
 SNAPSHOT_LESSONS = 3
 #: How far back in the content history the snapshot looks for them.

@@ -25,7 +25,9 @@ class ContentStop(ClientMessageBase):
 
 
 class Confused(ClientMessageBase):
-    """Student: "I don't understand" (optionally what); may trigger a supplement."""
+    """Student: "I don't understand" (optionally what, and about which generation: the
+    content in view); may trigger a supplement."""
 
     type: Literal["content.confused"]
     detail: str = Field(default="", max_length=500)
+    generation_id: str | None = Field(default=None, min_length=1, max_length=64)

@@ -68,7 +68,7 @@ def routes(interactions: Interactions) -> tuple[Route[Any], ...]:
         question = await ix.ask_question(
             conn.identity, text=msg.text, kind=msg.kind, choices=list(msg.choices),
             correct=msg.correct, time_limit_s=msg.time_limit_s, auto_hint=msg.auto_hint,
-            group=_group_of(msg))
+            group=_group_of(msg), hints=msg.hints)
         return {"type": "ack", "id": msg.id, "question": question.to_json(full=True)}
 
     async def question_reveal(conn: Connection, msg: QuestionReveal, via: str

@@ -17,12 +17,35 @@ from rtc_server.ai.prompts import build_hints_request
 from rtc_server.ai.provider import TextProvider
 
 from .evaluator import keywords
+from .exceptions import InvalidRequest
 from .questions import Question
 
-__all__ = ["HintProvider", "LocalHintProvider", "TextProviderHintProvider"]
+__all__ = [
+    "MAX_HINTS",
+    "MAX_HINT_CHARS",
+    "HintProvider",
+    "LocalHintProvider",
+    "TextProviderHintProvider",
+    "teacher_hints",
+]
 
 logger = logging.getLogger(__name__)
+#: Prepared hints of a question, and the length of one a teacher writes.
 MAX_HINTS = 5
+MAX_HINT_CHARS = 500
+
+
+def teacher_hints(hints: list[str]) -> list[str]:
+    """The hints a teacher wrote for a question, trimmed; errors name the field.
+
+    The message model has bounded the count and the length already (the boundary);
+    what is left is a hint of blanks only, which would show students an empty card."""
+    cleaned = [h.strip() for h in hints]
+    for index, hint in enumerate(cleaned):
+        if not hint:
+            raise InvalidRequest(f"field 'hints.{index}': hint {index + 1} is empty; "
+                                 "write it, or leave it out")
+    return cleaned
 
 
 @runtime_checkable

@@ -16,6 +16,7 @@ from pydantic import Field
 from rtc_server.base.messages import ClientMessageBase, MessageId, Name, Target
 
 from .help import MAX_HELP_TEXT
+from .hints import MAX_HINT_CHARS, MAX_HINTS
 from .polls import MAX_OPTIONS
 from .questions import MAX_CHOICES, MAX_TIME_LIMIT_S
 
@@ -39,10 +40,14 @@ __all__ = [
 
 ItemId = Annotated[str, Field(min_length=1, max_length=64)]
 Choice = Annotated[str, Field(min_length=1, max_length=200)]
+HintText = Annotated[str, Field(min_length=1, max_length=MAX_HINT_CHARS)]
 
 
 class QuestionAsk(ClientMessageBase):
-    """Staff: put a question to the class (``correct``: choice index, or reference text)."""
+    """Staff: put a question to the class (``correct``: choice index, or reference text).
+
+    ``hints``: the teacher's own prepared hints, least to most revealing; when given, the
+    server prepares none."""
 
     type: Literal["question.ask"]
     text: Annotated[str, Field(min_length=1, max_length=2000)]
@@ -51,6 +56,7 @@ class QuestionAsk(ClientMessageBase):
     correct: int | Annotated[str, Field(max_length=2000)] | None = None
     time_limit_s: Annotated[int, Field(ge=1, le=MAX_TIME_LIMIT_S)] | None = None
     auto_hint: bool = False
+    hints: list[HintText] | None = Field(default=None, max_length=MAX_HINTS)
     # The class (default) or one breakout group: {"group": "g1"}.
     to: Target | None = None
 

@@ -37,7 +37,7 @@ from .exceptions import (
     QuestionClosed,
 )
 from .help import HelpKind, HelpRequest, new_help_request, queue_json
-from .hints import HintProvider, LocalHintProvider
+from .hints import HintProvider, LocalHintProvider, teacher_hints
 from .polls import MAX_OPEN_POLLS, Poll, check_vote, new_poll, tally
 from .questions import (
     MAX_OPEN_QUESTIONS,
@@ -128,9 +128,12 @@ class Interactions:
     async def ask_question(
         self, who: Identity, *, text: str, kind: QuestionKind, choices: list[str],
         correct: int | str | None, time_limit_s: int | None, auto_hint: bool = False,
-        group: str | None = None,
+        group: str | None = None, hints: list[str] | None = None,
     ) -> Question:
-        """Open a question for the class, or for one breakout ``group`` (and the teachers)."""
+        """Open a question for the class, or for one breakout ``group`` (and the teachers).
+
+        ``hints``: the teacher's prepared hints; without them the server prepares some in
+        the background."""
         require_staff(who, "ask the class a question")
         await self._active(who)
         sid = who.session_id
@@ -143,14 +146,24 @@ class Interactions:
         question = new_question(question_id=_new_id("q"), text=text, kind=kind, choices=choices,
                                 correct=correct, time_limit_s=time_limit_s, asked_by=who.user_id,
                                 now_ms=self.clock(), auto_hint=auto_hint, group=group)
+        own_hints = teacher_hints(hints) if hints else None
         await self.store.add_question(sid, question)
+        if own_hints:
+            # Stored before anyone hears of the question: a wrong answer straight away
+            # (auto_hint) or the teacher's first "send hint" finds the teacher's hints.
+            await self.store.put_hints(sid, question.id, own_hints)
         if question.closes_at_ms is not None:
             self._arm_timer(sid, question)
         await self._publish_to(sid, question, ev.QUESTION_OPENED,
                                {"question": question.to_json(full=False)})
         await self._history(sid, ev.QUESTION_OPENED, by=who.user_id,
-                            question=question.to_json(full=True))
-        self._tasks.spawn(self._prepare_hints(sid, question), f"hints {question.id}")
+                            question=question.to_json(full=True),
+                            **({"hints": own_hints} if own_hints else {}))
+        if own_hints:
+            await self._publish(sid, TEACHERS, ev.HINTS_READY,
+                                {"question_id": question.id, "hints": own_hints})
+        else:
+            self._tasks.spawn(self._prepare_hints(sid, question), f"hints {question.id}")
         return question
 
     def _arm_timer(self, session_id: str, question: Question) -> None:

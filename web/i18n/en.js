@@ -89,6 +89,8 @@ export default {
   "q.choices_legend": "Choices — tick the correct one", "q.choice_n": "Choice {n}", "q.correct_n": "Choice {n} is correct", "q.correct": "Correct",
   "q.add_choice": "Add a choice", "q.reference": "Model answer (optional)", "q.reference_help": "Answers are compared with it; without it, free answers need your review.",
   "q.time_limit": "Time limit", "q.no_limit": "No limit", "q.auto_hint": "Send the first hint automatically to wrong answers", "q.ask": "Ask the class",
+  "q.hints_label": "Your hints (optional)", "q.hints_help": "One hint per line, from a gentle nudge to nearly the answer; at most {n}. Without them, hints are prepared for you.",
+  "q.too_many_hints": "Write at most {n} hints, one per line.", "q.hint_too_long": "Each hint can be at most {n} characters.",
   "q.need_text": "Write the question first.", "q.need_choices": "Give at least two choices.", "q.choices_differ": "Each choice must be different.",
   "q.asked": "Question sent.", "q.closed": "Closed", "q.open_no_limit": "Open — no time limit", "q.time_left": "{time} left",
   "q.n_of_m_answered": "{n} of {m} answered", "q.not_answered_yet": { one: "{n} student has not answered yet", other: "{n} students have not answered yet" }, "q.prepared_hints": "Prepared hints",

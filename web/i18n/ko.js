@@ -89,6 +89,8 @@ export default {
   "q.choices_legend": "보기 — 정답에 표시하세요", "q.choice_n": "보기 {n}", "q.correct_n": "보기 {n}이(가) 정답", "q.correct": "정답",
   "q.add_choice": "보기 추가", "q.reference": "모범 답안 (선택)", "q.reference_help": "학생 답과 비교합니다. 없으면 서술형 답은 선생님이 확인해야 합니다.",
   "q.time_limit": "제한 시간", "q.no_limit": "제한 없음", "q.auto_hint": "틀린 학생에게 첫 힌트를 자동으로 보내기", "q.ask": "반에 질문하기",
+  "q.hints_label": "내 힌트 (선택)", "q.hints_help": "한 줄에 힌트 하나씩, 살짝 돕는 것부터 거의 답에 가까운 것까지 최대 {n}개 쓰세요. 쓰지 않으면 힌트가 자동으로 준비됩니다.",
+  "q.too_many_hints": "힌트는 한 줄에 하나씩 최대 {n}개까지 쓸 수 있습니다.", "q.hint_too_long": "힌트 하나는 최대 {n}자까지 쓸 수 있습니다.",
   "q.need_text": "먼저 질문을 쓰세요.", "q.need_choices": "보기를 두 개 이상 쓰세요.", "q.choices_differ": "보기는 서로 달라야 합니다.",
   "q.asked": "질문을 보냈습니다.", "q.closed": "마감됨", "q.open_no_limit": "진행 중 — 시간 제한 없음", "q.time_left": "{time} 남음",
   "q.n_of_m_answered": "{m}명 중 {n}명 답함", "q.not_answered_yet": "아직 답하지 않은 학생 {n}명", "q.prepared_hints": "준비된 힌트",

@@ -214,6 +214,22 @@ export class ContentFeed {
     return view;
   }
 
+  /** The generation a reader has in view: the one showing most on screen (within the
+   * viewport and the feed's own scroll box); the latest when none shows. */
+  inView() {
+    const box = this.list.getBoundingClientRect();
+    const top = Math.max(0, box.top);
+    const bottom = Math.min(window.innerHeight || document.documentElement.clientHeight, box.bottom);
+    let best = null;
+    let shown = 0;
+    for (const g of this.generations.values()) {
+      const r = g.root.getBoundingClientRect();
+      const visible = Math.min(r.bottom, bottom) - Math.max(r.top, top);
+      if (visible > shown) { best = g; shown = visible; }
+    }
+    return best || this.latest();
+  }
+
   latest() {
     const all = [...this.generations.values()];
     return all.find((g) => g.root.dataset.state === "streaming") || all[all.length - 1] || null;

@@ -127,7 +127,9 @@ export function mount(ctx, host) {
   client.on("content.confusion", (env) => {
     const p = env.payload;
     model.confused(p);
-    const target = feed.latest();
+    // Beside the content the student had in view; the latest when they named none (or it
+    // is not on this page).
+    const target = (p.generation_id && feed.generations.get(p.generation_id)) || feed.latest();
     if (target) target.confused(p);
     announce(t("content.announce_confused", { name: p.name || p.user }));
   });

@@ -227,7 +227,20 @@ export function mountHelp(ctx, host) {
     ev.preventDefault();
     confused.disabled = true;
     try {
-      const reply = await client.request({ type: "content.confused", detail: confusedDetail.value.trim() });
+      // About the lesson content on screen, so the teacher sees the signal beside it.
+      const msg = { type: "content.confused", detail: confusedDetail.value.trim() };
+      const inView = ctx.feed && ctx.feed.inView();
+      if (inView) msg.generation_id = inView.id;
+      let reply;
+      try {
+        reply = await client.request(msg);
+      } catch (err) {
+        // A lesson this server does not know yet (streaming from another server process):
+        // the signal still counts, without saying which content it is about.
+        if (err.code !== "not_found" || !msg.generation_id) throw err;
+        delete msg.generation_id;
+        reply = await client.request(msg);
+      }
       confusedState.textContent = reply.supplement ? t("help.confused_extra") : t("help.confused_sent");
       confusedState.dataset.sent = "true";
       confusedDetail.value = "";

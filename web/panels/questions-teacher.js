@@ -1,5 +1,5 @@
 // Questions, teacher side: the composer (choice or free text, the correct answer picked by
-// clicking, a time limit, for the class or one group), then the live card: a countdown,
+// clicking, a time limit, for the class or one group, the teacher's own hints), then the live card: a countdown,
 // "N of M answered", bars per choice as answers arrive and who has not answered; after
 // closing, results with percentages and the free-text evaluations grouped, the prepared
 // hints, and "show students the answer".
@@ -8,6 +8,14 @@ import { announce, bars, el, frameScheduler } from "/dom.js";
 import { formatClock, formatNumber, formatPercent, humanError, t } from "/i18n.js";
 
 const LIMITS = [0, 30, 60, 120, 300];
+// What question.ask accepts (docs/protocol.md): at most 5 hints of up to 500 characters.
+const MAX_HINTS = 5;
+const MAX_HINT_CHARS = 500;
+
+/** The teacher's hints from the composer's text: one per line, blank lines left out. */
+function hintLines(value) {
+  return value.split(/\r?\n/).map((h) => h.trim()).filter(Boolean);
+}
 
 export function evaluationGroup(a) {
   if (!a.evaluated) return "pending";
@@ -29,6 +37,8 @@ export function mount(ctx, host) {
   limit.value = "60";
   const audience = el("select", { id: "q-audience" }, new Option(t("common.whole_class"), ""));
   const autoHint = el("input", { type: "checkbox", id: "q-auto-hint" });
+  const hintsHelp = el("small", { class: "muted", id: "q-hints-help" }, t("q.hints_help", { n: MAX_HINTS }));
+  const hintsInput = el("textarea", { id: "q-hints-input", rows: "3", "aria-describedby": "q-hints-help" });
   const ask = el("button", { type: "submit", class: "btn btn-primary", id: "q-ask" }, t("q.ask"));
   const status = el("p", { class: "form-status", id: "q-status", role: "status" });
   const choicesField = el("fieldset", { class: "field", id: "q-choices-field" }, el("legend", {}, t("q.choices_legend")), choiceList, addChoice);
@@ -42,6 +52,7 @@ export function mount(ctx, host) {
     el("div", { class: "row-fields" },
       el("label", { class: "field" }, el("span", {}, t("q.time_limit")), limit),
       el("label", { class: "field" }, el("span", {}, t("common.send_to")), audience)),
+    el("label", { class: "field" }, el("span", {}, t("q.hints_label")), hintsInput, hintsHelp),
     el("label", { class: "check" }, autoHint, t("q.auto_hint")),
     el("div", {}, ask), status);
   const live = el("div", { id: "q-live" });
@@ -82,6 +93,10 @@ export function mount(ctx, host) {
     } else if (reference.value.trim()) {
       msg.correct = reference.value.trim();
     }
+    const hints = hintLines(hintsInput.value);
+    if (hints.length > MAX_HINTS) { status.textContent = t("q.too_many_hints", { n: MAX_HINTS }); hintsInput.focus(); return; }
+    if (hints.some((h) => h.length > MAX_HINT_CHARS)) { status.textContent = t("q.hint_too_long", { n: MAX_HINT_CHARS }); hintsInput.focus(); return; }
+    if (hints.length) msg.hints = hints;
     if (Number(limit.value)) msg.time_limit_s = Number(limit.value);
     if (audience.value) msg.to = { group: audience.value };
     ask.disabled = true;
