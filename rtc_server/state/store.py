@@ -176,8 +176,9 @@ class SessionStore(ABC):
         changed. Nothing to do for a store only one process uses."""
         return []
 
-    async def publish_worker(self, status: dict[str, Any], *, now_ms: int,
-                             ttl_ms: int) -> None:  # noqa: B027 - optional hook
+    async def publish_worker(  # noqa: B027 - optional hook
+        self, status: dict[str, Any], *, now_ms: int, ttl_ms: int
+    ) -> None:
         """Show this process's status to the others until ``now_ms + ttl_ms`` (renewed with
         the lease). Nothing to share for a store only one process uses."""
 
