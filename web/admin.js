@@ -125,7 +125,7 @@ function draw(main, data) {
   const subjects = new Map(data.sessions.map((s) => [s.id, s.subject || s.id]));
   const workersCard = el("section", { class: "card sessions-card", "aria-labelledby": "workers-title" }, el("h2", { id: "workers-title" }, t("admin.workers_title")),
     el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-labelledby": "workers-title" }, el("table", { class: "table", id: "admin-workers" },
-      el("caption", { class: "muted" }, t("admin.workers_caption", { count: formatNumber(workers.length), worker: String(data.worker) })),
+      el("caption", { class: "muted" }, t("admin.workers_caption", { n: workers.length, worker: String(data.worker) })),
       el("thead", {}, el("tr", {}, ...["admin.col_worker", "admin.col_classes", "admin.col_connections", "admin.col_load", "admin.col_cpu", "admin.col_lag", "admin.col_tokens"].map((k) => el("th", { scope: "col" }, t(k))))),
       el("tbody", {}, ...workers.map((w) => {
         const wl = w.load || {};
@@ -134,9 +134,10 @@ function draw(main, data) {
           el("th", { scope: "row" }, w.worker === data.worker ? t("admin.this_worker", { worker: w.worker }) : `${w.worker}`, el("br"), el("small", { class: "muted" }, `${w.host} · ${w.pid}`)),
           el("td", {}, w.sessions.length ? w.sessions.map((s) => subjects.get(s.id) || s.id).join(", ") : "—"),
           el("td", {}, formatNumber(w.connections)),
-          el("td", {}, t("admin.load_value", { load: formatNumber(Math.round((wl.load || 0) * 100)), step: wl.step ?? 0 })),
-          el("td", {}, `${formatNumber(Math.round((wl.cpu_fraction || 0) * 100))} %`),
-          el("td", {}, `${formatNumber(wl.loop_lag_ms || 0, { maximumFractionDigits: 1 })} ms`),
+          // Without load monitoring (--no-load-shedding) there is no CPU or lag figure.
+          el("td", {}, wl.monitoring ? t("admin.load_value", { load: formatNumber(Math.round((wl.load || 0) * 100)), step: wl.step ?? 0 }) : t("admin.not_measured")),
+          el("td", {}, wl.monitoring ? `${formatNumber(Math.round((wl.cpu_fraction || 0) * 100))} %` : "—"),
+          el("td", {}, wl.monitoring ? `${formatNumber(wl.loop_lag_ms || 0, { maximumFractionDigits: 1 })} ms` : "—"),
           el("td", {}, formatNumber(tokens)));
       })))));
   const sessions = el("section", { class: "card sessions-card", "aria-labelledby": "sessions-title" }, el("h2", { id: "sessions-title" }, t("admin.live_sessions")),

@@ -8,7 +8,9 @@ endpoint's embeddings ranker for material (when an embeddings model is
 configured, else None: BM25) — then
 builds each feature from the factories it is given, installs its messages and
 starts it. :meth:`Services.close` tears down in the reverse order: load
-monitoring, features (newest first), connections, storage.
+monitoring, liveness (withdrawing this process's status from the admin pages of
+the others, :meth:`Services.worker_status`), features (newest first),
+connections, storage.
 """
 
 from __future__ import annotations

@@ -198,8 +198,8 @@ export default {
   "admin.m_connections": "Connections", "admin.m_events": "Events delivered per second", "admin.m_latency_p50": "Delivery latency (median)",
   "admin.m_latency_p99": "Delivery latency (99th percentile)", "admin.m_ttft": "AI time to first token", "admin.m_tokens": "AI tokens written per minute",
   "admin.m_errors": "Error replies per minute", "admin.m_resumes": "Reconnects per minute", "admin.m_joins": "Joins per minute", "admin.m_cpu": "CPU", "admin.m_rss": "Memory",
-  "admin.workers": "Worker processes", "admin.workers_title": "Workers", "admin.workers_caption": "{count} server processes are live; this page is served by {worker}.",
+  "admin.workers": "Worker processes", "admin.workers_title": "Workers", "admin.workers_caption": { one: "{n} server process is live; this page is served by {worker}.", other: "{n} server processes are live; this page is served by {worker}." },
   "admin.this_worker": "{worker} (this page)", "admin.col_worker": "Worker", "admin.col_classes": "Classes", "admin.col_load": "Load", "admin.col_cpu": "CPU", "admin.col_lag": "Event loop lag", "admin.col_tokens": "AI tokens",
-  "admin.ai_tokens": "AI tokens used", "admin.ai_cost": "Estimated AI cost",
+  "admin.not_measured": "not measured", "admin.ai_tokens": "AI tokens used", "admin.ai_cost": "Estimated AI cost",
   "admin.errors_by_code": "Error replies since start", "admin.no_errors": "No error replies.",
 };

@@ -198,8 +198,8 @@ export default {
   "admin.m_connections": "연결 수", "admin.m_events": "초당 전달한 이벤트", "admin.m_latency_p50": "전달 지연 (중앙값)",
   "admin.m_latency_p99": "전달 지연 (99번째 백분위)", "admin.m_ttft": "AI 첫 토큰까지 시간", "admin.m_tokens": "분당 AI가 쓴 토큰",
   "admin.m_errors": "분당 오류 응답", "admin.m_resumes": "분당 재연결", "admin.m_joins": "분당 입장", "admin.m_cpu": "CPU", "admin.m_rss": "메모리",
-  "admin.workers": "서버 프로세스", "admin.workers_title": "워커", "admin.workers_caption": "서버 프로세스 {count}개가 동작 중이며, 이 페이지는 {worker}에서 보여 줍니다.",
+  "admin.workers": "서버 프로세스", "admin.workers_title": "워커", "admin.workers_caption": "서버 프로세스 {n}개가 동작 중이며, 이 페이지는 {worker}에서 보여 줍니다.",
   "admin.this_worker": "{worker} (이 페이지)", "admin.col_worker": "워커", "admin.col_classes": "수업", "admin.col_load": "부하", "admin.col_cpu": "CPU", "admin.col_lag": "이벤트 루프 지연", "admin.col_tokens": "AI 토큰",
-  "admin.ai_tokens": "사용한 AI 토큰", "admin.ai_cost": "예상 AI 비용",
+  "admin.not_measured": "측정 안 함", "admin.ai_tokens": "사용한 AI 토큰", "admin.ai_cost": "예상 AI 비용",
   "admin.errors_by_code": "시작 후 오류 응답", "admin.no_errors": "오류 응답이 없습니다.",
 };
