@@ -202,6 +202,18 @@ class Config:
     azure_api_version: str | None = field(
         default=None, metadata={"help": "Azure OpenAI API version"}
     )
+    ai_price_input_per_1k_tokens: float = field(
+        default=0.0, metadata={"help": "what the endpoint charges per 1,000 prompt tokens, for "
+                               "the admin page's cost estimate (0 = not set: tokens only; "
+                               "set only one of the two prices and it is used for both)"}
+    )
+    ai_price_output_per_1k_tokens: float = field(
+        default=0.0, metadata={"help": "what the endpoint charges per 1,000 completion tokens "
+                               "(0 = not set)"}
+    )
+    ai_price_currency: str = field(
+        default="USD", metadata={"help": "the currency of the two prices (shown with the cost)"}
+    )
     local_tokens_per_s: float = field(
         default=40.0, metadata={"help": "pace of the local composer (0 = as fast as possible)"}
     )
@@ -271,6 +283,12 @@ class Config:
         metadata={"help": "set by the supervisor for each worker it starts (shown in logs, "
                   "/healthz, /metrics and the welcome); leave unset"},
     )
+    worker_status_ttl_s: float = field(
+        default=15.0,
+        metadata={"help": "how long this process's status (classes, connections, load, AI "
+                  "tokens) stays in the shared state for the admin page of every process "
+                  "after its last renewal (renewed every 5 s; a stopped process leaves it)"},
+    )
     node_name: str = field(
         default="",
         metadata={"help": "this process's name among the deployment's processes (the media "
@@ -307,6 +325,15 @@ class Config:
         With these two, the features' and the storage's cleanup and a last cancellation
         of stragglers, a shutdown fits in ``shutdown_timeout_s`` (rtc_server.__main__)."""
         return self.shutdown_timeout_s * 0.2
+
+    @property
+    def ai_prices_per_1k(self) -> tuple[float, float] | None:
+        """(input, output) price per 1,000 tokens, or None when neither is set; one set
+        price stands for both."""
+        given = self.ai_price_input_per_1k_tokens, self.ai_price_output_per_1k_tokens
+        if not any(given):
+            return None
+        return (given[0] or given[1], given[1] or given[0])
 
     @property
     def is_worker(self) -> bool:

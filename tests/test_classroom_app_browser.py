@@ -71,7 +71,9 @@ class ServerProcess:
                      "--ice-host-addresses", host, "--api-secret", SECRET, "--open-classes",
                      "--redis-url", redis_url, "--redis-key-prefix", prefix,
                      "--local-tokens-per-s", "60", "--no-load-shedding", "--no-adaptive-quality",
-                     "--log-level", "warning"]
+                     # The killed process leaves the admin page's workers 8 s after its
+                     # last status (15 s by default).
+                     "--worker-status-ttl-s", "8", "--log-level", "warning"]
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -465,6 +467,16 @@ async def lesson(browser, server: ServerProcess, base: str) -> None:
     await admin.fill("#admin-credential", SECRET)
     await admin.press("#admin-credential", "Enter")
     await admin.wait_for_function("document.body.dataset.loaded === 'true'", timeout=15_000)
+    # The process killed above stays among the workers until its status expires (8 s).
+    await admin.wait_for_function(
+        "document.querySelectorAll('#admin-workers tbody tr').length === 1", timeout=30_000)
+    workers = admin.locator("#admin-workers")
+    assert await workers.locator("caption").inner_text() != ""
+    assert await workers.locator("thead th").count() == 7
+    assert "Science" in await workers.locator("tbody tr").inner_text()
+    assert await admin.locator("#fact-workers").inner_text() == "1"
+    assert await admin.locator("#fact-ai-tokens").count() == 1
+    assert await admin.locator("#fact-ai-cost").count() == 0  # no price configured
     assert await admin.locator("#fact-students").inner_text() == "3"
     assert "Science" in await admin.locator("#admin-sessions").inner_text()
     await assert_accessible(admin, "admin dashboard")

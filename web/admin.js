@@ -1,7 +1,9 @@
-// The admin dashboard (/admin): live sessions and students, this worker's load, event
-// delivery latency, AI time to first token and token counts, error and reconnect rates —
-// plotted over the last minutes from the server's own metrics (GET /api/admin/overview,
-// one sample every 5 s). Needs an admin token or the API secret (kept for this tab only).
+// The admin dashboard (/admin): live sessions and students over every worker process, the
+// workers with their classes, connections and load, AI tokens and (with prices configured)
+// their estimated cost; then this worker's event delivery latency, AI time to first token,
+// error and reconnect rates — plotted over the last minutes from the server's own metrics
+// (GET /api/admin/overview, one sample every 5 s). Needs an admin token or the API secret
+// (kept for this tab only).
 
 import { api } from "/client.js";
 import { el, liveRegions } from "/dom.js";
@@ -106,15 +108,38 @@ function draw(main, data) {
   const samples = [...data.history, data.now].filter((s, i, all) => i === 0 || s.ts_ms > all[i - 1].ts_ms);
   const now = data.now.values;
   const students = data.sessions.reduce((s, x) => s + x.students, 0);
-  const connections = sum(now, "classroom_connections");
+  const workers = data.workers || [];
+  const connections = workers.reduce((s, w) => s + w.connections, 0);
   const load = data.load || {};
+  const ai = data.ai || {};
+  const cost = ai.cost == null ? [] : [el("div", {}, el("dt", {}, t("admin.ai_cost")),
+    el("dd", { id: "fact-ai-cost" }, formatNumber(ai.cost, { style: "currency", currency: ai.currency || "USD", maximumFractionDigits: 2 })))];
   const facts = el("section", { class: "card", "aria-labelledby": "facts-title" }, el("h2", { id: "facts-title" }, t("admin.now")),
     el("dl", { class: "facts", id: "admin-facts" },
       el("div", {}, el("dt", {}, t("admin.sessions")), el("dd", { id: "fact-sessions" }, formatNumber(data.sessions.length))),
       el("div", {}, el("dt", {}, t("admin.students")), el("dd", { id: "fact-students" }, formatNumber(students))),
       el("div", {}, el("dt", {}, t("admin.connections")), el("dd", {}, formatNumber(connections))),
-      el("div", {}, el("dt", {}, t("admin.worker")), el("dd", {}, String(data.worker))),
-      el("div", {}, el("dt", {}, t("admin.load")), el("dd", { id: "fact-load" }, t("admin.load_value", { load: formatNumber(Math.round((load.load || 0) * 100)), step: load.step ?? 0 })))));
+      el("div", {}, el("dt", {}, t("admin.workers")), el("dd", { id: "fact-workers" }, formatNumber(workers.length))),
+      el("div", {}, el("dt", {}, t("admin.load")), el("dd", { id: "fact-load" }, t("admin.load_value", { load: formatNumber(Math.round((load.load || 0) * 100)), step: load.step ?? 0 }))),
+      el("div", {}, el("dt", {}, t("admin.ai_tokens")), el("dd", { id: "fact-ai-tokens" }, formatNumber((ai.prompt_tokens || 0) + (ai.completion_tokens || 0)))), ...cost));
+  const subjects = new Map(data.sessions.map((s) => [s.id, s.subject || s.id]));
+  const workersCard = el("section", { class: "card sessions-card", "aria-labelledby": "workers-title" }, el("h2", { id: "workers-title" }, t("admin.workers_title")),
+    el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-labelledby": "workers-title" }, el("table", { class: "table", id: "admin-workers" },
+      el("caption", { class: "muted" }, t("admin.workers_caption", { n: workers.length, worker: String(data.worker) })),
+      el("thead", {}, el("tr", {}, ...["admin.col_worker", "admin.col_classes", "admin.col_connections", "admin.col_load", "admin.col_cpu", "admin.col_lag", "admin.col_tokens"].map((k) => el("th", { scope: "col" }, t(k))))),
+      el("tbody", {}, ...workers.map((w) => {
+        const wl = w.load || {};
+        const tokens = (w.ai_tokens?.prompt || 0) + (w.ai_tokens?.completion || 0);
+        return el("tr", { dataset: { worker: w.worker } },
+          el("th", { scope: "row" }, w.worker === data.worker ? t("admin.this_worker", { worker: w.worker }) : `${w.worker}`, el("br"), el("small", { class: "muted" }, `${w.host} · ${w.pid}`)),
+          el("td", {}, w.sessions.length ? w.sessions.map((s) => subjects.get(s.id) || s.id).join(", ") : "—"),
+          el("td", {}, formatNumber(w.connections)),
+          // Without load monitoring (--no-load-shedding) there is no CPU or lag figure.
+          el("td", {}, wl.monitoring ? t("admin.load_value", { load: formatNumber(Math.round((wl.load || 0) * 100)), step: wl.step ?? 0 }) : t("admin.not_measured")),
+          el("td", {}, wl.monitoring ? `${formatNumber(Math.round((wl.cpu_fraction || 0) * 100))} %` : "—"),
+          el("td", {}, wl.monitoring ? `${formatNumber(wl.loop_lag_ms || 0, { maximumFractionDigits: 1 })} ms` : "—"),
+          el("td", {}, formatNumber(tokens)));
+      })))));
   const sessions = el("section", { class: "card sessions-card", "aria-labelledby": "sessions-title" }, el("h2", { id: "sessions-title" }, t("admin.live_sessions")),
     data.sessions.length ? el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-labelledby": "sessions-title" }, el("table", { class: "table", id: "admin-sessions" },
       el("thead", {}, el("tr", {}, ...["admin.col_class", "admin.col_topic", "admin.col_students", "admin.col_teachers", "admin.col_connections", "admin.col_status"].map((k) => el("th", { scope: "col" }, t(k))))),
@@ -137,7 +162,7 @@ function draw(main, data) {
   const errorsNow = Object.entries(now).filter(([k, v]) => k.startsWith("classroom_error_replies_total{") && v > 0);
   const errors = el("section", { class: "card", "aria-labelledby": "errors-title" }, el("h2", { id: "errors-title" }, t("admin.errors_by_code")),
     errorsNow.length ? el("ul", { class: "plain" }, ...errorsNow.map(([k, v]) => el("li", {}, `${(/code="?([\w.]+)/.exec(k) || [])[1] || k}: ${formatNumber(v)}`))) : el("p", { class: "muted" }, t("admin.no_errors")));
-  main.replaceChildren(el("div", { class: "admin-grid" }, facts, errors, sessions), charts);
+  main.replaceChildren(el("div", { class: "admin-grid" }, facts, errors, sessions, workersCard), charts);
 }
 
 boot();

@@ -10,6 +10,10 @@ needs to notice (ICE consent).
 Every :data:`LEASE_EVERY` rounds it also renews this process's lease in the shared
 store and takes the connections of processes whose lease ran out (a worker killed
 with its students) out of the presence counts, telling the teachers ("dropped").
+With the lease it publishes this process's status (:attr:`LivenessMonitor.status`:
+classes, connections, load, AI tokens) for the admin page of every process; the
+status expires ``status_ttl_s`` after its last renewal, so a process that stopped
+renewing drops out of the admin page then (one that stops cleanly withdraws it).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 from rtc_server.base.exceptions import ClassroomError
 from rtc_server.base.protocol import PRESENCE, Audience, now_ms
@@ -33,9 +39,13 @@ LEASE_EVERY = 5
 
 
 class LivenessMonitor:
-    def __init__(self, classroom: Classroom, *, interval_s: float = INTERVAL_S) -> None:
+    def __init__(self, classroom: Classroom, *, interval_s: float = INTERVAL_S,
+                 status_ttl_s: float = 15.0) -> None:
         self._classroom = classroom
         self.interval_s = interval_s
+        #: What this process publishes with its lease (set by the Services), or None.
+        self.status: Callable[[], dict[str, Any]] | None = None
+        self.status_ttl_s = status_ttl_s
         self.lost = 0
         self._task: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
@@ -70,6 +80,9 @@ class LivenessMonitor:
         now = now_ms()
         try:
             await classroom.store.heartbeat(now)
+            if self.status is not None:
+                await classroom.store.publish_worker(
+                    self.status(), now_ms=now, ttl_ms=int(self.status_ttl_s * 1000))
             reaped = await classroom.store.reap_dead(now)
         except ClassroomError as exc:
             logger.info("lease not renewed: %s", exc.message)
@@ -83,6 +96,13 @@ class LivenessMonitor:
                     "state": "dropped", "connections": part.connections,
                     "device": part.device})
         return len(reaped)
+
+    async def withdraw(self) -> None:
+        """Take this process's status off the admin pages (it is stopping)."""
+        try:
+            await self._classroom.store.withdraw_worker()
+        except ClassroomError as exc:
+            logger.info("status not withdrawn: %s", exc.message)
 
     async def _run(self) -> None:
         self._started.set()

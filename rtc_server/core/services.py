@@ -8,14 +8,20 @@ endpoint's embeddings ranker for material (when an embeddings model is
 configured, else None: BM25) — then
 builds each feature from the factories it is given, installs its messages and
 starts it. :meth:`Services.close` tears down in the reverse order: load
-monitoring, features (newest first), connections, storage.
+monitoring, liveness (withdrawing this process's status from the admin pages of
+the others, :meth:`Services.worker_status`), features (newest first),
+connections, storage.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -31,7 +37,7 @@ from .feature import Feature, Features
 from .liveness import LivenessMonitor
 from .load_monitor import LoadMonitor
 from .metrics import make_registry
-from .metrics_history import MetricsHistory
+from .metrics_history import MetricsHistory, flatten
 
 __all__ = ["FeatureFactory", "Services"]
 
@@ -73,7 +79,8 @@ class Services:
         services = cls(config=config, storage=storage, classroom=classroom,
                        dispatcher=dispatcher, features=features, load=load,
                        registry=registry, history=MetricsHistory(registry),
-                       liveness=LivenessMonitor(classroom),
+                       liveness=LivenessMonitor(classroom,
+                                                status_ttl_s=config.worker_status_ttl_s),
                        text_model=text_model, image_model=image_model, retriever=retriever)
         try:
             for build in factories:
@@ -87,12 +94,40 @@ class Services:
             raise
         if config.load_shedding:
             load.start()
+        services.liveness.status = services.worker_status
         storage.on_reset(classroom.handle_reset)
         storage.on_health(services._health_changed)
         services.history.start()
         services.liveness.start()
         logger.info("features: %s", ", ".join(f.name for f in features))
         return services
+
+    def worker_status(self, values: Mapping[str, float] | None = None) -> dict[str, Any]:
+        """This process on the admin page: the classes it serves, its connections, its load
+        and the AI tokens it used. ``values``: the metrics now (default: the last sample
+        of the history, taken every 5 s, so that a renewal collects nothing)."""
+        if values is None:
+            values = (self.history.samples[-1]["values"] if self.history.samples
+                      else flatten(self.registry))
+        sessions = []
+        for session_id, room in sorted(self.classroom.rooms.items()):
+            roles = {c.user_id: c.role for c in room.connections.values()}
+            sessions.append({
+                "id": session_id, "connections": len(room.connections),
+                "students": sum(1 for role in roles.values() if role == "student"),
+                "teachers": sum(1 for role in roles.values() if role in ("teacher", "admin"))})
+        pid = os.getpid()
+        return {
+            "id": self.classroom.store.process_id or f"{socket.gethostname()}-{pid}",
+            "worker": self.config.worker_id or str(pid),
+            "host": socket.gethostname(), "pid": pid, "ts_ms": int(time.time() * 1000),
+            "sessions": sessions,
+            "connections": sum(s["connections"] for s in sessions),
+            "load": self.load.status(),
+            "ai_tokens": {
+                "prompt": int(values.get("classroom_content_prompt_tokens", 0)),
+                "completion": int(values.get("classroom_content_completion_tokens", 0))},
+        }
 
     async def _health_changed(self, healthy: bool) -> None:
         await self.classroom.tell_staff("server.status", {
@@ -105,6 +140,7 @@ class Services:
         await self.load.stop()
         await self.history.stop()
         await self.liveness.stop()
+        await self.liveness.withdraw()
         # Features first: generations publish content.stopped while the class can hear it.
         await self.features.close()
         await self.tasks.close()

@@ -473,6 +473,33 @@ class RedisStore(SessionStore):
             await self._redis.hdel(f"{self._prefix}procs", process_id)
         return reaped
 
+    async def publish_worker(self, status: dict[str, Any], *, now_ms: int,
+                             ttl_ms: int) -> None:
+        """One hash of every process's status, each stamped with when it expires: read in
+        one call, and a process that stopped renewing drops out at that time (whoever
+        reads next deletes it)."""
+        entry = json.dumps({"expires_ms": now_ms + ttl_ms, "status": status})
+        await self._redis.hset(f"{self._prefix}workers", self.process_id, entry)
+
+    async def withdraw_worker(self) -> None:
+        await self._redis.hdel(f"{self._prefix}workers", self.process_id)
+
+    async def live_workers(self, now_ms: int) -> list[dict[str, Any]]:
+        raw = await self._redis.hgetall(f"{self._prefix}workers")
+        live: list[dict[str, Any]] = []
+        expired: list[str] = []
+        for process_id, value in raw.items():
+            if str(process_id) == self.process_id:
+                continue
+            entry = json.loads(value)
+            if int(entry["expires_ms"]) <= now_ms:
+                expired.append(str(process_id))
+            else:
+                live.append(entry["status"])
+        if expired:
+            await self._redis.hdel(f"{self._prefix}workers", *expired)
+        return live
+
     async def get_participant(self, session_id: str, user_id: str) -> Participant | None:
         raw = await self._redis.hget(self._keys(session_id)[5], user_id)
         return _participant(str(raw)) if raw is not None else None

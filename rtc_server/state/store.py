@@ -118,6 +118,9 @@ HISTORY_MAX = 500
 
 
 class SessionStore(ABC):
+    #: This process among the processes sharing the store ("" when it has it alone).
+    process_id: str = ""
+
     @abstractmethod
     async def create(self, record: SessionRecord) -> SessionRecord:
         """Store a new session; raise SessionExists if the id is taken (active or ended:
@@ -171,6 +174,19 @@ class SessionStore(ABC):
     async def reap_dead(self, now_ms: int) -> list[tuple[str, Participant]]:
         """Connections of processes that died, taken out of presence: (session, participant)
         changed. Nothing to do for a store only one process uses."""
+        return []
+
+    async def publish_worker(  # noqa: B027 - optional hook
+        self, status: dict[str, Any], *, now_ms: int, ttl_ms: int
+    ) -> None:
+        """Show this process's status to the others until ``now_ms + ttl_ms`` (renewed with
+        the lease). Nothing to share for a store only one process uses."""
+
+    async def withdraw_worker(self) -> None:  # noqa: B027 - optional hook
+        """Take this process's status away (it is stopping)."""
+
+    async def live_workers(self, now_ms: int) -> list[dict[str, Any]]:
+        """The statuses of the other live processes (those published and not expired)."""
         return []
 
     @abstractmethod
