@@ -41,6 +41,19 @@ async def make_server(
 
 
 @pytest.fixture
+async def redis_prefix() -> AsyncIterator[tuple[str, str]]:
+    """The real Redis's URL and a key prefix of this test's own, deleted afterwards."""
+    from tests.support.redis_util import delete_prefix, require_redis, unique_prefix
+
+    url = require_redis()
+    prefix = unique_prefix()
+    try:
+        yield url, prefix
+    finally:
+        await delete_prefix(url, prefix)
+
+
+@pytest.fixture
 def netns():
     """A test-made network namespace (veth to this one) for browsers and shaped links."""
     from tests.support.netns import Namespace

@@ -5,23 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 
 from signaling.keys import SERVICES
-from tests.support.redis_util import delete_prefix, require_redis, unique_prefix
 from tests.support.server import SECRET, Harness
-
-
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[tuple[str, str]]:
-    url = require_redis()
-    prefix = unique_prefix()
-    yield url, prefix
-    await delete_prefix(url, prefix)
 
 
 async def overview(server: Harness) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,22 +13,12 @@ from rtc_server.base.protocol import Event
 from rtc_server.state.redis_bus import RedisBus
 from rtc_server.state.redis_store import RedisStore
 from rtc_server.state.store import SessionRecord
-from tests.support.redis_util import delete_prefix, redis_client, require_redis, unique_prefix
+from tests.support.redis_util import redis_client
 
 pytestmark = pytest.mark.redis
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 2
-
-
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[tuple[str, str]]:
-    url = require_redis()
-    prefix = unique_prefix()
-    try:
-        yield url, prefix
-    finally:
-        await delete_prefix(url, prefix)
 
 
 async def run_workers(mode: str, url: str, prefix: str, session: str, count: int) -> None:

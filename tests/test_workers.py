@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator
 
 import aiohttp
 import psutil
@@ -20,17 +19,9 @@ import pytest
 from signaling.client import ClassroomClient
 from signaling.tokens import mint_token
 from tests.support.cluster import Cluster, start_cluster, stop_cluster
-from tests.support.redis_util import delete_prefix, require_redis, unique_prefix
 from tests.support.server import SECRET
 
 pytestmark = pytest.mark.redis
-
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[tuple[str, str]]:
-    url = require_redis()
-    prefix = unique_prefix()
-    yield url, prefix
-    await delete_prefix(url, prefix)
 
 
 def token(user: str, role: str = "student") -> str:
