@@ -85,7 +85,7 @@ from .fit import (
     loss_only,
 )
 from .join import LinkMemory
-from .levels import LOW, STEPS, QualityLevel, level_above, lowest_cap
+from .levels import LOW, STEPS, QualityLevel, level_above, level_below, lowest_cap
 from .probe_controller import (
     CLEAN_LOSS_FRACTION,
     PROBE_ABORT_LOSS_FRACTION,
@@ -295,6 +295,9 @@ class QualityPolicy:
             if candidate.rank < self._level.rank and fits_for_down(candidate, estimate):
                 target = candidate
         reason = f"down: {deficit_reason(self._level, estimate)} for {seconds(missing_ms)}"
+        # The steps from the floor's entry on down are one retreat: they double no hold.
+        continuing = (self._floor_entered_ms is not None
+                      and self._floor_entered_ms == self._last_switch_ms)
         entry = self._floor_entry()
         if self._level.rank > entry.rank > target.rank:
             # The floor (fewer frames) is entered from the lowest rung only: a report of a
@@ -303,6 +306,15 @@ class QualityPolicy:
             # the frames for 20 s; low itself fitted. A second of low costs less.
             target = entry
             reason += f"; {entry} first, the floor is judged from there"
+            self._floor_entered_ms = now_ms
+        elif (self._level is entry and (first := level_below(entry, self._ladder)) is not None
+              and first.rank > target.rank):
+            # The same from the lowest rung into the floor: what arrives while 480p
+            # overflows a link is no measure of it (Chromium at 800 kbit read 0.49 Mbps,
+            # 50 % lost, and got a quarter of the frames for 16 s where half of them fit).
+            # If half the frames do not fit either, the next report says so.
+            target = first
+            reason += f"; {first} first, the floor is judged from there"
             self._floor_entered_ms = now_ms
         if (estimate.remb_congested and estimate.remb_bps is not None
                 and estimate.available_bps < target.total_bps * CARRY_FACTOR
@@ -315,9 +327,8 @@ class QualityPolicy:
             reason += " (the receiver's delay signal without loss)"
         if severe and not self._dwell_passed(now_ms):
             reason += " (severe: dwell skipped)"
-        # The step from the floor's entry on down is the same retreat: it doubles no hold.
-        continuing = (self._floor_entered_ms is not None
-                      and self._floor_entered_ms == self._last_switch_ms)
+        if continuing:
+            self._floor_entered_ms = now_ms
         if (self._last_up_ms is not None and now_ms - self._last_up_ms < FAILED_UP_WINDOW_MS
                 and not continuing):
             self._up_hold_ms = min(self._up_hold_ms * 2, MAX_UP_HOLD_MS)

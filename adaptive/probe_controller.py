@@ -41,7 +41,7 @@ issue 14 asks for the top rung within 15 s of restoring after 40 s at
 1,500 kbit). A step the link has not carried for longer, or never (a 4 Mbit
 link under a 1080p probe), backs off on, doubling from where it is to the
 full cap, so a link that stays constrained is not disturbed every few
-seconds for ever. Each failed probe costs little either way: half a second
+seconds for ever. Each failed probe costs little either way: 0.3 s
 of padding, stopped by the media path at ``probe_until_ms`` whatever the
 feedback does.
 """
@@ -59,10 +59,17 @@ from .reasons import compare, mbps, percent, seconds
 UP_MARGIN = 0.10
 #: ... and the estimate must also be this multiple of the step's total.
 UP_TOTAL_FACTOR = 1.2
+#: ... or this multiple for a floor step (fewer frames of the low rung). The floor is
+#: where a link is tight by definition, and its nominal rates are shares the layered
+#: encoder stays under (15 fps of the 30 fps low rung: ~510 of 540 kbps): at 1.2x
+#: the probe for 15 fps came to ~830 kbit on the wire with audio and headers, an
+#: 800 kbit link that carries 15 fps (~680 kbit) failed it every time, and the student
+#: stayed on 7.5 fps.
+FLOOR_UP_TOTAL_FACTOR = 1.1
 #: Probe rate relative to the up threshold, so the probe clears it.
 PROBE_OVERSHOOT = 1.05
 #: How long the media path pads per probe (see :mod:`adaptive.probe_judge`).
-PROBE_DURATION_MS = 500
+PROBE_DURATION_MS = 300
 #: A padding window adds at least this many bytes above what the media sends ...
 PROBE_MIN_EXCESS_BYTES = 64_000
 #: ... but lasts no longer than this.
@@ -95,7 +102,8 @@ CEILING_CLEAR_FACTOR = 1.1
 
 def up_threshold_bps(level: QualityLevel) -> float:
     """Rate a probe must show carried to step up to ``level`` (seed threshold plus margin)."""
-    return max(level.admit_bps * (1 + UP_MARGIN), level.total_bps * UP_TOTAL_FACTOR)
+    factor = UP_TOTAL_FACTOR if level.is_rung else FLOOR_UP_TOTAL_FACTOR
+    return max(level.admit_bps * (1 + UP_MARGIN), level.total_bps * factor)
 
 
 def probe_bps_for(level: QualityLevel) -> float:
@@ -154,7 +162,7 @@ class ProbeStage:
 @dataclass(frozen=True, slots=True)
 class Verdict:
     carried: bool
-    #: Human-readable evidence ("a 0.5 s probe at 2.64 Mbps >= 2.52 Mbps ...").
+    #: Human-readable evidence ("a 0.3 s probe at 2.64 Mbps >= 2.52 Mbps ...").
     text: str
 
 
@@ -217,7 +225,17 @@ class ProbeController:
         (target less what is sent) would not add ``PROBE_MIN_EXCESS_BYTES`` within
         it, up to ``MAX_PROBE_MS``: a shaper's token bucket absorbs a smaller excess
         without loss or delay and the probe would prove nothing (``tc tbf`` with a
-        20 kB burst at 800 kbit carried half a second at 1.2 Mbps).
+        20 kB burst at 800 kbit carried half a second at 1.2 Mbps). Much more than
+        that is not needed: a window should fill a shaper's bucket and part of its
+        queue, not overflow it. With a 500 ms minimum a probe for 720p (2.64 Mbps
+        from ~1 Mbps of 480p) added ~100 kB, and into ``tc tbf rate 1500kbit burst
+        20kb latency 60ms`` (a 20 kB bucket, a 31 kB queue) it began to drop media
+        ~360 ms in: each cost Chromium 0.2-0.5 s of frozen picture. At 300 ms (64 kB
+        take 312 ms there) the queue holds it, and the delay the window left is what
+        fails it (the media path sends a sender report as the window closes, so the
+        receiver's next reports carry that delay: RTT +55-73 ms). 40 kB was tried
+        too: a probe for 480p from the floor on 800 kbit then showed only +23 ms and
+        was judged carried.
         """
         duration = TRIAL_PROBE_MS if self.settings.by_trial else self.settings.duration_ms
         target = self.target_bps(level)

@@ -27,10 +27,13 @@ arrived since the window opened:
 * **failed** as well if no such report arrives within
   ``PROBE_VERDICT_TIMEOUT_MS``: without evidence nothing is committed.
 
-The window is short (``PROBE_DURATION_MS`` in the policy, half a second): a
-link that cannot carry the probe overflows its shaper within it, while the
-damage to the media that shares the queue stays bounded even if feedback is
-late, because the media path stops padding at ``probe_until_ms`` on its own.
+The window is short (``PROBE_DURATION_MS`` in the policy, 0.3 s, or as long as
+it takes to add ``PROBE_MIN_EXCESS_BYTES``, 64 kB, up to 2 s): a link that cannot carry the probe
+fills its shaper's queue within it, and the media path sends a sender report
+as the window closes, so the receiver's next reports carry the delay the window
+left (RTT growth) before the shaper has to drop anything; the damage to the
+media that shares the queue stays bounded even if feedback is late, because the
+media path stops padding at ``probe_until_ms`` on its own.
 """
 
 from __future__ import annotations

@@ -15,14 +15,30 @@ libwebrtc bounds its retransmissions in the same two ways:
   counted in a token bucket holding ``BUCKET_MS`` worth of it; past that a
   NACK goes unanswered, and the receiver asks for a keyframe if the frame
   cannot be completed.
+
+On a floor step the share is ``FLOOR_RETRANSMIT_SHARE`` (:func:`retransmit_share`):
+the floor is where a link cannot carry the lowest rung, so what it carries
+above the step is little by construction. On an 800 kbit link the 15 fps
+step needs ~680 kbit on the wire; 30 % of its rate in retransmissions
+(~180 kbps) kept the shaper's queue full after the down-step from 480p, the
+loss they repaired came back as new loss, and two seconds later the student
+was sent down to a quarter of the frames. (Bounding retransmissions by the
+estimate's headroom over what is sent, as libwebrtc's ``RateLimiter`` does,
+was tried: after a failed probe the estimate sits at the receiver's cut,
+about the step's own rate, and the probe's lost packets were no longer
+repaired -- every probe froze the picture for a moment.)
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 
+from .levels import QualityLevel
+
 #: Retransmissions may add at most this share of the step's rate.
 RETRANSMIT_SHARE = 0.3
+#: ... or this share on a floor step (see the module doc).
+FLOOR_RETRANSMIT_SHARE = 0.1
 #: The bucket holds this many milliseconds of the retransmission rate (a burst of NACKs).
 BUCKET_MS = 500.0
 #: A packet is resent at most once per this long (raised to the RTT when known).
@@ -47,9 +63,16 @@ class RetransmitBudget:
     def _capacity_bits(self) -> float:
         return self._rate_bps * self._share * BUCKET_MS / 1000
 
-    def set_rate(self, rate_bps: float) -> None:
-        """The step's rate changed."""
+    @property
+    def refill_bps(self) -> float:
+        """The rate retransmissions may use."""
+        return self._rate_bps * self._share
+
+    def set_rate(self, rate_bps: float, share: float | None = None) -> None:
+        """The step's rate (and its share, see :func:`retransmit_share`) changed."""
         self._rate_bps = rate_bps
+        if share is not None:
+            self._share = share
         self._tokens_bits = min(self._tokens_bits, self._capacity_bits())
 
     def allow(self, now_ms: float, sequence_number: int, size_bytes: int) -> bool:
@@ -71,3 +94,8 @@ class RetransmitBudget:
             self._resent.popitem(last=False)
         self.allowed += 1
         return True
+
+
+def retransmit_share(level: QualityLevel) -> float:
+    """The share of ``level``'s rate its retransmissions may use."""
+    return RETRANSMIT_SHARE if level.is_rung else FLOOR_RETRANSMIT_SHARE

@@ -384,9 +384,15 @@ def floor_800(seed: int) -> dict[str, object]:
         after = [(t, lv) for t, lv in zip(tl.times_ms, tl.levels, strict=True)
                  if t > first.at_ms]
         fits = [lv.total_bps <= 800_000 for _, lv in after]
+        floor = next((d for d in tl.decisions if d.at_ms >= SHAPE_AT_MS and not d.level.is_rung),
+                     None)
         out[variant] = {
             "first_switch_s": (first.at_ms - SHAPE_AT_MS) / 1000,
             "step": first.level.name,
+            # From a rung above low the floor is entered at low, then judged from there.
+            "floor_step": floor.level.name if floor is not None else None,
+            "to_floor_s": (floor.at_ms - SHAPE_AT_MS) / 1000 if floor is not None else None,
+            "step_at_end": tl.levels[-1].name,
             "forwards": f"{first.level.rung}, {first.level.temporal_layers} temporal layer(s)",
             "step_total_kbps": first.level.total_kbps,
             "fps_at_30fps_source": first.level.fps(SOURCE_FPS),

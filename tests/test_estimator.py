@@ -268,6 +268,29 @@ def test_a_remb_cut_right_after_a_keyframe_is_not_a_bound_unless_loss_confirms()
     assert estimator.estimate(6000).available_bps == 1_800_000
 
 
+def test_a_remb_that_falls_during_a_probe_window_is_found_unless_a_keyframe_explains_it() -> None:
+    # Chromium on 480p under a 2.6 Mbps probe into 1.5 Mbit: its estimate had been
+    # ~1.17 Mbps, then 1.11 and 1.01 Mbps 175 and 381 ms into the window.
+    estimator = BandwidthEstimator()
+    for t in range(0, 5000, 200):
+        estimator.on_remb(t, 1_171_000)
+    assert estimator.remb_fell_since(5000) is None  # nothing after the window opened
+    estimator.on_remb(5100, 1_180_000)  # rising with the padding: carried so far
+    assert estimator.remb_fell_since(5000) is None
+    estimator.on_remb(5175, 1_114_000)
+    estimator.on_remb(5381, 1_012_000)
+    assert estimator.remb_fell_since(5000) == (5175, 1_171_000, 1_114_000)
+    # A dip right after a keyframe burst is the burst's own queue.
+    bursty = BandwidthEstimator()
+    for t in range(0, 5000, 200):
+        bursty.on_remb(t, 1_171_000)
+    bursty.on_keyframe_sent(5050, 40_000)
+    bursty.on_remb(5175, 1_114_000)
+    assert bursty.remb_fell_since(5000) is None
+    # Without a REMB before the window there is nothing to compare with.
+    assert BandwidthEstimator().remb_fell_since(0) is None
+
+
 # -- joins -------------------------------------------------------------------
 
 

@@ -208,6 +208,33 @@ async def test_sender_reports_let_the_server_measure_rtt(ladder, viewers):
     assert outbound[0].packetsSent == sender.packets_sent > 0
 
 
+async def test_a_report_sent_now_holds_the_periodic_ones_back(ladder, viewers):
+    # A probe window closes: its sender report must be the one the receiver's next
+    # reports refer to, so the periodic report (every 0.5-1.5 s) waits.
+    viewer = await connect(await ladder.subscribe("low"), viewers)
+    sender: ForwardingSender = viewer.sender
+    receiver = viewer.client.getTransceivers()[0].receiver
+
+    async def last_report() -> Any:
+        stats = await receiver.getStats()
+        return next((s.timestamp for s in stats.values() if s.type == "remote-outbound-rtp"),
+                    None)
+
+    async with asyncio.timeout(10):
+        while (before := await last_report()) is None:
+            await asyncio.sleep(0.05)
+    sender.report_now(2.0)
+    async with asyncio.timeout(1):
+        while (sent_now := await last_report()) == before:
+            await asyncio.sleep(0.02)
+    for _ in range(30):  # 1.5 s: without the hold at least one periodic report comes
+        await asyncio.sleep(0.05)
+        assert await last_report() == sent_now, "a periodic report within the hold"
+    async with asyncio.timeout(3):  # and they resume after it
+        while await last_report() == sent_now:
+            await asyncio.sleep(0.05)
+
+
 async def until_frame_size(counter: CountingReceiver, size: tuple[int, int]) -> None:
     async with asyncio.timeout(10):
         while counter.frame_size != size:

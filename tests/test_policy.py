@@ -25,7 +25,7 @@ from adaptive import (
     start_level,
 )
 from adaptive.policy import MIN_DWELL_MS
-from adaptive.probe_controller import PROBE_DURATION_MS
+from adaptive.probe_controller import PROBE_DURATION_MS, PROBE_MIN_EXCESS_BYTES
 from tests.support.adaptive_traces import (
     TICK_MS,
     Timeline,
@@ -324,7 +324,10 @@ def test_probe_state_tells_the_caller_what_to_send() -> None:
     assert first.probe_level is MEDIUM and not first.probe_by_trial
     assert first.probe_target_bps > MEDIUM.total_bps * 1.2
     assert first.probe_started_ms is not None and first.probe_until_ms is not None
-    assert first.probe_until_ms - first.probe_started_ms == PROBE_DURATION_MS
+    # As long as 64 kB above what is sent take, 0.3 s at least.
+    excess_ms = PROBE_MIN_EXCESS_BYTES * 8000 / (first.probe_target_bps - LOW.total_bps)
+    assert first.probe_until_ms - first.probe_started_ms == pytest.approx(
+        max(PROBE_DURATION_MS, excess_ms))
     # Padding only inside the window; the viewer stays on its step meanwhile.
     assert first.padding_target_bps(first.probe_started_ms) == first.probe_target_bps
     assert first.padding_target_bps(first.probe_until_ms) == 0
@@ -389,10 +392,11 @@ def test_a_sustained_1500_kbit_link_is_probed_with_padding_and_never_stepped_up(
     # The viewer is never sent more than low: a probe pads, it does not switch.
     assert {lv for t, lv in zip(timeline.times_ms, timeline.delivered, strict=True)
             if t > down.at_ms + TICK_MS} == {LOW}
-    # Probes happen, each a half-second window, however late the feedback.
+    # Probes happen, each a window of about 0.3 s (in 100 ms ticks), however late the
+    # feedback.
     windows = _probe_windows(timeline, down.at_ms)
     assert len(windows) >= 5
-    assert max(windows) <= PROBE_DURATION_MS
+    assert max(windows) <= PROBE_DURATION_MS + TICK_MS
 
 
 def test_an_800_kbit_link_keeps_480p_moving_at_half_the_frame_rate() -> None:
@@ -563,6 +567,34 @@ def test_the_floor_is_entered_from_the_lowest_rung_not_from_an_overshooting_one(
     assert policy.update(2000, _estimate(2000, 0.3e6, **burst)) is None
     decision = policy.update(3000, _estimate(3000, 0.3e6, **burst))
     assert decision is not None and decision.level.rank < LOW.rank, decision
+
+
+def test_from_the_lowest_rung_the_floor_is_entered_at_half_the_frames() -> None:
+    # Chromium on 480p when its link fell to 800 kbit: 50 % lost while 480p overflowed the
+    # link, an estimate of 0.49 Mbps -- under what half the frames need (0.60) -- and a
+    # quarter of the frames for 16 s on a link that carries half of them.
+    policy = QualityPolicy(initial_level=LOW)
+    overflow = {"source": "loss", "loss_fraction": 0.5, "smoothed_loss_fraction": 0.5,
+                "sent_bps": 1.0e6, "remb_bps": None, "loss_based_bps": 0.49e6}
+    assert policy.update(0, _estimate(0, 0.49e6, **overflow)) is None
+    decision = policy.update(1000, _estimate(1000, 0.49e6, **overflow))
+    assert decision is not None and decision.level is LOW_HALF, decision
+    assert "low_half first" in decision.reason
+    # Half the frames fit (no loss): it stays.
+    clean = {"source": "loss", "loss_fraction": 0.0, "smoothed_loss_fraction": 0.0,
+             "sent_bps": 0.6e6, "remb_bps": None, "loss_based_bps": 0.7e6}
+    for t in range(2000, 12_000, 1000):
+        assert policy.update(t, _estimate(t, 0.7e6, **clean)) is None
+    # On a link that really is that slow the next reports take it further down at once.
+    slow = QualityPolicy(initial_level=LOW)
+    slow.update(0, _estimate(0, 0.49e6, **overflow))
+    slow.update(1000, _estimate(1000, 0.49e6, **overflow))
+    assert slow.level is LOW_HALF
+    still = {**overflow, "sent_bps": 0.6e6, "loss_based_bps": 0.3e6}
+    assert slow.update(2000, _estimate(2000, 0.3e6, **still)) is None
+    decision = slow.update(3000, _estimate(3000, 0.3e6, **still))
+    assert decision is not None and decision.level.rank < LOW_HALF.rank, decision
+    assert "did not hold" not in decision.reason  # one retreat: no doubled hold
 
 
 def _drive(policy: QualityPolicy, start_ms: int, end_ms: int,

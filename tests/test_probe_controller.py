@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adaptive import HIGH, LOW, MEDIUM, Estimate, ProbeOutcome, QualityPolicy
+from adaptive import HIGH, LOW, LOW_HALF, MEDIUM, Estimate, ProbeOutcome, QualityPolicy
 from adaptive.policy import UP_HOLD_MS, PolicyState
 from adaptive.probe_controller import (
     MAX_PROBE_BACKOFF_MS,
@@ -225,10 +225,26 @@ def test_a_small_padding_excess_gets_a_longer_window() -> None:
     expected = PROBE_MIN_EXCESS_BYTES * 8000 / (probe_bps_for(LOW) - 570_000)
     assert controller.stage.until_ms == pytest.approx(expected)
     assert PROBE_DURATION_MS < controller.stage.until_ms < MAX_PROBE_MS
-    # low (0.96 Mbps) probing medium (2.64 Mbps): half a second already adds 105 kB.
+    # low (0.96 Mbps) probing medium (2.64 Mbps): 64 kB take 0.3 s; a 500 ms window
+    # added ~105 kB, more than a 1.5 Mbit tbf's bucket and queue hold (media was lost).
     controller.start(0, MEDIUM, sent_bps=964_000)
+    assert controller.stage.until_ms == pytest.approx(
+        PROBE_MIN_EXCESS_BYTES * 8000 / (probe_bps_for(MEDIUM) - 964_000))
+    assert controller.stage.until_ms < 320
+    controller.start(0, HIGH, sent_bps=2_096_000)  # 1080p: a large excess, the minimum
     assert controller.stage.until_ms == PROBE_DURATION_MS
     controller.start(0, LOW, sent_bps=1_300_000)  # the media alone reaches the target
     assert controller.stage.until_ms == PROBE_DURATION_MS
     controller.start(0, LOW, sent_bps=1_200_000)  # 15 kbps to add: the cap, not minutes
     assert controller.stage.until_ms == MAX_PROBE_MS
+
+
+def test_a_floor_step_is_probed_at_a_rate_a_link_that_carries_it_can_show() -> None:
+    # 15 fps of the low rung sends ~510 kbps of video plus 64 kbps of audio (~680 kbit on
+    # the wire); an 800 kbit link carries that, so the probe for it must fit in 800 kbit
+    # with audio and headers (~10 % on top), while still asking for more than the step.
+    assert LOW_HALF.total_bps < up_threshold_bps(LOW_HALF) < probe_bps_for(LOW_HALF)
+    assert probe_bps_for(LOW_HALF) * 1.1 < 800_000
+    # The encoded rungs keep their margin (a rung's encoder overshoots more).
+    assert up_threshold_bps(LOW) == LOW.total_bps * 1.2
+    assert up_threshold_bps(MEDIUM) == MEDIUM.total_bps * 1.2

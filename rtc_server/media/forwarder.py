@@ -178,6 +178,9 @@ class ForwardingSender(RTCRtpSender):
         self._last_sent_s = 0.0
         self._lsr: int | None = None
         self._lsr_time: float | None = None
+        #: The periodic sender report waits until then (see :meth:`report_now`).
+        self._sr_hold_until = 0.0
+        self._background: set[asyncio.Future[None]] = set()
         self._report = RTCStatsReport()
         # stats
         self.packets_sent = 0
@@ -251,12 +254,25 @@ class ForwardingSender(RTCRtpSender):
             while True:
                 # RFC 3550: vary the interval over [0.5, 1.5] of the nominal 1 s, as aiortc does.
                 await asyncio.sleep(0.5 + random.random())
+                if time.monotonic() < self._sr_hold_until:
+                    continue  # a probe's report was just sent (report_now)
                 await self._send_rtcp(self._sender_report())
         except asyncio.CancelledError:
             pass
         finally:
             await self._send_rtcp([RtcpByePacket(sources=[self._ssrc])])
             exited.set()
+
+    def report_now(self, hold_s: float) -> None:
+        """Send a sender report now and no periodic one for ``hold_s``: the receiver's
+        next reports then refer to this one, and their round trip is the one this
+        report met (sent as a probe window closes: the shaper's queue at its deepest)."""
+        if self._codec is None or self._closed:
+            return
+        self._sr_hold_until = time.monotonic() + hold_s
+        task = asyncio.ensure_future(self._send_rtcp(self._sender_report()))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _sender_report(self) -> list[AnyRtcpPacket]:
         now = time.time()

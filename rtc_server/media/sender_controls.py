@@ -124,6 +124,15 @@ def sent_bytes(sender: RTCRtpSender) -> int | None:
     return plain_paced_bytes(sender)
 
 
+def report_now(sender: RTCRtpSender, hold_s: float) -> bool:
+    """Send a sender report now and hold the periodic one for ``hold_s`` (the
+    forwarding sender only; aiortc's own sender keeps its schedule: False)."""
+    if isinstance(sender, ForwardingSender):
+        sender.report_now(hold_s)
+        return True
+    return False
+
+
 def limit_retransmissions(sender: RTCRtpSender, allow: Callable[[int, int], bool]) -> bool:
     """Answer a NACK for packet ``seq`` only when ``allow(seq, size_bytes)`` says so."""
     if isinstance(sender, ForwardingSender):

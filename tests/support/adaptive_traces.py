@@ -128,6 +128,9 @@ class LinkSimulator:
         #: Bits lost in the last tick (any loss breaks frames: a freeze until repaired).
         self.tick_lost_bits = 0.0
         self._prev_delay_ms = 0.0
+        #: Queue delay a sender report met when the sender sent one out of turn (the
+        #: media path does as a probe window closes); the next report's RTT is its.
+        self._sr_delay_ms: float | None = None
         self._reset_interval()
 
     def _reset_interval(self) -> None:
@@ -140,6 +143,11 @@ class LinkSimulator:
     def queue_delay_ms(self) -> float:
         capacity = max(self.trace.capacity_bps(self.now_ms), 1.0)
         return self._queue_bits / capacity * 1000
+
+    def sender_report_now(self) -> None:
+        """The sender sends a sender report now: the receiver's next report carries
+        the round trip it met (the queue as it is now)."""
+        self._sr_delay_ms = self.queue_delay_ms()
 
     def step(self, send_bps: float, burst_bits: float = 0.0, burst_ms: float = 0.0
              ) -> Report | None:
@@ -203,12 +211,14 @@ class LinkSimulator:
         remb *= 1 + self._rng.uniform(-0.03, 0.03)
         self._prev_delay_ms = delay_ms
         base_rtt = self.trace.base_rtt_ms(self.now_ms)
+        rtt_delay_ms, self._sr_delay_ms = (
+            delay_ms if self._sr_delay_ms is None else self._sr_delay_ms), None
         report = Report(
             at_ms=self.now_ms,
             sent_bps=sent_bps,
             fraction_lost=min(1.0, fraction_lost),
             jitter_ms=spread / 2 + abs(self._rng.gauss(0, 2)),
-            rtt_ms=base_rtt + delay_ms + abs(self._rng.gauss(0, 3)),
+            rtt_ms=base_rtt + rtt_delay_ms + abs(self._rng.gauss(0, 3)),
             ping_rtt_ms=base_rtt + delay_ms + abs(self._rng.gauss(0, 3)),
             remb_bps=remb,
             received_bps=received_bps,
@@ -327,6 +337,7 @@ def run_policy(
             if window is None:
                 window = [now, now, 0.0]
         if window is not None and padding <= 0:
+            link.sender_report_now()  # as the media path does when a window closes
             estimator.on_probe_sent(now, window[0], window[1], int(window[2] / 8))
             window = None
         burst_bits = 0.0
