@@ -68,11 +68,10 @@ class RetransmitBudget:
         """The rate retransmissions may use."""
         return self._rate_bps * self._share
 
-    def set_rate(self, rate_bps: float, share: float | None = None) -> None:
-        """The step's rate (and its share, see :func:`retransmit_share`) changed."""
-        self._rate_bps = rate_bps
-        if share is not None:
-            self._share = share
+    def set_level(self, level: QualityLevel) -> None:
+        """The viewer's step: its rate and its share (:func:`retransmit_share`)."""
+        self._rate_bps = level.total_bps
+        self._share = retransmit_share(level)
         self._tokens_bits = min(self._tokens_bits, self._capacity_bits())
 
     def allow(self, now_ms: float, sequence_number: int, size_bytes: int) -> bool:

@@ -6,6 +6,7 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ from adaptive import (
     QualityPolicy,
     start_level,
 )
-from adaptive.policy import MIN_DWELL_MS
+from adaptive.policy import MIN_DWELL_MS, Decision
 from adaptive.probe_controller import PROBE_DURATION_MS, PROBE_MIN_EXCESS_BYTES
 from tests.support.adaptive_traces import (
     TICK_MS,
@@ -557,16 +558,25 @@ def test_the_floor_is_entered_from_the_lowest_rung_not_from_an_overshooting_one(
     # collapsing under the 720p keyframe); low fits that link, a quarter of the frames
     # for the next 20 s was the wrong answer.
     policy = QualityPolicy(initial_level=MEDIUM)
-    burst = {"source": "loss", "loss_fraction": 0.7, "smoothed_loss_fraction": 0.7,
-             "sent_bps": 1.0e6, "remb_bps": None, "loss_based_bps": 0.3e6}
-    assert policy.update(0, _estimate(0, 0.3e6, **burst)) is None
-    decision = policy.update(1000, _estimate(1000, 0.3e6, **burst))
+    burst = _lossy(0.7, sent_bps=1.0e6, estimate_bps=0.3e6)
+    decision = _two_reports(policy, 0, 0.3e6, burst)
     assert decision is not None and decision.level is LOW, decision
     assert "low first" in decision.reason
     # Judged at low, the same reports (a link that really is that slow) reach the floor.
-    assert policy.update(2000, _estimate(2000, 0.3e6, **burst)) is None
-    decision = policy.update(3000, _estimate(3000, 0.3e6, **burst))
+    decision = _two_reports(policy, 2000, 0.3e6, burst)
     assert decision is not None and decision.level.rank < LOW.rank, decision
+
+
+def _lossy(loss: float, *, sent_bps: float, estimate_bps: float) -> dict[str, Any]:
+    return {"source": "loss", "loss_fraction": loss, "smoothed_loss_fraction": loss,
+            "sent_bps": sent_bps, "remb_bps": None, "loss_based_bps": estimate_bps}
+
+
+def _two_reports(policy: QualityPolicy, start_ms: int, estimate_bps: float,
+                 fields: dict[str, Any]) -> Decision | None:
+    """Two reports a second apart: the first alone never switches; the second's decision."""
+    assert policy.update(start_ms, _estimate(start_ms, estimate_bps, **fields)) is None
+    return policy.update(start_ms + 1000, _estimate(start_ms + 1000, estimate_bps, **fields))
 
 
 def test_from_the_lowest_rung_the_floor_is_entered_at_half_the_frames() -> None:
@@ -574,25 +584,19 @@ def test_from_the_lowest_rung_the_floor_is_entered_at_half_the_frames() -> None:
     # link, an estimate of 0.49 Mbps -- under what half the frames need (0.60) -- and a
     # quarter of the frames for 16 s on a link that carries half of them.
     policy = QualityPolicy(initial_level=LOW)
-    overflow = {"source": "loss", "loss_fraction": 0.5, "smoothed_loss_fraction": 0.5,
-                "sent_bps": 1.0e6, "remb_bps": None, "loss_based_bps": 0.49e6}
-    assert policy.update(0, _estimate(0, 0.49e6, **overflow)) is None
-    decision = policy.update(1000, _estimate(1000, 0.49e6, **overflow))
+    overflow = _lossy(0.5, sent_bps=1.0e6, estimate_bps=0.49e6)
+    decision = _two_reports(policy, 0, 0.49e6, overflow)
     assert decision is not None and decision.level is LOW_HALF, decision
     assert "low_half first" in decision.reason
     # Half the frames fit (no loss): it stays.
-    clean = {"source": "loss", "loss_fraction": 0.0, "smoothed_loss_fraction": 0.0,
-             "sent_bps": 0.6e6, "remb_bps": None, "loss_based_bps": 0.7e6}
+    clean = _lossy(0.0, sent_bps=0.6e6, estimate_bps=0.7e6)
     for t in range(2000, 12_000, 1000):
         assert policy.update(t, _estimate(t, 0.7e6, **clean)) is None
     # On a link that really is that slow the next reports take it further down at once.
     slow = QualityPolicy(initial_level=LOW)
-    slow.update(0, _estimate(0, 0.49e6, **overflow))
-    slow.update(1000, _estimate(1000, 0.49e6, **overflow))
+    assert _two_reports(slow, 0, 0.49e6, overflow) is not None
     assert slow.level is LOW_HALF
-    still = {**overflow, "sent_bps": 0.6e6, "loss_based_bps": 0.3e6}
-    assert slow.update(2000, _estimate(2000, 0.3e6, **still)) is None
-    decision = slow.update(3000, _estimate(3000, 0.3e6, **still))
+    decision = _two_reports(slow, 2000, 0.3e6, _lossy(0.5, sent_bps=0.6e6, estimate_bps=0.3e6))
     assert decision is not None and decision.level.rank < LOW_HALF.rank, decision
     assert "did not hold" not in decision.reason  # one retreat: no doubled hold
 

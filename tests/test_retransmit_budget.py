@@ -43,7 +43,7 @@ def test_a_floor_step_retransmits_less_than_the_link_has_spare() -> None:
     assert retransmit_share(LOW) == RETRANSMIT_SHARE
     assert retransmit_share(LOW_HALF) == retransmit_share(LOW_QUARTER) == FLOOR_RETRANSMIT_SHARE
     budget = RetransmitBudget(rate_bps=LOW.total_bps)
-    budget.set_rate(LOW_HALF.total_bps, retransmit_share(LOW_HALF))
+    budget.set_level(LOW_HALF)
 
     answered = _answered_in(budget, 10)
 

@@ -303,7 +303,7 @@ class QualityController:
             link.paced = pace(sender, pacer)
         if link.retransmits is not None and sender is not None:
             budget = link.retransmits
-            budget.set_rate(state.level.total_bps, retransmit_share(state.level))
+            budget.set_level(state.level)
             budget.rtt_ms = estimate.rtt_ms
 
             def allow(seq: int, size: int) -> bool:
@@ -341,7 +341,7 @@ class QualityController:
 
     async def _pad(self, sender: RTCRtpSender, link: ViewerLink, start_ms: float,
                    until_ms: float, target_bps: float,
-                   audio_bytes: Callable[[], int] = lambda: 0) -> None:
+                   audio_bytes: Callable[[], int]) -> None:
         """Top the viewer's media up to ``target_bps`` until ``until_ms``; report the window.
 
         The target is the step's total, audio included (``audio_bytes``: what the
