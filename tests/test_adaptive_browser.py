@@ -214,10 +214,12 @@ async def shaped_links_case() -> None:
             joined = time.monotonic()
 
             # 1. Joined at 720p on the constrained link: down to 480p (964 kbps fits, 2,096
-            # does not), then 35 s in which it is never committed up to 720p.
+            # does not), then, for the rest of 40 s on this link (and at least 35 s after
+            # the switch), it is never committed up to 720p.
             await until(lambda: step_of(app, "shaped") == "low", 20, "480p", sample_both)
             switched = time.monotonic()
-            await until(lambda: time.monotonic() - switched >= 35, 60, "35 s", sample_both)
+            await until(lambda: time.monotonic() - switched >= 35
+                        and time.monotonic() - joined >= 40, 60, "40 s", sample_both)
             phase1 = [s for s in shaped.samples if s["t"] >= switched + 3]
             ups = [h for h in history(app, "shaped") if h["kind"] == "up" and h["to"] == "medium"]
             await until(lambda: step_of(app, "shaped") is not None, 20,
