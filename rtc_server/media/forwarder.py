@@ -67,6 +67,7 @@ from aiortc.stats import (
     RTCStatsReport,
 )
 
+from rtc_server.base.background import BackgroundTasks
 from rtc_server.patches.rtp_forwarding import (
     SRTP_TRAILER_BYTES,
     SrtpWriter,
@@ -180,7 +181,7 @@ class ForwardingSender(RTCRtpSender):
         self._lsr_time: float | None = None
         #: The periodic sender report waits until then (see :meth:`report_now`).
         self._sr_hold_until = 0.0
-        self._background: set[asyncio.Future[None]] = set()
+        self._background = BackgroundTasks("forwarding sender")
         self._report = RTCStatsReport()
         # stats
         self.packets_sent = 0
@@ -270,9 +271,7 @@ class ForwardingSender(RTCRtpSender):
         if self._codec is None or self._closed:
             return
         self._sr_hold_until = time.monotonic() + hold_s
-        task = asyncio.ensure_future(self._send_rtcp(self._sender_report()))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._background.spawn(self._send_rtcp(self._sender_report()), "probe sender report")
 
     def _sender_report(self) -> list[AnyRtcpPacket]:
         now = time.time()
